@@ -1,0 +1,45 @@
+import os
+import re
+
+import setuptools
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(*names):
+    with open(os.path.join(HERE, *names), encoding='utf-8') as handle:
+        return handle.read()
+
+
+VERSION = re.search(r"__version__ = '([^']+)'",
+                    read('theanets', '__init__.py')).group(1)
+
+setuptools.setup(
+    name='theanets',
+    version=VERSION,
+    description='Feedforward and recurrent neural nets using Theano',
+    long_description=read('README.md'),
+    long_description_content_type='text/markdown',
+    license='MIT',
+    packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'numpy>=1.23,<1.24',
+        'scipy>=1.9,<1.12',
+        'Theano==1.0.5',
+        'downhill==0.4.0',
+        'click',
+        'scipy-openblas32; platform_system=="Linux"',
+    ],
+    extras_require={
+        'test': ['pytest>=7', 'hypothesis'],
+    },
+    classifiers=[
+        'Development Status :: 4 - Beta',
+        'Intended Audience :: Science/Research',
+        'License :: OSI Approved :: MIT License',
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3.11',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)
