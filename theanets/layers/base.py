@@ -1,0 +1,716 @@
+"""The layer base class and the parameter-free structural layers.
+
+A layer is created from keyword arguments, *bound* into a network (which
+resolves the names of its inputs to shapes, fixes its own output shape, builds
+its activation and creates its parameters), and then *connected*: given a dict
+of named symbolic outputs produced so far, it returns its own named outputs.
+
+Outputs are named ``'<layer name>:<output>'`` (e.g. ``'hid1:out'``) and
+parameters ``'<layer name>.<param>'`` (e.g. ``'hid1.w'``). Shapes are the
+shapes of one example, without the leading batch axis.
+
+Layers only build symbolic Theano expressions; nothing here compiles.
+"""
+
+import functools
+import operator
+
+import numpy as np
+
+from .. import util
+from .. import activations
+import theano  # noqa: E402  (configured by util)
+import theano.sparse as SS  # noqa: E402
+import theano.tensor as TT  # noqa: E402
+
+__all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
+
+Base = util.Registrar('Base', (), {})
+
+
+def _known_product(shape):
+    """Product of the entries of ``shape``, or None if any entry is None."""
+    if shape is None or any(dim is None for dim in shape):
+        return None
+    return int(functools.reduce(operator.mul, shape, 1))
+
+
+class _MissingSizeError(KeyError, util.ConfigurationError):
+    """An input layer got neither ``size`` nor ``shape``.
+
+    A :class:`KeyError` for the key ``'size'`` (as the original raised) that
+    is also a :class:`theanets.util.ConfigurationError`.
+    """
+
+    def __init__(self, name):
+        super().__init__('size')
+        self.layer_name = name
+
+    def __str__(self):
+        return 'input layer "{}" needs a size or a shape'.format(
+            self.layer_name)
+
+
+class Layer(Base):
+    """Base class of all layers.
+
+    Parameters
+    ----------
+    name : str, optional
+        Name of the layer. Defaults to the lower-cased class name followed by
+        the value of the process-wide layer counter, e.g. ``'feedforward3'``.
+    size : int, optional
+        Length of the last axis of the layer's output.
+    shape : tuple, optional
+        Full per-example output shape; wins over ``size``.
+    inputs : str, :class:`Layer` or sequence of these, optional
+        Names of the outputs this layer reads: a layer name (``'hid1'``,
+        meaning ``'hid1:out'``), a full output name (``'hid1:pre'``) or a
+        layer object. Defaults to no inputs.
+    activation : str or :class:`theanets.activations.Activation`, optional
+        Activation of the layer, built when the layer is bound. Defaults to
+        ``'relu'``.
+    rng : int, ``numpy.random.RandomState`` or None, optional
+        Seed or generator for initial parameter values. An int (or None)
+        creates a new ``RandomState``; a ``RandomState`` is shared as is.
+        ``nrng`` is accepted as a legacy alias when ``rng`` is absent.
+    mean, std, sparsity, diagonal : float, optional
+        Initialisation settings for weight matrices; the variants with a
+        parameter suffix (``mean_w``, ``std_b``, ...) target one parameter.
+        See :meth:`add_weights` and :meth:`add_bias`.
+
+    All keyword arguments except ``name`` are stored unchanged in
+    :attr:`kwargs` and interpreted when the layer is bound.
+
+    Attributes
+    ----------
+    name : str
+        Name of the layer.
+    kwargs : dict
+        The keyword arguments given to the constructor.
+    rng : ``numpy.random.RandomState``
+        Source of initial parameter values.
+    activate : callable
+        The activation function; exists after :meth:`bind`.
+
+    Examples
+    --------
+    >>> from theanets import layers
+    >>> layer = layers.Layer.build('ff', size=3, inputs='in', name='hid')
+    >>> type(layer).__name__, layer.output_name
+    ('Feedforward', 'hid:out')
+    """
+
+    #: Number of layers constructed so far in this process (all classes).
+    _count = 0
+
+    __extra_registration_keys__ = []
+
+    def __init__(self, name=None, **kwargs):
+        Layer._count += 1
+        self.name = name or '{}{}'.format(
+            self.__class__.__name__.lower(), Layer._count)
+        self.kwargs = kwargs
+        rng = kwargs['rng'] if 'rng' in kwargs else kwargs.get('nrng')
+        if rng is None or isinstance(rng, int):
+            rng = np.random.RandomState(rng)
+        self.rng = rng
+        self._params = []
+        self._input_shapes = {}
+        self._output_shapes = {}
+        inputs = kwargs.get('inputs', ())
+        if not isinstance(inputs, (tuple, list)):
+            inputs = (inputs, )
+        for source in inputs:
+            if isinstance(source, Layer):
+                # A placeholder: binding resolves it by name like a string.
+                self._input_shapes[source.output_name] = source
+            elif isinstance(source, str):
+                self._input_shapes[source] = None
+            else:
+                raise util.ConfigurationError(
+                    'layer "{}": each element of inputs must be a layer name '
+                    'or a Layer, got {!r}'.format(self.name, source))
+
+    # -- naming ------------------------------------------------------------
+
+    def _fmt(self, string):
+        """Format a parameter name: ``'w'`` becomes ``'<layer name>.w'``."""
+        if '{' not in string:
+            string = '{}.' + string
+        return string.format(self.name)
+
+    def full_name(self, name):
+        """Return the full name of output ``name``, ``'<layer name>:<name>'``.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> layers.Input(size=2, name='x').full_name('out')
+        'x:out'
+        """
+        return '{}:{}'.format(self.name, name)
+
+    @property
+    def output_name(self):
+        """Full name of the default output, ``'<layer name>:out'``."""
+        return self.full_name('out')
+
+    # -- shapes ------------------------------------------------------------
+
+    @property
+    def input_name(self):
+        """Full name of the layer's single input.
+
+        Raises
+        ------
+        ConfigurationError
+            If the layer does not have exactly one input.
+        """
+        if len(self._input_shapes) != 1:
+            raise util.ConfigurationError(
+                'expected one input for layer "{}", got {}'.format(
+                    self.name, self._input_shapes))
+        return list(self._input_shapes)[0]
+
+    @property
+    def input_shape(self):
+        """Shape of the single input (None until the layer is bound)."""
+        return self._input_shapes[self.input_name]
+
+    @property
+    def input_size(self):
+        """Last-axis length of the single input."""
+        shape = self.input_shape
+        if shape is None:
+            raise util.ConfigurationError(
+                'undefined input size for layer "{}"'.format(self.name))
+        return shape[-1]
+
+    @property
+    def output_shape(self):
+        """Per-example shape of the default output ``out``."""
+        if 'out' not in self._output_shapes:
+            raise util.ConfigurationError(
+                'layer "{}" has no output shape: it is not bound yet'.format(
+                    self.name))
+        return self._output_shapes['out']
+
+    @property
+    def output_size(self):
+        """Last-axis length of the default output."""
+        shape = self.output_shape
+        if shape is None:
+            raise util.ConfigurationError(
+                'undefined output size for layer "{}"'.format(self.name))
+        return shape[-1]
+
+    @property
+    def params(self):
+        """The layer's parameters followed by its activation's parameters."""
+        if 'activate' not in self.__dict__:
+            raise util.ConfigurationError(
+                'layer "{}" has no parameters: it is not bound yet'.format(
+                    self.name))
+        return self._params + list(getattr(self.activate, 'params', []))
+
+    # -- binding -----------------------------------------------------------
+
+    def bind(self, graph, reset=True, initialize=True):
+        """Finalise the layer inside a network.
+
+        Resolves input names to shapes, computes the output shape, builds the
+        activation and (if ``initialize``) creates the parameters, then logs a
+        description of the layer.
+
+        Parameters
+        ----------
+        graph : object with a ``layers`` list
+            The network; input names are resolved among ``graph.layers``.
+        reset : bool, optional
+            Forget previously resolved input and output shapes. Default True.
+        initialize : bool, optional
+            Create fresh parameters. With False, existing parameters are kept
+            untouched (the activation is still rebuilt). Default True.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> from types import SimpleNamespace
+        >>> inp = layers.Input(size=4, name='in')
+        >>> hid = layers.Feedforward(size=3, inputs='in', name='hid')
+        >>> graph = SimpleNamespace(layers=[inp, hid])
+        >>> inp.bind(graph); hid.bind(graph)
+        >>> hid.output_shape, [p.name for p in hid.params]
+        ((3,), ['hid.w', 'hid.b'])
+        """
+        if reset:
+            for key in self._input_shapes:
+                self._input_shapes[key] = None
+            for key in self._output_shapes:
+                self._output_shapes[key] = None
+        self.resolve_inputs(graph.layers)
+        self.resolve_outputs()
+        self.activate = activations.build(
+            self.kwargs.get('activation', 'relu'), self)
+        if initialize:
+            # Binding again with initialize=True replaces the parameters
+            # instead of appending a second copy of each.
+            self._params = []
+            self.setup()
+        self.log()
+
+    def resolve_inputs(self, layers):
+        """Replace unresolved input names by full output names and shapes.
+
+        Parameters
+        ----------
+        layers : sequence of :class:`Layer`
+            Layers (already bound) among which names are looked up.
+        """
+        resolved = {}
+        for name, shape in self._input_shapes.items():
+            if shape is None or isinstance(shape, Layer):
+                name, shape = self._resolve_shape(name, layers)
+            resolved[name] = shape
+        self._input_shapes = resolved
+
+    def _resolve_shape(self, name, layers):
+        """Find the layer output called ``name``; return (full name, shape)."""
+        layer_name, _, output = name.partition(':')
+        matches = [layer for layer in layers if layer.name == layer_name]
+        if len(matches) != 1:
+            raise util.ConfigurationError(
+                'layer "{}" cannot resolve "{}" using {}'.format(
+                    self.name, name, [layer.name for layer in layers]))
+        layer = matches[0]
+        output = output or 'out'
+        shapes = layer._output_shapes
+        if not shapes:
+            raise util.ConfigurationError(
+                'layer "{}" cannot resolve "{}": layer "{}" is not bound yet'
+                .format(self.name, name, layer.name))
+        if output not in shapes:
+            raise util.ConfigurationError(
+                'layer "{}" cannot resolve "{}": layer "{}" has no shape for '
+                'output "{}" (known: {})'.format(
+                    self.name, name, layer.name, output, sorted(shapes)))
+        return layer.full_name(output), shapes[output]
+
+    def resolve_outputs(self):
+        """Compute the output shape from the inputs and ``size``/``shape``.
+
+        All inputs must have the same number of axes and agree on every axis
+        but the last (unknown axes are not compared). The output shape is
+        ``kwargs['shape']`` if given, else the first input's shape with its
+        last axis replaced by ``kwargs['size']``.
+        """
+        shapes = list(self._input_shapes.values())
+        if shapes:
+            first = shapes[0]
+            for shape in shapes[1:]:
+                if len(shape) != len(first) or any(
+                        a is not None and b is not None and a != b
+                        for a, b in zip(first[:-1], shape[:-1])):
+                    raise util.ConfigurationError(
+                        'layer "{}" incompatible input shapes {}'.format(
+                            self.name, self._input_shapes))
+        if self.kwargs.get('shape') is not None:
+            self._output_shapes['out'] = self.kwargs['shape']
+        elif self.kwargs.get('size') is not None:
+            if not shapes:
+                raise TypeError(
+                    'layer "{}" has no inputs to derive its output shape from '
+                    'size={}; give a shape instead'.format(
+                        self.name, self.kwargs['size']))
+            self._output_shapes['out'] = \
+                tuple(shapes[0][:-1]) + (self.kwargs['size'], )
+        else:
+            raise util.ConfigurationError(
+                'layer "{}" does not specify a size'.format(self.name))
+
+    def setup(self):
+        """Create the layer's parameters. The base layer has none."""
+
+    # -- parameters --------------------------------------------------------
+
+    def _setting(self, key, name, default, use_global=True):
+        """Look up ``key_<name>``, then (optionally) ``key`` in kwargs."""
+        specific = '{}_{}'.format(key, name)
+        if specific in self.kwargs:
+            return self.kwargs[specific]
+        if use_global and key in self.kwargs:
+            return self.kwargs[key]
+        return default
+
+    def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0,
+                    diagonal=0):
+        """Create a weight matrix parameter named ``'<layer>.<name>'``.
+
+        Each setting is taken from the layer's kwargs ``<setting>_<name>``,
+        else ``<setting>``, else the argument. The default standard deviation
+        (``std`` zero and not configured) is ``1 / sqrt(nin + nout)``.
+
+        Parameters
+        ----------
+        name : str
+            Short name of the parameter, e.g. ``'w'``.
+        nin, nout : int
+            Number of rows and columns.
+        mean, std, sparsity, diagonal : float, optional
+            Defaults; see :func:`theanets.util.random_matrix`.
+        """
+        mean = self._setting('mean', name, mean)
+        std = self._setting('std', name, std or 1 / np.sqrt(nin + nout))
+        sparsity = self._setting('sparsity', name, sparsity)
+        diagonal = self._setting('diagonal', name, diagonal)
+        value = util.random_matrix(
+            nin, nout, mean=mean, std=std, sparsity=sparsity,
+            diagonal=diagonal, rng=self.rng)
+        self._params.append(theano.shared(value, name=self._fmt(name)))
+
+    def add_bias(self, name, size, mean=0, std=1):
+        """Create a bias vector parameter named ``'<layer>.<name>'``.
+
+        Only ``mean_<name>`` and ``std_<name>`` kwargs override the defaults;
+        the global ``mean`` and ``std`` apply to weights only, so biases are
+        N(0, 1) draws unless configured.
+
+        Parameters
+        ----------
+        name : str
+            Short name of the parameter, e.g. ``'b'``.
+        size : int
+            Length of the vector.
+        mean, std : float, optional
+            Defaults 0 and 1.
+        """
+        mean = self._setting('mean', name, mean, use_global=False)
+        std = self._setting('std', name, std, use_global=False)
+        value = util.random_vector(size, mean=mean, std=std, rng=self.rng)
+        self._params.append(theano.shared(value, name=self._fmt(name)))
+
+    def find(self, key):
+        """Return one of the layer's own parameters.
+
+        Parameters
+        ----------
+        key : int or str
+            Index into the layer's parameters, or a short name such as
+            ``'w'``.
+
+        Raises
+        ------
+        KeyError
+            If no parameter matches.
+        """
+        try:
+            name = self._fmt(str(key))
+        except (IndexError, KeyError, ValueError):
+            name = None
+        for i, param in enumerate(self._params):
+            if key == i or name == param.name:
+                return param
+        raise KeyError(key)
+
+    # -- graph -------------------------------------------------------------
+
+    def connect(self, inputs):
+        """Create the layer's outputs from named input expressions.
+
+        Parameters
+        ----------
+        inputs : dict
+            Symbolic expressions by full output name, e.g. ``{'in:out': x}``.
+
+        Returns
+        -------
+        outputs : dict
+            The layer's symbolic outputs by full name (``'hid:out'``, ...).
+        updates : sequence
+            Update pairs for the computation (normally empty).
+        """
+        outputs, updates = self.transform(inputs)
+        if isinstance(outputs, dict):
+            outputs = sorted(outputs.items())
+        elif isinstance(outputs, theano.Variable):
+            outputs = [('out', outputs)]
+        outs = {self.full_name(name): expr for name, expr in outputs}
+        return outs, updates
+
+    def transform(self, inputs):
+        """Compute the layer's outputs; implemented by subclasses.
+
+        Parameters
+        ----------
+        inputs : dict
+            Symbolic expressions by full output name.
+
+        Returns
+        -------
+        outputs : dict, expression, or sequence of (name, expression)
+            Outputs by short name; a single expression means ``out``.
+        updates : sequence
+            Update pairs (normally empty).
+        """
+        raise NotImplementedError
+
+    def _only_input(self, inputs):
+        """The expression of the layer's single input."""
+        return inputs[self.input_name]
+
+    # -- description -------------------------------------------------------
+
+    def _activation_name(self):
+        return getattr(self.activate, 'name', self.activate)
+
+    def _inputs_description(self):
+        return ', '.join('"{}" {}'.format(name, shape)
+                         for name, shape in self._input_shapes.items())
+
+    def log(self):
+        """Log the layer's configuration and parameters."""
+        util.log('layer {} "{}" {} {} from {}', self.__class__.__name__,
+                 self.name, self.output_shape, self._activation_name(),
+                 self._inputs_description())
+        util.log('learnable parameters: {}', self.log_params())
+
+    def log_params(self):
+        """Log each parameter's name and shape; return the total size."""
+        total = 0
+        for param in self.params:
+            shape = param.get_value(borrow=True).shape
+            util.log('parameter "{}" {}', param.name, shape)
+            total += int(np.prod(shape))
+        return total
+
+    def to_spec(self):
+        """Return a dict that :meth:`build` can recreate this layer from.
+
+        It is a copy of :attr:`kwargs` plus ``form`` (the lower-cased class
+        name), ``name`` and ``activation``.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> layer = layers.Feedforward(size=7, name='l', inputs='in')
+        >>> layer.to_spec() == {'form': 'feedforward', 'name': 'l', 'size': 7,
+        ...                     'inputs': 'in', 'activation': 'relu'}
+        True
+        """
+        spec = dict(self.kwargs)
+        spec.update(form=self.__class__.__name__.lower(), name=self.name,
+                    activation=self.kwargs.get('activation', 'relu'))
+        return spec
+
+    def __repr__(self):
+        return '<{} "{}">'.format(self.__class__.__name__, self.name)
+
+
+class Input(Layer):
+    """A layer holding the symbolic variable through which data enters.
+
+    Parameters
+    ----------
+    name : str, optional
+        Name of the layer and of its variable. Default ``'in'``.
+    ndim : int, optional
+        Number of dimensions of the data including the batch axis: 2 for
+        vectors, 3 for sequences, 4 for images. Ignored when ``shape`` is
+        given (then ``ndim = 1 + len(shape)``). Default 2.
+    sparse : bool or str, optional
+        ``True`` or ``'csr'`` for a CSR sparse matrix, ``'csc'`` for a CSC
+        sparse matrix (both require ``ndim == 2``). Default dense.
+    size : int
+        Length of the last axis; the other axes of the shape are unknown.
+        Required unless ``shape`` is given.
+    shape : tuple, optional
+        Full per-example shape.
+
+    The activation is always ``'linear'``.
+
+    Examples
+    --------
+    >>> from theanets import layers
+    >>> layer = layers.Input(size=5, ndim=3, name='x')
+    >>> layer.kwargs['shape'], layer.input.ndim, layer.input.name
+    ((None, 5), 3, 'x')
+    """
+
+    __extra_registration_keys__ = []
+
+    def __init__(self, name='in', ndim=2, sparse=False, **kwargs):
+        shape = kwargs.get('shape')
+        if shape:
+            ndim = 1 + len(shape)
+        else:
+            if 'size' not in kwargs:
+                raise _MissingSizeError(name)
+            kwargs['shape'] = (None, ) * (ndim - 2) + (kwargs.pop('size'), )
+        kwargs['activation'] = 'linear'
+        super().__init__(name=name, **kwargs)
+        if not 0 <= ndim < len(util.FLOAT_CONTAINERS):
+            raise IndexError(
+                'input layer "{}": ndim must be between 0 and {}, got {}'
+                .format(self.name, len(util.FLOAT_CONTAINERS) - 1, ndim))
+        if sparse is True or (isinstance(sparse, str) and
+                              sparse.lower() in ('csr', 'csc')):
+            if ndim != 2:
+                raise util.ConfigurationError(
+                    'sparse input layer "{}" needs ndim 2, got {}'.format(
+                        self.name, ndim))
+            if sparse is not True and sparse.lower() == 'csc':
+                self.input = SS.csc_matrix('input')
+            else:
+                self.input = SS.csr_matrix('input')
+        else:
+            self.input = util.FLOAT_CONTAINERS[ndim](self.name)
+
+    def resolve_inputs(self, layers):
+        """An input layer has no inputs to resolve."""
+
+    def resolve_outputs(self):
+        """The output shape is the configured ``shape``."""
+        self._output_shapes['out'] = tuple(self.kwargs['shape'])
+
+    def transform(self, inputs):
+        """Return the input variable (``inputs`` is ignored)."""
+        return self.input, []
+
+    def log(self):
+        """Log the input's name and shape."""
+        util.log('layer {} "{}" {}', self.__class__.__name__, self.name,
+                 self.output_shape)
+
+
+class Product(Layer):
+    """Elementwise product of several inputs of identical shape.
+
+    Keys ``product``, ``prod``. The inputs are multiplied in the order given;
+    ``size``/``shape`` are not needed.
+
+    Examples
+    --------
+    >>> from theanets import layers
+    >>> layer = layers.Product(inputs=('a', 'b'), name='p')
+    >>> sorted(layer._input_shapes)
+    ['a', 'b']
+    """
+
+    __extra_registration_keys__ = ['prod']
+
+    def resolve_outputs(self):
+        shapes = list(self._input_shapes.values())
+        if not shapes or any(
+                shape is None or tuple(shape) != tuple(shapes[0])
+                for shape in shapes):
+            raise util.ConfigurationError(
+                'incompatible inputs for product layer "{}": {}'.format(
+                    self.name, self._input_shapes))
+        self._output_shapes['out'] = tuple(shapes[0])
+
+    def transform(self, inputs):
+        names = list(self._input_shapes)
+        out = inputs[names[0]]
+        for name in names[1:]:
+            out = out * inputs[name]
+        return out, []
+
+
+class Flatten(Layer):
+    """Flatten all per-example axes of a single input into one.
+
+    Keys ``flatten``, ``flat``. An input of shape ``(13, 15, 7)`` gives an
+    output of shape ``(1365,)``; ``size`` is optional but, if given, must
+    match.
+    """
+
+    __extra_registration_keys__ = ['flat']
+
+    def resolve_outputs(self):
+        shape = self.input_shape
+        size = _known_product(shape)
+        if size is None:
+            raise util.ConfigurationError(
+                'cannot compute size of flatten layer "{}" from input {}'
+                .format(self.name, shape))
+        given = self.kwargs.get('size')
+        if given and given != size:
+            raise util.ConfigurationError(
+                'flatten layer "{}" size {} does not match input {}'.format(
+                    self.name, (size, ), shape))
+        self._output_shapes['out'] = (size, )
+
+    def transform(self, inputs):
+        x = self._only_input(inputs)
+        return x.reshape((x.shape[0], -1), ndim=2), []
+
+
+class Concatenate(Layer):
+    """Concatenate several inputs along their last axis.
+
+    Keys ``concatenate``, ``concat``. Inputs must agree on every axis but the
+    last; the output's last axis is the sum of the inputs' last axes (unknown
+    if any of them is unknown). ``size`` is not needed.
+    """
+
+    __extra_registration_keys__ = ['concat']
+
+    def resolve_outputs(self):
+        shapes = [tuple(shape) if shape is not None else None
+                  for shape in self._input_shapes.values()]
+        if not shapes or any(
+                shape is None or len(shape) != len(shapes[0]) or
+                shape[:-1] != shapes[0][:-1] for shape in shapes):
+            raise util.ConfigurationError(
+                'incompatible inputs for concatenate layer "{}": {}'.format(
+                    self.name, self._input_shapes))
+        lasts = [shape[-1] for shape in shapes]
+        size = None if None in lasts else sum(lasts)
+        self._output_shapes['out'] = shapes[0][:-1] + (size, )
+
+    def transform(self, inputs):
+        xs = [inputs[name] for name in self._input_shapes]
+        return TT.concatenate(xs, axis=xs[0].ndim - 1), []
+
+
+class Reshape(Layer):
+    """Reshape a single input to a new per-example shape.
+
+    Key ``reshape``. The ``shape`` keyword (a tuple or list) gives the
+    per-example target shape; the batch axis is kept. Unknown entries
+    (``None``) in the target are inferred when the graph runs.
+
+    Examples
+    --------
+    >>> from theanets import layers
+    >>> layer = layers.Reshape(inputs='in', shape=(4, 2), name='r')
+    >>> layer.to_spec()['shape']
+    (4, 2)
+    """
+
+    __extra_registration_keys__ = []
+
+    def resolve_outputs(self):
+        shape = self.kwargs.get('shape')
+        if not isinstance(shape, (tuple, list)):
+            raise util.ConfigurationError(
+                'reshape layer "{}" has invalid shape {}'.format(
+                    self.name, shape))
+        shape = tuple(shape)
+        insize = _known_product(self.input_shape)
+        outsize = _known_product(shape)
+        if insize and outsize:
+            if insize != outsize:
+                raise util.ConfigurationError(
+                    'incompatible shapes for reshape layer "{}": input {} <> '
+                    'output {}'.format(self.name, self.input_shape, shape))
+        else:
+            util.log('reshape layer "{}" has incomplete shape info, we will '
+                     'run anyway and hope for the best', self.name)
+        self._output_shapes['out'] = shape
+
+    def transform(self, inputs):
+        x = self._only_input(inputs)
+        dims = [-1 if dim is None else dim for dim in self.output_shape]
+        return x.reshape([x.shape[0]] + dims, ndim=1 + len(dims)), []
