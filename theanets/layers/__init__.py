@@ -9,3 +9,8 @@ from . import base
 from . import feedforward
 from .base import Layer, Input, Product, Flatten, Concatenate, Reshape
 from .feedforward import Feedforward, Classifier, Tied
+from . import convolution
+from . import recurrent
+from .convolution import Conv1, Conv2, Pool1, Pool2
+from .recurrent import (RNN, RRNN, MRNN, LSTM, GRU, Clockwork, MUT1, SCRN,
+                        Bidirectional)

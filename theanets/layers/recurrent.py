@@ -1,0 +1,854 @@
+r"""Recurrent layers: hidden states that evolve over the time axis.
+
+Recurrent layers consume one input of shape ``(B, T, d)`` (batch, time,
+features) and produce outputs of shape ``(B, T, n)``. Each layer computes its
+input projections for all time steps at once, then runs a symbolic loop
+(Theano's ``scan``) over the time axis.
+
+Common keyword arguments (besides those of :class:`theanets.layers.Layer`):
+
+``h_0``
+    Name of a layer output (e.g. ``'h0'`` or ``'h0:out'``) that holds the
+    initial hidden state, shape ``(B, n)``. Without it, the state starts at
+    zero. :class:`LSTM` also takes ``c_0``, :class:`SCRN` ``s_0``.
+``direction``
+    If it contains ``'back'`` (any case), the loop runs from the last time
+    step to the first. **The outputs of a backward layer are stacked in the
+    order they were computed**, not flipped back: output index ``k`` holds
+    the state after consuming inputs ``T-1, ..., T-1-k``. None or ``''``
+    means forwards.
+``bptt_limit``
+    Truncate back-propagation through time to this many steps (default -1,
+    no limit).
+``radius``, ``radius_<p>``
+    Rescale each square block of a weight matrix so that its largest singular
+    value equals this number (see :meth:`Recurrent.add_weights`).
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import util          # configures Theano
+from . import base
+import theano               # noqa: E402
+import theano.tensor as TT  # noqa: E402
+
+__all__ = [
+    'Recurrent', 'RNN', 'BCRNN', 'RRNN', 'MRNN', 'LSTM', 'GRU', 'Clockwork',
+    'MUT1', 'SCRN', 'Bidirectional',
+]
+
+_RATES = ('matrix', 'vector', 'uniform', 'log')
+
+
+def _time_major(x):
+    """Swap the batch and time axes of a 3-D tensor."""
+    return x.dimshuffle(1, 0, 2)
+
+
+class Recurrent(base.Layer):
+    """Base class of the recurrent layers.
+
+    Parameters
+    ----------
+    h_0 : str, optional
+        Name of the layer output holding the initial hidden state. Resolved to
+        a full output name (``'h0'`` becomes ``'h0:out'``) when the layer is
+        bound. Defaults to zeros.
+    **kwargs
+        Passed to :class:`theanets.layers.Layer`; see the module docstring
+        for ``direction``, ``bptt_limit`` and ``radius``.
+    """
+
+    def __init__(self, h_0=None, **kwargs):
+        super().__init__(**kwargs)
+        self.h_0 = h_0
+
+    def resolve_inputs(self, layers):
+        """Resolve the data input, then the initial-state names."""
+        super().resolve_inputs(layers)
+        for attr in self._state_attributes():
+            value = self._resolve_state(getattr(self, attr), layers)
+            setattr(self, attr, value)
+
+    def _state_attributes(self):
+        return ('h_0', )
+
+    def _resolve_state(self, name, layers):
+        """Turn an initial-state layer name into a full output name."""
+        if not name:
+            return name
+        if isinstance(name, base.Layer):
+            name = name.output_name
+        return self._resolve_shape(name, layers)[0]
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['h_0'] = self.h_0
+        return spec
+
+    def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0,
+                    radius=0, diagonal=0):
+        """Add a weight matrix, built from square blocks when it is recurrent.
+
+        Each setting is looked up as the per-parameter keyword (``std_hh``),
+        then the global keyword (``std``), then the argument. The standard
+        deviation defaults to ``1 / sqrt(nin + nout)``.
+
+        If ``nin`` equals the layer size and ``nout`` is a multiple of it, the
+        matrix is the column concatenation of ``nout / nin`` square blocks,
+        each drawn separately, each with its own ``radius`` rescaling and
+        ``diagonal`` initialisation. Otherwise one ``nin x nout`` matrix is
+        drawn and ``radius``/``diagonal`` are ignored.
+
+        Parameters
+        ----------
+        name : str
+            Short parameter name, e.g. ``'hh'``.
+        nin, nout : int
+            Rows and columns of the matrix.
+        mean, std, sparsity, radius, diagonal : float, optional
+            Defaults for the initialisation settings.
+        """
+        glorot = 1 / np.sqrt(nin + nout)
+        m = self._setting('mean', name, mean)
+        s = self._setting('std', name, std or glorot)
+        p = self._setting('sparsity', name, sparsity)
+        r = self._setting('radius', name, radius)
+        dg = self._setting('diagonal', name, diagonal)
+        if nin == self.output_size and nout % nin == 0:
+            blocks = [util.random_matrix(nin, nin, mean=m, std=s, sparsity=p,
+                                         radius=r, diagonal=dg, rng=self.rng)
+                      for _ in range(nout // nin)]
+            value = np.concatenate(blocks, axis=1)
+        else:
+            value = util.random_matrix(nin, nout, mean=m, std=s, sparsity=p,
+                                       rng=self.rng)
+        self._params.append(theano.shared(value, name=self._fmt(name)))
+
+    @property
+    def _backwards(self):
+        direction = self.kwargs.get('direction') or ''
+        return 'back' in direction.lower()
+
+    def _sequence(self, inputs):
+        """The data input, time-major ``(T, B, d)``."""
+        return _time_major(inputs[self.input_name])
+
+    def _create_rates(self, dist, size=None, eps=1e-4):
+        """A fixed (not learnable) vector of rates, or None.
+
+        ``'uniform'`` draws from U(eps, 1 - eps), ``'log'`` gives
+        ``exp(U(-6, -eps))``. The draws use numpy's global random state.
+        """
+        if size is None:
+            size = self.output_size
+        if dist == 'uniform':
+            value = np.random.uniform(eps, 1 - eps, size=size)
+        elif dist == 'log':
+            value = np.exp(np.random.uniform(-6, -eps, size=size))
+        else:
+            return None
+        return theano.shared(value.astype(util.FLOAT), name=self._fmt('rate'))
+
+    def _scan(self, fn, sequences, outputs, batch_size, constants=()):
+        """Run ``fn`` over the time axis.
+
+        Parameters
+        ----------
+        fn : callable
+            Step function; arguments are the current slices of
+            ``sequences``, then the previous values of the fed-back outputs,
+            then ``constants``.
+        sequences : list of tensors
+            Time-major sequences.
+        outputs : list
+            One entry per step output: None if the output is not fed back,
+            a symbolic initial value, or an int width for zeros.
+        batch_size : symbolic scalar
+            Number of rows of zero initial states.
+        constants : list, optional
+            Non-sequences passed to every step.
+
+        Returns
+        -------
+        results : list of tensors
+            Stacked step outputs, time-major, in processing order.
+        updates : OrderedDict
+            Updates collected by the loop.
+        """
+        outputs_info = []
+        for i, init in enumerate(outputs):
+            if isinstance(init, numbers.Integral):
+                zeros = theano.shared(np.zeros((1, init), util.FLOAT),
+                                      name=self._fmt('init{}'.format(i)))
+                init = TT.repeat(zeros, batch_size, axis=0)
+            outputs_info.append(init)
+        results, updates = theano.scan(
+            fn,
+            sequences=list(sequences),
+            outputs_info=outputs_info,
+            non_sequences=list(constants),
+            go_backwards=self._backwards,
+            truncate_gradient=self.kwargs.get('bptt_limit', -1),
+            name=self._fmt('scan'))
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        return list(results), updates
+
+    def _state(self, inputs, name):
+        """The initial state named ``name`` if given, else the zeros width.
+
+        Returns ``inputs[name]`` when ``name`` is a key of ``inputs``,
+        otherwise the layer size (an int, which :meth:`_scan` turns into
+        zeros).
+        """
+        if name and name in inputs:
+            return inputs[name]
+        return int(self.output_size)
+
+    def _setup_rnn(self):
+        """Create ``xh``, ``hh`` and ``b``, the parameters of an RNN."""
+        self.add_weights('xh', self.input_size, self.output_size)
+        self.add_weights('hh', self.output_size, self.output_size)
+        self.add_bias('b', self.output_size)
+
+    def _rnn_loop(self, inputs, fn, sequences=(), constants=()):
+        """Run an RNN-style loop whose outputs are ``pre`` and ``out``.
+
+        The step receives the slices of ``sequences``, the slice of
+        ``x W_xh + b``, the previous ``pre`` and ``out`` (both starting at
+        the initial state), then ``constants``.
+        """
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('xh')) + self.find('b')
+        h_0 = self._state(inputs, self.h_0)
+        (pre, out), updates = self._scan(
+            fn, list(sequences) + [a], [h_0, h_0], x.shape[1], constants)
+        return dict(pre=_time_major(pre), out=_time_major(out)), updates
+
+
+class RNN(Recurrent):
+    r"""Standard ("vanilla") recurrent layer.
+
+    .. math::
+       p_t = x_t W_{xh} + b + h_{t-1} W_{hh}, \qquad h_t = g(p_t)
+
+    Parameters ``xh`` ``(d, n)``, ``hh`` ``(n, n)``, ``b`` ``(n,)``; outputs
+    ``pre`` (:math:`p`) and ``out`` (:math:`h`), both ``(B, T, n)``.
+
+    Examples
+    --------
+    >>> inp = base.Input(size=3, ndim=3, name='in')
+    >>> layer = RNN(size=4, inputs='in', name='rnn')
+    >>> class Graph:
+    ...     layers = [inp, layer]
+    >>> inp.bind(Graph); layer.bind(Graph)
+    >>> layer.output_shape, [p.name for p in layer.params]
+    ((None, 4), ['rnn.xh', 'rnn.hh', 'rnn.b'])
+    """
+
+    def setup(self):
+        self._setup_rnn()
+
+    def transform(self, inputs):
+        def step(a_t, pre_tm1, h_tm1, hh):
+            pre = a_t + TT.dot(h_tm1, hh)
+            return [pre, self.activate(pre)]
+        return self._rnn_loop(inputs, step, constants=[self.find('hh')])
+
+
+def _module_mask(size, num_modules):
+    """Block-triangular mask: module ``i`` is fed by modules ``j >= i``."""
+    k = max(1, size // num_modules)
+    mask = np.zeros((size, size), util.FLOAT)
+    for i in range(num_modules):
+        mask[i * k:, i * k:(i + 1) * k] = 1
+    return mask, k
+
+
+class BCRNN(Recurrent):
+    r"""Blocked cascading recurrent layer.
+
+    The ``n`` units are split into ``num_modules`` modules of equal size;
+    module ``i`` receives recurrent input from itself and from slower modules
+    (``j >= i``) and leaks its state with a fixed rate that grows from nearly
+    0 (module 0) to nearly 1 (the last module):
+
+    .. math::
+       \tilde p_t = x_t W_{xh} + b + h_{t-1} (W_{hh} \odot M), \quad
+       p_t = \rho \odot p_{t-1} + (1 - \rho) \odot \tilde p_t, \quad
+       h_t = g(p_t)
+
+    Parameters
+    ----------
+    num_modules : int
+        Number of modules; must divide the layer size.
+    """
+
+    def __init__(self, num_modules, **kwargs):
+        super().__init__(**kwargs)
+        self.num_modules = num_modules
+
+    def bind(self, *args, **kwargs):
+        super().bind(*args, **kwargs)
+        if self.output_size % self.num_modules != 0:
+            raise util.ConfigurationError(
+                'layer "{}": size {} is not a multiple of num_modules '
+                '{}'.format(self.name, self.output_size, self.num_modules))
+
+    def setup(self):
+        self._setup_rnn()
+        n, m = self.output_size, self.num_modules
+        mask, k = _module_mask(n, m)
+        self._mask = theano.shared(mask, name='mask')
+        levels = np.linspace(-1e-4, -6, m)
+        rates = np.zeros(n, util.FLOAT)
+        for i in range(m):
+            rates[i * k:(i + 1) * k] = 1 - 10 ** levels[i]
+        self._rates = theano.shared(rates, name='rates')
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['num_modules'] = self.num_modules
+        return spec
+
+    def _step(self, x_t, pre_tm1, h_tm1, hh, mask, rates):
+        p = x_t + TT.dot(h_tm1, hh * mask)
+        pre = rates * pre_tm1 + (1 - rates) * p
+        return [pre, self.activate(pre)]
+
+    def transform(self, inputs):
+        return self._rnn_loop(inputs, self._step, constants=[
+            self.find('hh'), self._mask, self._rates])
+
+
+class Clockwork(Recurrent):
+    r"""Clockwork recurrent layer (Koutník et al., 2014).
+
+    The ``n`` units are split into ``len(periods)`` modules of equal size,
+    fastest first. Module ``i`` updates only at time steps ``t`` (0-based)
+    where ``t mod T_i == 0`` and keeps its previous pre-activation otherwise;
+    it receives recurrent input from itself and from slower modules.
+
+    .. math::
+       \tilde p_t = x_t W_{xh} + b + h_{t-1} (W_{hh} \odot M), \quad
+       p_t = \begin{cases} \tilde p_t & t \bmod T = 0 \\ p_{t-1} & \text{else}
+       \end{cases}, \quad h_t = g(p_t)
+
+    Parameters
+    ----------
+    periods : sequence of int
+        Update period of each module; stored sorted ascending. The layer size
+        must be a multiple of the number of periods.
+
+    Examples
+    --------
+    >>> Clockwork(periods=(4, 1, 2), size=6, inputs='in').periods
+    array([1, 2, 4])
+    """
+
+    def __init__(self, periods, **kwargs):
+        super().__init__(**kwargs)
+        self.periods = np.asarray(sorted(periods), int)
+
+    def bind(self, *args, **kwargs):
+        super().bind(*args, **kwargs)
+        if self.output_size % len(self.periods) != 0:
+            raise util.ConfigurationError(
+                'clockwork layer "{}": size {} is not a multiple of periods '
+                '{}'.format(self.name, self.output_size, self.periods))
+
+    def setup(self):
+        self._setup_rnn()
+        n, m = self.output_size, len(self.periods)
+        mask, k = _module_mask(n, m)
+        self._mask = theano.shared(mask, name='mask')
+        module = np.minimum(np.arange(n) // k, m - 1)
+        period = self.periods[module].astype('int32')
+        self._period = theano.shared(period, name='period')
+
+    def log(self):
+        util.log('layer {} "{}" {} {} [T {}] from {}',
+                 self.__class__.__name__, self.name, self.output_shape,
+                 self._activation_name(),
+                 ' '.join(str(p) for p in self.periods),
+                 self._inputs_description())
+        util.log('learnable parameters: {}', self.log_params())
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['periods'] = tuple(int(p) for p in self.periods)
+        return spec
+
+    def _step(self, t, x_t, pre_tm1, h_tm1, hh, mask, period):
+        p = x_t + TT.dot(h_tm1, hh * mask)
+        pre = TT.switch(TT.eq(t % period, 0), p, pre_tm1)
+        return [pre, self.activate(pre)]
+
+    def transform(self, inputs):
+        steps = TT.arange(inputs[self.input_name].shape[1])
+        return self._rnn_loop(
+            inputs, self._step, sequences=[steps],
+            constants=[self.find('hh'), self._mask, self._period])
+
+
+class RRNN(Recurrent):
+    r"""Recurrent layer with a leaky ("rate") state update.
+
+    .. math::
+       p_t = x_t W_{xh} + b + h_{t-1} W_{hh}, \quad \hat h_t = g(p_t), \quad
+       h_t = (1 - z) \odot h_{t-1} + z \odot \hat h_t
+
+    Parameters
+    ----------
+    rate : str, optional
+        How the rate :math:`z` is computed:
+
+        ``'matrix'`` (default; also used for None)
+            :math:`z_t = \sigma(x_t W_{xr} + r)`, learnable ``r`` and ``xr``;
+            output ``rate`` is time-major ``(T, B, n)``.
+        ``'vector'``
+            :math:`z = \sigma(r)`, learnable ``r``.
+        ``'uniform'``, ``'log'``
+            a fixed random vector (U(0, 1) or log-uniform in (e^-6, 1)),
+            drawn from numpy's global random state; not learnable.
+
+    Outputs ``pre``, ``hid`` (:math:`\hat h`), ``out`` (:math:`h`), all
+    ``(B, T, n)``, and ``rate`` (:math:`z`). With ``'matrix'`` the rate is
+    computed before the loop, so it stays in time order when the layer runs
+    backwards.
+    """
+
+    def __init__(self, rate='matrix', **kwargs):
+        rate = 'matrix' if rate is None else rate
+        if not isinstance(rate, str) or rate.lower().strip() not in _RATES:
+            raise util.ConfigurationError(
+                'rrnn layer: rate must be one of {}, got {!r}'.format(
+                    ', '.join(_RATES), rate))
+        super().__init__(**kwargs)
+        self._rate = rate.lower().strip()
+
+    def setup(self):
+        self._setup_rnn()
+        if self._rate in ('vector', 'matrix'):
+            self.add_bias('r', self.output_size)
+        if self._rate == 'matrix':
+            self.add_weights('xr', self.input_size, self.output_size)
+        self._rates = self._create_rates(self._rate)
+
+    def transform(self, inputs):
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('xh')) + self.find('b')
+        h_0 = self._state(inputs, self.h_0)
+        hh = self.find('hh')
+
+        def step(a_t, z_t, h_tm1, hh):
+            pre = a_t + TT.dot(h_tm1, hh)
+            hid = self.activate(pre)
+            return [pre, hid, (1 - z_t) * h_tm1 + z_t * hid]
+
+        if self._rate == 'matrix':
+            z = TT.nnet.sigmoid(TT.dot(x, self.find('xr')) + self.find('r'))
+            (pre, hid, out), updates = self._scan(
+                step, [a, z], [None, None, h_0], x.shape[1], [hh])
+        else:
+            if self._rate == 'vector':
+                z = TT.nnet.sigmoid(self.find('r'))
+            else:
+                z = self._rates
+            (pre, hid, out), updates = self._scan(
+                lambda a_t, h_tm1, hh, z: step(a_t, z, h_tm1, hh),
+                [a], [None, None, h_0], x.shape[1], [hh, z])
+        return dict(pre=_time_major(pre), hid=_time_major(hid),
+                    out=_time_major(out), rate=z), updates
+
+
+class MRNN(Recurrent):
+    r"""Multiplicative recurrent layer (Sutskever et al., 2011).
+
+    The recurrent weights are modulated by input-driven factor gains:
+
+    .. math::
+       f_t = x_t W_{xf}, \quad
+       p_t = x_t W_{xh} + b + (f_t \odot (h_{t-1} W_{hf})) W_{fh}, \quad
+       h_t = g(p_t)
+
+    Parameters
+    ----------
+    factors : int, optional
+        Number of factors ``F``; defaults to ``ceil(sqrt(size))``.
+
+    Outputs ``pre``, ``out`` ``(B, T, n)`` and ``factors`` (:math:`f`,
+    time-major ``(T, B, F)``, in time order even when running backwards).
+    """
+
+    def __init__(self, factors=None, **kwargs):
+        if factors is None:
+            factors = int(np.ceil(np.sqrt(kwargs['size'])))
+        super().__init__(**kwargs)
+        self.factors = factors
+
+    def setup(self):
+        n, d, f = self.output_size, self.input_size, self.factors
+        self.add_weights('xh', d, n)
+        self.add_weights('xf', d, f)
+        self.add_weights('hf', n, f)
+        self.add_weights('fh', f, n)
+        self.add_bias('b', n)
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['factors'] = self.factors
+        return spec
+
+    def transform(self, inputs):
+        def step(a_t, f_t, h_tm1, hf, fh):
+            pre = a_t + TT.dot(f_t * TT.dot(h_tm1, hf), fh)
+            return [pre, self.activate(pre)]
+
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('xh')) + self.find('b')
+        f = TT.dot(x, self.find('xf'))
+        (pre, out), updates = self._scan(
+            step, [a, f], [None, self._state(inputs, self.h_0)], x.shape[1],
+            [self.find('hf'), self.find('fh')])
+        return dict(pre=_time_major(pre), out=_time_major(out),
+                    factors=f), updates
+
+
+class LSTM(Recurrent):
+    r"""Long short-term memory layer with peephole connections.
+
+    With :math:`z = x_t W_{xh} + b + h_{t-1} W_{hh}` split into four column
+    blocks :math:`z_i, z_f, z_c, z_o` (in this order):
+
+    .. math::
+       i_t = \sigma(z_i + c_{t-1} \odot w_{ci}), \quad
+       f_t = \sigma(z_f + c_{t-1} \odot w_{cf}), \\
+       c_t = f_t \odot c_{t-1} + i_t \odot \tanh(z_c), \quad
+       o_t = \sigma(z_o + c_t \odot w_{co}), \quad
+       h_t = o_t \odot \tanh(c_t)
+
+    The layer's activation is not used. The bias ``b`` is drawn with mean 2.
+
+    Parameters
+    ----------
+    c_0 : str, optional
+        Name of the layer output holding the initial cell state.
+
+    Outputs ``out`` (:math:`h`) and ``cell`` (:math:`c`), ``(B, T, n)``.
+    """
+
+    def __init__(self, c_0=None, **kwargs):
+        super().__init__(**kwargs)
+        self.c_0 = c_0
+
+    def _state_attributes(self):
+        return ('h_0', 'c_0')
+
+    def setup(self):
+        n, d = self.output_size, self.input_size
+        self.add_weights('xh', d, 4 * n)
+        self.add_weights('hh', n, 4 * n)
+        self.add_bias('b', 4 * n, mean=2)
+        self.add_bias('ci', n)
+        self.add_bias('cf', n)
+        self.add_bias('co', n)
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['c_0'] = self.c_0
+        return spec
+
+    def transform(self, inputs):
+        n = self.output_size
+
+        def step(a_t, h_tm1, c_tm1, hh, ci, cf, co):
+            z = a_t + TT.dot(h_tm1, hh)
+            i = TT.nnet.sigmoid(z[:, :n] + c_tm1 * ci)
+            f = TT.nnet.sigmoid(z[:, n:2 * n] + c_tm1 * cf)
+            c = f * c_tm1 + i * TT.tanh(z[:, 2 * n:3 * n])
+            o = TT.nnet.sigmoid(z[:, 3 * n:] + c * co)
+            return [o * TT.tanh(c), c]
+
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('xh')) + self.find('b')
+        (out, cell), updates = self._scan(
+            step, [a],
+            [self._state(inputs, self.h_0), self._state(inputs, self.c_0)],
+            x.shape[1],
+            [self.find('hh'), self.find('ci'), self.find('cf'),
+             self.find('co')])
+        return dict(out=_time_major(out), cell=_time_major(cell)), updates
+
+
+class GRU(Recurrent):
+    r"""Gated recurrent unit layer (Cho et al., 2014).
+
+    With :math:`a_t = x_t W + b` split into column blocks
+    :math:`a^h, a^r, a^z` (candidate, reset, update):
+
+    .. math::
+       r_t = \sigma(a^r_t + h_{t-1} W_{hr}), \quad
+       z_t = \sigma(a^z_t + h_{t-1} W_{hz}), \\
+       p_t = a^h_t + (r_t \odot h_{t-1}) W_{hh}, \quad
+       \hat h_t = g(p_t), \quad
+       h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \hat h_t
+
+    Outputs ``pre`` (:math:`p`), ``hid`` (:math:`\hat h`), ``rate``
+    (:math:`z`) and ``out`` (:math:`h`), all ``(B, T, n)``.
+    """
+
+    def setup(self):
+        n = self.output_size
+        self.add_weights('hh', n, n)
+        self.add_weights('hr', n, n)
+        self.add_weights('hz', n, n)
+        self.add_weights('w', self.input_size, 3 * n)
+        self.add_bias('b', 3 * n)
+
+    def transform(self, inputs):
+        n = self.output_size
+
+        def step(ah_t, ar_t, az_t, h_tm1, hh, hr, hz):
+            r = TT.nnet.sigmoid(ar_t + TT.dot(h_tm1, hr))
+            z = TT.nnet.sigmoid(az_t + TT.dot(h_tm1, hz))
+            pre = ah_t + TT.dot(r * h_tm1, hh)
+            hid = self.activate(pre)
+            return [pre, hid, z, (1 - z) * h_tm1 + z * hid]
+
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('w')) + self.find('b')
+        (pre, hid, rate, out), updates = self._scan(
+            step, [a[:, :, :n], a[:, :, n:2 * n], a[:, :, 2 * n:]],
+            [None, None, None, self._state(inputs, self.h_0)], x.shape[1],
+            [self.find('hh'), self.find('hr'), self.find('hz')])
+        return dict(pre=_time_major(pre), hid=_time_major(hid),
+                    rate=_time_major(rate), out=_time_major(out)), updates
+
+
+class MUT1(Recurrent):
+    r"""The "MUT1" gated layer found by Jozefowicz et al. (2015).
+
+    .. math::
+       z_t = \sigma(x_t W_{xz} + b_z), \quad
+       r_t = \sigma(x_t W_{xr} + b_r + h_{t-1} W_{hr}), \\
+       p_t = \tanh(x_t W_{xh} + b_h) + (r_t \odot h_{t-1}) W_{hh}, \quad
+       \hat h_t = \tanh(p_t), \quad
+       h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \hat h_t
+
+    The layer's activation is not used. Outputs ``pre``, ``hid``
+    (:math:`\hat h`), ``rate`` (:math:`z`) and ``out`` (:math:`h`), all
+    ``(B, T, n)``. The rate does not depend on the state, so it is computed
+    before the loop and stays in time order when the layer runs backwards
+    (the other outputs are in processing order).
+    """
+
+    def setup(self):
+        n, d = self.output_size, self.input_size
+        self.add_weights('xh', d, n)
+        self.add_weights('xr', d, n)
+        self.add_weights('xz', d, n)
+        self.add_weights('hh', n, n)
+        self.add_weights('hr', n, n)
+        self.add_bias('bh', n)
+        self.add_bias('br', n)
+        self.add_bias('bz', n)
+
+    def transform(self, inputs):
+        def step(z_t, u_t, v_t, h_tm1, hh, hr):
+            r = TT.nnet.sigmoid(v_t + TT.dot(h_tm1, hr))
+            pre = u_t + TT.dot(r * h_tm1, hh)
+            hid = TT.tanh(pre)
+            return [pre, hid, (1 - z_t) * h_tm1 + z_t * hid]
+
+        x = self._sequence(inputs)
+        z = TT.nnet.sigmoid(TT.dot(x, self.find('xz')) + self.find('bz'))
+        u = TT.tanh(TT.dot(x, self.find('xh')) + self.find('bh'))
+        v = TT.dot(x, self.find('xr')) + self.find('br')
+        (pre, hid, out), updates = self._scan(
+            step, [z, u, v], [None, None, self._state(inputs, self.h_0)],
+            x.shape[1], [self.find('hh'), self.find('hr')])
+        return dict(pre=_time_major(pre), hid=_time_major(hid),
+                    rate=_time_major(z), out=_time_major(out)), updates
+
+
+class SCRN(Recurrent):
+    r"""Structurally constrained recurrent layer (Mikolov et al., 2014).
+
+    A slow "context" state :math:`s` is a leaky average of an input
+    projection; the hidden state :math:`h` sees both. With
+    :math:`a_t = x_t W` split into :math:`a^h, a^s`:
+
+    .. math::
+       s_t = (1 - \rho) \odot s_{t-1} + \rho \odot a^s_t, \quad
+       h_t = g(a^h_t + h_{t-1} W_{hh} + s_t W_{sh}), \\
+       \mathrm{out}_t = h_t W_{ho} + s_t W_{so} + b
+
+    The output is linear; the activation applies to the hidden units only.
+
+    Parameters
+    ----------
+    rate : {'vector', 'uniform', 'log'}, optional
+        :math:`\rho = \sigma(r)` with learnable ``r`` (``'vector'``, default),
+        or a fixed random vector of ``n`` rates (see :class:`RRNN`).
+    s_0 : str, optional
+        Name of the layer output holding the initial context state.
+    context_size : int or float, optional
+        Reported in :meth:`to_spec`; None gives ``int(1 + sqrt(n))``, a float
+        is a fraction of ``n``. It does not change the computation (the
+        context state has ``n`` units).
+
+    Outputs ``hid`` (:math:`h`), ``state`` (:math:`s`), ``out``, all
+    ``(B, T, n)``, and ``rate`` (:math:`\rho`, ``(n,)``).
+    """
+
+    def __init__(self, rate='vector', s_0=None, context_size=None, **kwargs):
+        rate = 'vector' if rate is None else rate
+        if (not isinstance(rate, str) or
+                rate.lower().strip() not in ('vector', 'uniform', 'log')):
+            raise util.ConfigurationError(
+                'scrn layer: rate must be one of vector, uniform, log, '
+                'got {!r}'.format(rate))
+        super().__init__(**kwargs)
+        self._rate = rate.lower().strip()
+        self.s_0 = s_0
+        self.context_size = context_size
+
+    def _state_attributes(self):
+        return ('h_0', 's_0')
+
+    def setup(self):
+        n = self.output_size
+        self.add_weights('w', self.input_size, 2 * n)
+        self.add_weights('sh', n, n)
+        self.add_weights('hh', n, n)
+        self.add_weights('ho', n, n)
+        self.add_weights('so', n, n)
+        self.add_bias('b', n)
+        if self._rate == 'vector':
+            self.add_bias('r', n)
+        if self.context_size is None:
+            self.context_size = int(1 + np.sqrt(n))
+        elif isinstance(self.context_size, float):
+            self.context_size = int(self.context_size * n)
+        # The original sized these rates by context_size, which cannot
+        # broadcast against the n-wide state; they are sized n here.
+        self._rates = self._create_rates(self._rate, n)
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['s_0'] = self.s_0
+        spec['context_size'] = self.context_size
+        return spec
+
+    def transform(self, inputs):
+        n = self.output_size
+
+        def step(ah_t, as_t, h_tm1, s_tm1, hh, sh, rho):
+            s = (1 - rho) * s_tm1 + rho * as_t
+            h = self.activate(ah_t + TT.dot(h_tm1, hh) + TT.dot(s, sh))
+            return [h, s]
+
+        if self._rate == 'vector':
+            rho = TT.nnet.sigmoid(self.find('r'))
+        else:
+            rho = self._rates
+        x = self._sequence(inputs)
+        a = TT.dot(x, self.find('w'))
+        (hid, state), updates = self._scan(
+            step, [a[:, :, :n], a[:, :, n:]],
+            [self._state(inputs, self.h_0), self._state(inputs, self.s_0)],
+            x.shape[1], [self.find('hh'), self.find('sh'), rho])
+        hid = _time_major(hid)
+        state = _time_major(state)
+        out = (TT.dot(hid, self.find('ho')) + TT.dot(state, self.find('so')) +
+               self.find('b'))
+        return dict(hid=hid, state=state, out=out, rate=rho), updates
+
+
+class Bidirectional(base.Layer):
+    """Run one worker layer forwards and another backwards over the input.
+
+    Two recurrent worker layers of size ``size // 2`` named ``<name>_fw`` and
+    ``<name>_bw`` get every keyword argument of this layer (inputs,
+    activation, rng, initial states, worker options). Output ``out`` (and
+    ``pre``, ``cell`` if the worker produces them) is the concatenation of
+    the workers' outputs along the feature axis; each worker output ``k`` is
+    also available as ``fw_<k>`` and ``bw_<k>``.
+
+    The backward worker's outputs are concatenated in its processing order
+    (not flipped back in time): ``out[:, k, n//2:]`` is the backward state
+    after consuming inputs ``T-1, ..., T-1-k``.
+
+    Parameters
+    ----------
+    worker : str, optional
+        Registered recurrent layer form of the workers (default ``'rnn'``).
+
+    Examples
+    --------
+    >>> layer = Bidirectional(size=6, inputs='in', name='bi', worker='gru')
+    >>> layer.forward.name, layer.backward.name, layer.forward.kwargs['size']
+    ('bi_fw', 'bi_bw', 3)
+    """
+
+    def __init__(self, worker='rnn', **kwargs):
+        size = kwargs.pop('size', None)
+        shape = kwargs.pop('shape', None)
+        if shape is not None:
+            size = shape[-1]
+        name = kwargs.pop('name', None) or 'layer{}'.format(base.Layer._count)
+        kwargs.pop('direction', None)
+        if size is None:
+            raise util.ConfigurationError(
+                'bidirectional layer "{}" does not specify a size'.format(
+                    name))
+        forward = base.Layer.build(worker, direction='forward', size=size // 2,
+                                   name='{}_fw'.format(name), **kwargs)
+        backward = base.Layer.build(worker, direction='backward',
+                                    size=size // 2, name='{}_bw'.format(name),
+                                    **kwargs)
+        super().__init__(size=size, name=name, **kwargs)
+        self.worker = worker
+        self.forward = forward
+        self.backward = backward
+
+    @property
+    def params(self):
+        return self.forward.params + self.backward.params
+
+    def bind(self, graph, reset=True, initialize=True):
+        self.forward.bind(graph, reset=reset, initialize=initialize)
+        self.backward.bind(graph, reset=reset, initialize=initialize)
+        super().bind(graph, reset=reset, initialize=initialize)
+
+    def to_spec(self):
+        spec = super().to_spec()
+        spec['worker'] = self.worker
+        return spec
+
+    @staticmethod
+    def _as_dict(outputs):
+        if isinstance(outputs, dict):
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return dict(outputs)
+        return dict(out=outputs)
+
+    def transform(self, inputs):
+        fw, fu = self.forward.transform(inputs)
+        bw, bu = self.backward.transform(inputs)
+        fw, bw = self._as_dict(fw), self._as_dict(bw)
+        outputs = {}
+        for key in ('out', 'pre', 'cell'):
+            if key in fw and key in bw:
+                outputs[key] = TT.concatenate([fw[key], bw[key]], axis=2)
+        for key, value in fw.items():
+            outputs['fw_' + key] = value
+        for key, value in bw.items():
+            outputs['bw_' + key] = value
+        return outputs, list(fu.items() if hasattr(fu, 'items') else fu) + \
+            list(bu.items() if hasattr(bu, 'items') else bu)
