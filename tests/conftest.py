@@ -56,9 +56,3 @@ def assert_progress(model, data, algo='sgd', **kwargs):
     train1, valid1 = next(trainer)
     assert train1['loss'] < valid0['loss']
     assert valid1['loss'] == valid0['loss']
-
-
-@pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
-    doctest_namespace['np'] = np
-    doctest_namespace['theanets'] = theanets

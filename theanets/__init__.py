@@ -1,7 +1,40 @@
-"""theanets: neural networks on Theano, trained with downhill."""
+"""theanets: neural networks on Theano, trained with downhill.
+
+Describe a network as a list of layer specs, train it with any downhill
+optimizer, and use it to predict:
+
+>>> net = theanets.Regressor([3, (4, 'tanh'), 2])
+>>> [layer.name for layer in net.layers]
+['in', 'hid1', 'out']
+"""
 
 from . import backend
 from . import util
 from .util import log
 
+from . import activations
+from . import layers
+from . import losses
+from . import regularizers
+from . import graph
+from . import feedforward
+from . import trainer
+from . import main
+from . import convolution
+from . import recurrent
+
+from .activations import Activation
+from .feedforward import Autoencoder, Regressor, Classifier
+from .graph import Network
+from .layers import Layer
+from .losses import Loss
+from .main import Experiment
+from .regularizers import Regularizer
+
 __version__ = '0.8.0pre'
+
+__all__ = [
+    'Activation', 'Autoencoder', 'Classifier', 'Experiment', 'Layer', 'Loss',
+    'Network', 'Regressor', 'Regularizer', 'convolution', 'log', 'recurrent',
+    'regularizers', '__version__',
+]

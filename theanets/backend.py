@@ -49,9 +49,10 @@ _state = {}
 def _user_flags():
     """Return the set of Theano flag names the user has set.
 
-    Names are returned in Theano's dotted form (``'floatX'``,
-    ``'blas.ldflags'``); flags from ``THEANO_FLAGS`` and from every file that
-    ``THEANORC`` (default ``~/.theanorc``) names are included.
+    Names are returned lowercased in Theano's dotted form (``'floatx'``,
+    ``'blas.ldflags'``), since config files lowercase their option names;
+    flags from ``THEANO_FLAGS`` and from every file that ``THEANORC``
+    (default ``~/.theanorc``) names are included.
     """
     names = set()
     splitter = shlex.shlex(os.environ.get('THEANO_FLAGS', ''), posix=True)
@@ -60,6 +61,7 @@ def _user_flags():
     for pair in splitter:
         key, sep, _ = pair.strip().partition('=')
         if sep:
+            key = key.strip().lower()
             names.add(key[len('global.'):] if key.startswith('global.') else key)
     files = [os.path.expanduser(p) for p in
              os.environ.get('THEANORC', '~/.theanorc').split(os.pathsep)]
@@ -150,7 +152,7 @@ def setup():
         blas = 'set before theanets was imported'
     else:
         user = _user_flags()
-        if 'floatX' not in user:
+        if 'floatx' not in user:
             chosen['floatX'] = 'float32'
         if 'blas.ldflags' in user:
             blas = 'chosen by the user'
