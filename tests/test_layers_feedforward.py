@@ -17,7 +17,7 @@ import theano.tensor as TT  # noqa: E402
 
 from conftest import INPUTS, OUTPUTS, NUM_INPUTS as NI, NUM_HID1 as NH
 
-LEGACY = '/work/shared/legacy-models'
+LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
 
 
 def bind_all(*layer_list):
