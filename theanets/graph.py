@@ -1,0 +1,1016 @@
+"""The :class:`Network` base class: layers, losses, graphs and training.
+
+A network is a list of layers (connected by name into a computation graph)
+plus a list of losses. This module turns layer specifications into layer
+objects, builds and caches the symbolic graph, compiles the feed-forward
+function used for prediction, and drives training through the trainers of
+:mod:`theanets.trainer`.
+"""
+
+import gzip
+import hashlib
+import os
+import pickle
+import time
+import warnings
+
+import downhill
+import numpy as np
+import scipy.sparse
+
+from . import util
+from . import layers
+from . import losses
+from . import regularizers
+import theano  # noqa: E402  (configured by util)
+import theano.tensor as TT  # noqa: E402
+
+
+class DataError(util.Error, ValueError):
+    """An array given to a model does not fit the variable that receives it.
+
+    Raised before any Theano function sees the data; the message names the
+    argument and gives the expected and the actual shape and dtype.
+    """
+
+
+def _expected_shape(variable, shape):
+    """Format the array shape a variable expects, e.g. ``(N, 7)``."""
+    if shape is None or len(shape) != variable.ndim - 1:
+        dims = ['N'] + ['?'] * (variable.ndim - 1)
+    else:
+        dims = ['N'] + ['?' if s is None else str(s) for s in shape]
+    if len(dims) == 1:
+        return '(N,)'
+    return '({})'.format(', '.join(dims))
+
+
+def _check_array(arg, array, variable, shape=None, convert=True):
+    """Check (and if needed convert) one data array for a symbolic variable.
+
+    This is the single place where data entering the model through the public
+    API (``feed_forward``, ``predict``, ``score``, ``decode``, ``train``) is
+    validated, so that mistakes are reported with the argument name and the
+    expected and actual shapes instead of as a Theano traceback.
+
+    Parameters
+    ----------
+    arg : str
+        How the caller named the array (e.g. ``'x'`` or ``'train[1]'``).
+    array : array-like
+        The data.
+    variable : Theano variable
+        The symbolic variable that will receive the array.
+    shape : tuple, optional
+        Per-example shape (without the batch axis) the variable stands for;
+        entries that are None are not checked.
+    convert : bool, optional
+        If True (the default), array-likes are turned into numpy arrays.
+        If False, other containers (pandas frames, shared variables) are
+        passed on, checked as far as they expose ``ndim`` and ``shape``.
+        Numpy arrays and scipy sparse matrices of another numeric dtype are
+        cast to the variable's dtype in both cases.
+
+    Returns
+    -------
+    array
+        The array, cast to the variable's dtype where that was needed.
+
+    Raises
+    ------
+    DataError
+        If the array has the wrong number of dimensions, a per-example axis of
+        the wrong length, a non-numeric dtype, non-integer values for an
+        integer variable, or is dense where a sparse matrix is expected (or
+        the other way round).
+
+    Examples
+    --------
+    >>> var = theano.tensor.matrix('in')
+    >>> _check_array('x', np.zeros((2, 3)), var, (3,)).dtype == var.dtype
+    True
+    >>> _check_array('x', np.zeros((2, 4)), var, (3,))
+    Traceback (most recent call last):
+    ...
+    theanets.graph.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
+    """
+    name = getattr(variable, 'name', None)
+    sparse_format = getattr(variable.type, 'format', None)
+    expected = '{}-D {} of shape {} with dtype {}'.format(
+        variable.ndim,
+        'array' if sparse_format is None else
+        'scipy.sparse {} matrix'.format(sparse_format),
+        _expected_shape(variable, shape), variable.dtype)
+    if name:
+        expected += ' for "{}"'.format(name)
+
+    def fail(what, actual_shape, actual_dtype):
+        if isinstance(actual_shape, tuple) or actual_shape is None:
+            actual_shape = tuple(actual_shape or ())
+        raise DataError('{}: expected a {}, got {} of shape {} with dtype '
+                        '{}'.format(arg, expected, what, actual_shape,
+                                    actual_dtype))
+
+    if isinstance(array, theano.Variable):
+        return array  # e.g. a shared variable holding a dataset
+    if sparse_format is not None:
+        if not scipy.sparse.issparse(array):
+            fail('a dense {}'.format(type(array).__name__),
+                 getattr(array, 'shape', '?'), getattr(array, 'dtype', '?'))
+        if array.format != sparse_format:
+            array = array.asformat(sparse_format)
+    elif scipy.sparse.issparse(array):
+        fail('a scipy.sparse matrix', array.shape, array.dtype)
+    elif convert and not isinstance(array, np.ndarray):
+        try:
+            array = np.asarray(array)
+        except Exception:  # ragged lists and other odd objects
+            fail('an object that is not an array ({})'.format(
+                type(array).__name__), '?', '?')
+    ndim = getattr(array, 'ndim', None)
+    actual_shape = getattr(array, 'shape', None)
+    dtype = getattr(array, 'dtype', None)
+    if ndim is None or actual_shape is None:
+        return array  # not array-like; downhill reports what it cannot use
+    actual_shape = tuple(actual_shape)
+    if ndim != variable.ndim:
+        fail('a {}-D array'.format(ndim), actual_shape, dtype)
+    if shape is not None and len(shape) == ndim - 1:
+        for want, got in zip(shape, actual_shape[1:]):
+            if want is not None and want != got:
+                fail('an array', actual_shape, dtype)
+    if not isinstance(dtype, np.dtype):
+        return array  # pandas frames expose per-column dtypes only
+    if dtype == variable.dtype:
+        return array
+    want_int = variable.dtype.startswith(('int', 'uint'))
+    if want_int and dtype.kind not in 'iub':
+        fail('an array of non-integer values', actual_shape, dtype)
+    if not want_int and dtype.kind not in 'iubf':
+        fail('an array of non-numeric values', actual_shape, dtype)
+    if isinstance(array, np.ndarray) or scipy.sparse.issparse(array):
+        array = array.astype(variable.dtype)
+    return array
+
+
+class Network(object):
+    """A neural network: layers connected into a graph, plus losses.
+
+    Parameters
+    ----------
+    layers : sequence of layer specifications
+        One entry per layer, in order. The first entry becomes an input
+        layer named ``'in'``, the last one is named ``'out'``, the ones in
+        between ``'hid1'``, ``'hid2'``, … . An entry can be a
+        :class:`theanets.layers.Layer`, an int (the layer size), a tuple of
+        ints (the layer shape), a tuple mixing a size, a layer form name and
+        an activation name (``(10, 'tanh')``, ``(8, 'rnn')``), a dict of
+        layer keyword arguments (``dict(size=3, inputs=('in', 'hid1'))``,
+        with an optional ``form``), or a registered layer form name
+        (``'flat'``). See :meth:`add_layer`.
+    loss : str, optional
+        Name of the loss to install for the output layer. Defaults to
+        ``'mse'``.
+    weighted : bool, optional
+        If True, the loss expects an array of per-value weights in the
+        training data. Defaults to False.
+    rng : int or ``numpy.random.RandomState``, optional
+        Seed (or generator) for parameter initialisation and for training
+        noise. With an int, every layer gets its own generator seeded with
+        it. Defaults to 13.
+
+    Attributes
+    ----------
+    layers : list of :class:`theanets.layers.Layer`
+        The layers of the network, in order.
+    losses : list of :class:`theanets.losses.Loss`
+        The losses that make up the training objective.
+
+    Examples
+    --------
+    >>> net = theanets.Network([4, (3, 'tanh'), 2])
+    >>> [layer.name for layer in net.layers]
+    ['in', 'hid1', 'out']
+    >>> [p.name for p in net.params]
+    ['hid1.w', 'hid1.b', 'out.w', 'out.b']
+    >>> [v.name for v in net.variables]
+    ['in', 'target']
+    """
+
+    #: Default activation for the last layer of a layer list.
+    DEFAULT_OUTPUT_ACTIVATION = 'linear'
+
+    #: Number of dimensions of input variables (and of the default loss
+    #: target created by :meth:`add_loss`).
+    INPUT_NDIM = 2
+
+    #: Number of dimensions of the default loss target.
+    OUTPUT_NDIM = 2
+
+    def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+        self._graphs = {}
+        self._functions = {}
+        self._rng = rng
+        self.layers = []
+        specs = list(layers)
+        for i, spec in enumerate(specs):
+            last = i == len(specs) - 1
+            if i == 0:
+                name = 'in'
+            elif last:
+                name = 'out'
+            else:
+                name = 'hid{}'.format(i)
+            activation = self.DEFAULT_OUTPUT_ACTIVATION if last else 'relu'
+            self.add_layer(layer=spec, name=name, activation=activation)
+        for layer in self.layers:
+            layer.bind(self)
+        self.losses = []
+        if loss and self.layers:
+            self.set_loss(loss, weighted=weighted, target=self.OUTPUT_NDIM,
+                          output_name=self.layers[-1].output_name)
+
+    # ------------------------------------------------------------------
+    # building the network
+
+    def add_layer(self, layer=None, **kwargs):
+        """Add a layer to the network.
+
+        The new layer is appended to :attr:`layers`. Layers added after the
+        network was constructed are not bound; call ``layer.bind(network)``
+        before using the network.
+
+        Parameters
+        ----------
+        layer : int, tuple, dict, str or :class:`theanets.layers.Layer`
+            The layer specification:
+
+            - a ``Layer`` instance is appended as is;
+            - an int gives the layer ``size``;
+            - a tuple of ints gives the layer ``shape``;
+            - another tuple may hold an int (the size), a registered layer
+              form (``'rnn'``, ``'tied'``, ``'softmax'``, …) and any other
+              string, which is taken as the activation;
+            - a dict gives keyword arguments for the layer, with an optional
+              ``form`` key;
+            - a string names a layer form (``'flat'``).
+
+            The first layer of a network defaults to the ``'input'`` form,
+            later ones to ``'ff'``. Non-input layers read from the previous
+            layer unless ``inputs`` is given, and get the network's ``rng``.
+            A ``'tied'`` layer without a ``partner`` is paired with the
+            matching earlier layer (nested tied autoencoders work).
+        **kwargs
+            Default keyword arguments for the layer (the specification wins).
+
+        Raises
+        ------
+        theanets.util.ConfigurationError
+            For an unknown layer form, a specification with two sizes, a
+            tied layer without a partner, a duplicate input layer name, or a
+            non-input layer added to an empty network.
+
+        Examples
+        --------
+        >>> net = theanets.Network([3])
+        >>> net.add_layer((4, 'tanh'), name='extra')
+        >>> net.layers[-1].kwargs['inputs'], net.layers[-1].kwargs['activation']
+        ('in:out', 'tanh')
+        """
+        if isinstance(layer, layers.Layer):
+            self.layers.append(layer)
+            return
+
+        form = kwargs.pop('form', 'ff' if self.layers else 'input').lower()
+
+        if isinstance(layer, str):
+            if not layers.Layer.is_registered(layer):
+                raise util.ConfigurationError(
+                    'unknown layer type: {}'.format(layer))
+            form = layer
+            layer = None
+
+        if isinstance(layer, (tuple, list)) and \
+                all(_is_int(x) for x in layer):
+            kwargs['shape'] = tuple(int(x) for x in layer)
+            layer = None
+
+        if isinstance(layer, (tuple, list)):
+            for el in layer:
+                if isinstance(el, str) and layers.Layer.is_registered(el):
+                    form = el
+                elif isinstance(el, str):
+                    kwargs['activation'] = el
+                elif _is_int(el):
+                    if 'size' in kwargs:
+                        raise util.ConfigurationError(
+                            'duplicate layer sizes! {}'.format(kwargs))
+                    kwargs['size'] = int(el)
+            layer = None
+
+        if isinstance(layer, dict):
+            for key, value in layer.items():
+                if key == 'form':
+                    form = value.lower()
+                else:
+                    kwargs[key] = value
+            layer = None
+
+        if 'shape' not in kwargs and 'size' not in kwargs and _is_int(layer):
+            kwargs['size'] = int(layer)
+
+        if form.lower() == 'input':
+            if 'shape' not in kwargs:
+                kwargs.setdefault('ndim', self.INPUT_NDIM)
+        else:
+            if not self.layers:
+                raise util.ConfigurationError(
+                    'a "{}" layer needs an earlier layer to read from, but '
+                    'the network has no layers yet (the first layer must be '
+                    'an input layer)'.format(form))
+            kwargs.setdefault('inputs', self.layers[-1].output_name)
+            kwargs.setdefault('rng', self._rng)
+
+        if form.lower() == 'tied' and 'partner' not in kwargs:
+            # Walk back to the layer this decoder mirrors: every Tied layer
+            # passed on the way closes one more encoder layer.
+            count = 1
+            for earlier in reversed(self.layers):
+                count += 1 if isinstance(earlier, layers.Tied) else -1
+                if count == 0:
+                    kwargs['partner'] = earlier.name
+                    break
+            else:
+                raise util.ConfigurationError(
+                    'cannot find partner for "{}"'.format(kwargs))
+
+        new = layers.Layer.build(form, **kwargs)
+
+        if isinstance(new, layers.Input):
+            names = set(v.name for v in self.inputs)
+            if new.name in names:
+                raise util.ConfigurationError(
+                    '"{}": duplicate input name!'.format(new.name))
+
+        self.layers.append(new)
+
+    def add_loss(self, loss=None, **kwargs):
+        """Add a loss to the network's training objective.
+
+        Parameters
+        ----------
+        loss : str, dict or :class:`theanets.losses.Loss`, optional
+            A loss instance is added as is. Otherwise the registered name of
+            the loss (default ``'mse'``), or a dict of loss keyword arguments
+            with a ``form`` key naming the loss.
+        **kwargs
+            Keyword arguments for the loss. ``target`` defaults to
+            :attr:`INPUT_NDIM` (an int target means "create a target
+            variable with that many dimensions"), ``output_name`` to the
+            last layer's output. A ``form`` keyword overrides ``loss``.
+
+        Notes
+        -----
+        When the new loss creates a ``'target'`` or ``'weights'`` variable
+        while the network already has a variable of that name, the existing
+        variable is used instead, so one data array feeds every loss (for
+        example ``net.add_loss('mse', weight=0.1, target=2)`` on a regressor).
+
+        Raises
+        ------
+        theanets.util.ConfigurationError
+            For an unknown loss name, a dict without ``form``, or a new
+            variable that clashes in type with an existing variable of the
+            same name.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> net.add_loss('mae', weight=0.5, target=2)
+        >>> [type(loss).__name__ for loss in net.losses]
+        ['MeanSquaredError', 'MeanAbsoluteError']
+        >>> [v.name for v in net.variables]
+        ['in', 'target']
+        """
+        if isinstance(loss, losses.Loss):
+            self._share_loss_variables(loss)
+            self.losses.append(loss)
+            return
+
+        form = loss or 'mse'
+        if 'form' in kwargs:
+            form = _lower(kwargs.pop('form'))
+
+        kw = dict(target=self.INPUT_NDIM)
+        if self.layers:
+            kw['output_name'] = self.layers[-1].output_name
+        kw.update(kwargs)
+
+        if isinstance(loss, dict):
+            rest = dict(loss)
+            if 'form' not in rest:
+                raise util.ConfigurationError(
+                    'a loss given as a dict needs a "form" key naming the '
+                    'loss, got {}'.format(loss))
+            form = _lower(rest.pop('form'))
+            kw.update(rest)
+
+        new = losses.Loss.build(form, **kw)
+        self._share_loss_variables(new)
+        self.losses.append(new)
+
+    def _share_loss_variables(self, loss):
+        """Make a new loss use existing variables of the same name."""
+        existing = {v.name: v for v in self.variables}
+        for attr in ('_target', '_weights'):
+            var = getattr(loss, attr, None)
+            if var is None or var.name not in existing:
+                continue
+            old = existing[var.name]
+            if old is var:
+                continue
+            if old.type != var.type:
+                raise util.ConfigurationError(
+                    'loss {} variable "{}" has type {} but the network '
+                    'already has a variable "{}" of type {}; give the loss '
+                    'a target of the same type'.format(
+                        type(loss).__name__, var.name, var.type, old.name,
+                        old.type))
+            setattr(loss, attr, old)
+
+    def set_loss(self, *args, **kwargs):
+        """Replace all losses of the network by a new one.
+
+        Takes the same arguments as :meth:`add_loss`.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> net.set_loss('mae', target=2)
+        >>> [type(loss).__name__ for loss in net.losses]
+        ['MeanAbsoluteError']
+        """
+        self.losses = []
+        self.add_loss(*args, **kwargs)
+
+    # ------------------------------------------------------------------
+    # introspection
+
+    @property
+    def inputs(self):
+        """The symbolic input variables of the network, in layer order."""
+        return [layer.input for layer in self.layers
+                if isinstance(layer, layers.Input)]
+
+    @property
+    def variables(self):
+        """The symbolic variables that training data must supply, in order.
+
+        The network inputs, then each loss's target and weights, skipping
+        any variable whose name was already listed. Training data give one
+        array per variable, in this order.
+        """
+        result = list(self.inputs)
+        seen = set(v.name for v in result)
+        for loss in self.losses:
+            for var in loss.variables:
+                if var.name not in seen:
+                    result.append(var)
+                    seen.add(var.name)
+        return result
+
+    @property
+    def params(self):
+        """The learnable parameters of all layers, in layer order."""
+        return [param for layer in self.layers for param in layer.params]
+
+    def find(self, which, param):
+        """Get a parameter of a layer.
+
+        Parameters
+        ----------
+        which : int or str
+            Index or name of the layer.
+        param : int or str
+            Index or short name (``'w'``) of the parameter in that layer.
+
+        Returns
+        -------
+        shared variable
+
+        Raises
+        ------
+        KeyError
+            If there is no such layer or parameter.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([2, 3, 1])
+        >>> net.find('hid1', 'w').name, net.find(2, 0).name
+        ('hid1.w', 'out.w')
+        """
+        for i, layer in enumerate(self.layers):
+            if which == i or which == layer.name:
+                return layer.find(param)
+        raise KeyError(which)
+
+    # ------------------------------------------------------------------
+    # symbolic graph
+
+    def _hash(self, regularizers=()):
+        """A key identifying the graph for the current layers and losses."""
+        digest = hashlib.md5()
+
+        def add(text):
+            digest.update(text.encode('utf-8'))
+
+        for layer in self.layers:
+            add('{}{}{}'.format(type(layer).__name__, layer.name,
+                                layer.output_shape))
+        for loss in self.losses:
+            add('{}{}'.format(type(loss).__name__, loss.weight))
+        for reg in regularizers:
+            add('{}{}{}'.format(type(reg).__name__, reg.weight, reg.pattern))
+        return digest.hexdigest()
+
+    def build_graph(self, regularizers=()):
+        """Connect the layers into a computation graph.
+
+        Graphs are cached: the same layers, losses and regularizers give back
+        the same graph.
+
+        Parameters
+        ----------
+        regularizers : sequence of :class:`theanets.regularizers.Regularizer`
+            Regularizers that may modify layer outputs (noise, dropout).
+
+        Returns
+        -------
+        outputs : dict
+            Maps each output name (``'hid1:out'``, ``'hid1:pre'``, …) to its
+            symbolic expression, in layer order.
+        updates : list
+            Updates to run with the graph (from recurrent layers).
+
+        Examples
+        --------
+        >>> net = theanets.Autoencoder([4, 3, 4])
+        >>> outputs, updates = net.build_graph()
+        >>> list(outputs)
+        ['in:out', 'hid1:out', 'hid1:pre', 'out:out', 'out:pre']
+        """
+        key = self._hash(regularizers)
+        if key not in self._graphs:
+            util.log('building computation graph')
+            for loss in self.losses:
+                loss.log()
+            for reg in regularizers:
+                reg.log()
+            outputs = {}
+            updates = []
+            for layer in self.layers:
+                out, upd = layer.connect(outputs)
+                for reg in regularizers:
+                    reg.modify_graph(out)
+                outputs.update(out)
+                updates.extend(upd)
+            self._graphs[key] = outputs, updates
+        return self._graphs[key]
+
+    def loss(self, **kwargs):
+        """The regularized training loss, as a symbolic scalar.
+
+        Parameters
+        ----------
+        **kwargs
+            Regularizer keywords (``weight_l2``, ``hidden_dropout``, …), see
+            :func:`theanets.regularizers.from_kwargs`.
+
+        Returns
+        -------
+        Theano scalar
+            The weighted sum of the losses plus the weighted regularizer
+            penalties.
+        """
+        regs = regularizers.from_kwargs(self, **kwargs)
+        outputs, _ = self.build_graph(regs)
+        return sum(loss.weight * loss(outputs) for loss in self.losses) + \
+            sum(reg.weight * reg.loss(self.layers, outputs) for reg in regs)
+
+    def monitors(self, **kwargs):
+        """Named expressions to compute while training.
+
+        Parameters
+        ----------
+        monitors : dict or sequence of (pattern, levels), optional
+            Extra monitors. ``pattern`` is a glob matched against output
+            names (``'hid1:out'``) and then parameter names (``'*.w'``);
+            ``levels`` is a number or a sequence of numbers (monitor the
+            fraction of values below each), or ``(label, callable)`` pairs
+            or a dict of them (monitor ``callable(expression)``).
+        **kwargs
+            Regularizer keywords, as for :meth:`loss`.
+
+        Returns
+        -------
+        list of (str, expression)
+            ``('err', <first loss>)`` first, then the extra monitors named
+            like ``'hid1:out<0.1'`` or ``'hid1:out:label'``.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([3, 4, 2])
+        >>> [name for name, _ in net.monitors(monitors={'*.w': (0, 1)})]
+        ['err', 'hid1.w<0', 'hid1.w<1', 'out.w<0', 'out.w<1']
+        """
+        regs = regularizers.from_kwargs(self, **kwargs)
+        outputs, _ = self.build_graph(regs)
+        monitors = [('err', self.losses[0](outputs))]
+
+        spec = kwargs.get('monitors', {})
+        if isinstance(spec, dict):
+            spec = spec.items()
+        for pattern, levels in spec:
+            matches = list(util.outputs_matching(outputs, pattern)) + \
+                list(util.params_matching(self.layers, pattern))
+            for name, expr in matches:
+                for suffix, fn in _monitor_levels(levels):
+                    monitors.append((name + suffix, fn(expr)))
+        return monitors
+
+    def updates(self, **kwargs):
+        """Updates to run with the graph during training (a list).
+
+        Examples
+        --------
+        >>> theanets.Regressor([3, 2]).updates()
+        []
+        """
+        regs = regularizers.from_kwargs(self, **kwargs)
+        return self.build_graph(regs)[1]
+
+    # ------------------------------------------------------------------
+    # evaluation
+
+    def _check_inputs(self, x, arg='x'):
+        """Validate the data for the network inputs; return a list of arrays."""
+        inputs = [layer for layer in self.layers
+                  if isinstance(layer, layers.Input)]
+        if len(inputs) == 1:
+            arrays = [x]
+            names = [arg]
+        else:
+            if not isinstance(x, (tuple, list)) or len(x) != len(inputs):
+                raise DataError(
+                    '{}: this network has {} input layers ({}); expected a '
+                    'list of {} arrays in that order, got {}'.format(
+                        arg, len(inputs),
+                        ', '.join('"{}"'.format(l.name) for l in inputs),
+                        len(inputs), type(x).__name__ if not isinstance(
+                            x, (tuple, list)) else '{} arrays'.format(len(x))))
+            arrays = list(x)
+            names = ['{}[{}]'.format(arg, i) for i in range(len(x))]
+        return [_check_array(name, array, layer.input,
+                             _shape_of(layer))
+                for name, array, layer in zip(names, arrays, inputs)]
+
+    def feed_forward(self, x, **kwargs):
+        """Compute every output of the network for some input data.
+
+        Parameters
+        ----------
+        x : ndarray or scipy.sparse matrix
+            Input data, one example per row (for recurrent models, shape
+            ``(examples, time, features)``). For a network with several input
+            layers, a list with one array per input layer, in layer order.
+        **kwargs
+            Regularizer keywords (e.g. ``hidden_dropout=0.5``), applied to the
+            graph used for this computation.
+
+        Returns
+        -------
+        dict
+            Maps every output name (``'in:out'``, ``'hid1:pre'``,
+            ``'hid1:out'``, …) to a numpy array.
+
+        Raises
+        ------
+        DataError
+            If ``x`` does not fit the network inputs.
+        """
+        arrays = self._check_inputs(x)
+        regs = regularizers.from_kwargs(self, **kwargs)
+        key = self._hash(regs)
+        if key not in self._functions:
+            outputs, updates = self.build_graph(regs)
+            labels, exprs = list(outputs.keys()), list(outputs.values())
+            util.log('compiling feed_forward function')
+            self._functions[key] = (labels, theano.function(
+                self.inputs, exprs, updates=updates))
+        labels, fn = self._functions[key]
+        return dict(zip(labels, fn(*arrays)))
+
+    def predict(self, x, **kwargs):
+        """Compute the output of the network's last layer.
+
+        Parameters
+        ----------
+        x : ndarray
+            Input data, one example per row.
+        **kwargs
+            Regularizer keywords, as for :meth:`feed_forward`.
+
+        Returns
+        -------
+        ndarray
+            The last layer's ``out`` output, e.g. of shape
+            ``(examples, outputs)``.
+        """
+        return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
+
+    def score(self, x, y, w=None, **kwargs):
+        """Compute the (weighted) coefficient of determination R².
+
+        Parameters
+        ----------
+        x : ndarray
+            Input data.
+        y : ndarray
+            Target values, shaped like the predictions.
+        w : ndarray, optional
+            Weights, shaped like ``y``. Defaults to all ones.
+
+        Returns
+        -------
+        float
+            ``1 - Σ w (y - ŷ)² / Σ w (y - ȳ)²`` where ``ȳ`` is the mean over
+            all entries of ``y``.
+        """
+        u = y - self.predict(x, **kwargs)
+        v = y - y.mean()
+        if w is None:
+            w = np.ones_like(u)
+        return 1 - (w * u * u).sum() / (w * v * v).sum()
+
+    # ------------------------------------------------------------------
+    # training
+
+    def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
+                  save_every=0, save_progress=None, **kwargs):
+        """Train the network, yielding monitor values after each iteration.
+
+        Parameters
+        ----------
+        train : list of arrays, callable or ``downhill.Dataset``
+            Training data: one array per variable in :attr:`variables` (for
+            example ``[inputs, targets]`` or ``[inputs, targets, weights]``),
+            or a callable returning such a list, or a dataset.
+        valid : same as ``train``, optional
+            Validation data. Defaults to the training data.
+        algo : str or trainer, optional
+            ``'sample'``, ``'layerwise'`` (or ``'supervised'``), ``'pretrain'``
+            (or ``'unsupervised'``), or the name of a downhill optimizer
+            (``'sgd'``, ``'nag'``, ``'rmsprop'``, ``'adam'``, …). An object
+            with an ``itertrain(train, valid, **kwargs)`` method is used as
+            the trainer. Defaults to ``'rmsprop'``.
+        subalgo : str, optional
+            Optimizer used by the pretrainers. Defaults to ``'rmsprop'``.
+        save_every : int or float, optional
+            Save the model every this many iterations (int) or minutes
+            (float) when ``save_progress`` is set; 0 means never.
+        save_progress : str or file-like, optional
+            Where to save the model during training; a ``'{}'`` in the path
+            is replaced by the Unix time.
+        **kwargs
+            Options for datasets (``batch_size``, ``iteration_size``,
+            ``train_batches``, ``valid_batches``, ``axis``), the optimizer
+            (``learning_rate``, ``momentum``, ``patience``, ``max_updates``,
+            …), monitors and regularizers.
+
+        Yields
+        ------
+        (dict, dict)
+            Training and validation monitor values.
+
+        Raises
+        ------
+        DataError
+            If an array of the data does not fit its variable.
+        """
+        if 'rng' not in kwargs:
+            kwargs['rng'] = self._rng
+
+        if 'algorithm' in kwargs:
+            warnings.warn('please use the "algo" keyword argument instead of '
+                          'the deprecated "algorithm"', DeprecationWarning,
+                          stacklevel=2)
+            algo = kwargs.pop('algorithm')
+            if isinstance(algo, (tuple, list)):
+                algo = algo[0]
+
+        full_check = False
+        if isinstance(algo, str):
+            from . import trainer as trainers  # it imports the model classes
+            name = algo.lower()
+            if name == 'sample':
+                trainer = trainers.SampleTrainer(self)
+            elif name.startswith('layer') or name.startswith('sup'):
+                trainer = trainers.SupervisedPretrainer(subalgo, self)
+                full_check = True
+            elif name.startswith('pre') or name.startswith('unsup'):
+                trainer = trainers.UnsupervisedPretrainer(subalgo, self)
+            else:
+                trainer = trainers.DownhillTrainer(name, self)
+                full_check = True
+        else:
+            trainer = algo
+
+        if full_check:
+            # Report configuration problems (e.g. a regularizer that cannot
+            # apply) before data problems; the graph is cached for training.
+            self.loss(**kwargs)
+
+        if valid is None:
+            valid = train
+        checked = {}
+        for name, data in (('train', train), ('valid', valid)):
+            if id(data) not in checked and isinstance(data, (tuple, list)) \
+                    and kwargs.get('axis', 0) == 0:
+                checked[id(data)] = self._check_dataset(data, name, full_check)
+
+        def dataset(data, name):
+            if isinstance(data, downhill.Dataset):
+                return data
+            return downhill.Dataset(
+                checked.get(id(data), data),
+                name=name,
+                batch_size=kwargs.get('batch_size', 32),
+                iteration_size=kwargs.get(
+                    'iteration_size', kwargs.get('{}_batches'.format(name))),
+                axis=kwargs.get('axis', 0),
+                rng=kwargs['rng'])
+
+        valid = dataset(valid, 'valid')
+        train = dataset(train, 'train')
+
+        start = time.time()
+        for i, monitors in enumerate(trainer.itertrain(train, valid, **kwargs)):
+            yield monitors
+            now = time.time()
+            if i and _should_save(save_progress, save_every, i, now - start):
+                if isinstance(save_progress, str):
+                    self.save(save_progress.format(int(now)))
+                else:
+                    self.save(save_progress)
+                start = now
+
+    def _check_dataset(self, data, name, full):
+        """Validate a list of training arrays; return the (cast) list."""
+        data = list(data)
+        if full:
+            variables = self.variables
+            if len(data) != len(variables):
+                raise DataError(
+                    '{}: expected {} arrays, one for each of the variables '
+                    '{}, got {}'.format(name, len(variables),
+                                        [v.name for v in variables],
+                                        len(data)))
+        else:
+            variables = self.inputs[:len(data)]
+        shapes = {layer.input: _shape_of(layer) for layer in self.layers
+                  if isinstance(layer, layers.Input)}
+        for i, var in enumerate(variables):
+            data[i] = _check_array('{}[{}]'.format(name, i), data[i], var,
+                                   shapes.get(var), convert=False)
+        return data
+
+    def train(self, *args, **kwargs):
+        """Train the network until the trainer stops.
+
+        Takes the arguments of :meth:`itertrain`.
+
+        Returns
+        -------
+        (dict, dict) or None
+            The training and validation monitors of the last iteration.
+        """
+        monitors = None
+        for monitors in self.itertrain(*args, **kwargs):
+            pass
+        return monitors
+
+    # ------------------------------------------------------------------
+    # persistence
+
+    def save(self, filename_or_handle):
+        """Save the network to a pickle file.
+
+        Parameters
+        ----------
+        filename_or_handle : str, path or file-like
+            A path (gzip-compressed when it ends in ``.gz``) or a binary
+            file object, which is left open.
+        """
+        if isinstance(filename_or_handle, (str, os.PathLike)):
+            path = os.fspath(filename_or_handle)
+            opener = gzip.open if path.lower().endswith('.gz') else open
+            with opener(path, 'wb') as handle:
+                pickle.dump(self, handle, -1)
+        else:
+            pickle.dump(self, filename_or_handle, -1)
+        util.log('saved model to {}', filename_or_handle)
+
+    @classmethod
+    def load(cls, filename_or_handle):
+        """Load a saved network.
+
+        Parameters
+        ----------
+        filename_or_handle : str, path or file-like
+            A path (read as gzip when it ends in ``.gz``) or a binary file
+            object.
+
+        Returns
+        -------
+        Network
+            The saved model, as an instance of the class it was saved from.
+
+        Examples
+        --------
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> theanets.Regressor([3, 2]).save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> type(theanets.Network.load(buffer)).__name__
+        'Regressor'
+        """
+        if isinstance(filename_or_handle, (str, os.PathLike)):
+            path = os.fspath(filename_or_handle)
+            opener = gzip.open if path.lower().endswith('.gz') else open
+            with opener(path, 'rb') as handle:
+                model = pickle.load(handle)
+        else:
+            model = pickle.load(filename_or_handle)
+        util.log('loaded model from {}', filename_or_handle)
+        return model
+
+    def __getstate__(self):
+        return (self.layers, self.losses, self._rng)
+
+    def __setstate__(self, state):
+        # Models saved by theanets 0.8 pickled only (layers, losses).
+        if len(state) == 2:
+            self.layers, self.losses = state
+            self._rng = 13
+        else:
+            self.layers, self.losses, self._rng = state
+        self._graphs = {}
+        self._functions = {}
+
+
+def _is_int(x):
+    """True for Python and numpy integers (but not for bools)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _lower(form):
+    return form.lower() if isinstance(form, str) else form
+
+
+def _shape_of(layer):
+    """The per-example output shape of an input layer, if it is known."""
+    try:
+        return tuple(layer.output_shape)
+    except Exception:  # an unbound layer has no shape yet
+        return None
+
+
+def _monitor_levels(levels):
+    """Expand a monitor's ``levels`` into ``(suffix, function)`` pairs."""
+    if isinstance(levels, dict):
+        levels = list(levels.items())
+    if isinstance(levels, (int, float)):
+        levels = [levels]
+    for level in levels:
+        if isinstance(level, (tuple, list)):
+            label, fn = level
+            yield ':{}'.format(label), fn
+        elif isinstance(level, (int, float)):
+            yield '<{}'.format(level), _fraction_below(level)
+
+
+def _fraction_below(threshold):
+    def fn(expr):
+        return TT.cast(TT.lt(expr, threshold), util.FLOAT).mean()
+    return fn
+
+
+def _should_save(save_progress, save_every, iteration, elapsed):
+    """Decide whether to save the model after the given iteration."""
+    if save_progress is None:
+        return False
+    if isinstance(save_every, float):
+        return elapsed > 60 * save_every
+    if isinstance(save_every, int):
+        return save_every != 0 and iteration % save_every == 0
+    return False
