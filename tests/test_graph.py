@@ -46,6 +46,7 @@ def test_layer_spec_forms(specs, tied):
     assert type(mid) is layers.Feedforward
     assert mid.kwargs['activation'] == 'relu'
     assert out.kwargs['activation'] == 'linear'
+    assert mid.kwargs['rng'] == out.kwargs['rng'] == 13
     if tied:
         assert isinstance(out, layers.Tied)
         assert out.partner is mid
@@ -84,6 +85,7 @@ def test_add_layer_table(spec, cls, shape, activation):
     assert type(layer) is cls
     assert layer.output_shape == shape
     assert layer.kwargs['activation'] == activation
+    assert layer.activate.name == activation
     assert layer.kwargs['inputs'] == 'in:out'
     assert layer.kwargs['rng'] == 13
 
@@ -159,6 +161,7 @@ def test_variables_and_params():
 
 def test_default_loss_output_name():
     net = feedforward.Regressor((1, 2, dict(size=1, form='tied', name='foo')))
+    assert net.layers[-1].output_name == 'foo:out'
     assert net.losses[0].output_name == 'foo:out'
     net = feedforward.Regressor((1, 2, 1))
     assert net.losses[0].output_name == 'out:out'
