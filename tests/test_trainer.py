@@ -1,0 +1,549 @@
+"""Tests for the trainers (theanets.trainer) and training through itertrain."""
+
+import logging
+import re
+
+import click
+import downhill
+import downhill.dataset
+import numpy as np
+import pytest
+
+from theanets import feedforward, main, trainer, util
+
+from conftest import (
+    INPUTS, OUTPUTS, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
+    assert_progress)
+
+REG_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS]
+CLF_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_CLASSES]
+AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_INPUTS]
+TIED_AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2,
+                  (NUM_HID1, 'tied'), (NUM_INPUTS, 'tied')]
+
+#: The keyword arguments of the pinned "progress" pattern.
+PROGRESS = dict(momentum=0.5, batch_size=3, max_gradient_norm=1)
+
+
+class _Records(logging.Handler):
+    """Collect the records of the ``theanets`` logger (it does not propagate
+    to the root logger, so pytest's ``caplog`` does not see them)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, logger=None):
+        return [r.getMessage() for r in self.records
+                if logger is None or r.name == logger]
+
+
+@pytest.fixture
+def logs():
+    handler = _Records()
+    logger = logging.getLogger('theanets')
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def _stages(logs):
+    return [m for m in logs.messages() if m.startswith('layerwise: ')]
+
+
+# ----------------------------------------------------------------------
+# reservoir sampling (pure numpy)
+
+def _unit(x):
+    return x / np.linalg.norm(x)
+
+
+def test_reservoir_fills_then_replaces_with_one_draw_per_item():
+    rows = np.random.RandomState(0).randn(10, 3)
+    ref = np.random.RandomState(3)
+    draws = [ref.randint(i + 1) for i in range(4, 10)]
+    expected = [_unit(x) for x in rows[:4]]
+    for i, j in zip(range(4, 10), draws):
+        if j < 4:
+            expected[j] = _unit(rows[i])
+
+    rng = np.random.RandomState(3)
+    pool = trainer.SampleTrainer.reservoir(iter(rows), 4, rng)
+    np.testing.assert_array_equal(pool, np.array(expected))
+    assert pool.dtype == np.float64
+    # exactly one randint per item once the pool is full, nothing else
+    assert rng.randint(10 ** 6) == ref.randint(10 ** 6)
+
+
+def test_reservoir_of_exactly_n_items_draws_nothing():
+    rows = np.arange(1, 7, dtype='f').reshape(3, 2)
+    rng = np.random.RandomState(5)
+    pool = trainer.SampleTrainer.reservoir(rows, 3, rng)
+    np.testing.assert_array_equal(pool, [_unit(x) for x in rows])
+    assert pool.dtype == np.float32
+    assert rng.randint(10 ** 6) == np.random.RandomState(5).randint(10 ** 6)
+
+
+def test_reservoir_pads_a_short_stream_with_noisy_copies():
+    rows = np.array([[3, 4, 0], [0, 1, 0]], dtype='f')
+    ref = np.random.RandomState(7)
+    pool = [_unit(x) for x in rows]
+    scale = np.std(pool, axis=0)
+    for _ in range(3):
+        x = pool[ref.randint(2)]          # only among the real entries
+        pool.append(x + scale * ref.randn(*x.shape))
+
+    rng = np.random.RandomState(7)
+    result = trainer.SampleTrainer.reservoir(rows, 5, rng)
+    assert result.shape == (5, 3)
+    assert result.dtype == np.float32     # dtype of the first pooled item
+    np.testing.assert_array_equal(result, np.array(pool, dtype='f'))
+    np.testing.assert_allclose(result[:2], [[0.6, 0.8, 0], [0, 1, 0]])
+    assert rng.randint(10 ** 6) == ref.randint(10 ** 6)
+
+
+def test_reservoir_of_empty_stream_raises():
+    with pytest.raises(ValueError, match='empty'):
+        trainer.SampleTrainer.reservoir(iter([]), 2, np.random.RandomState())
+
+
+def test_reservoir_samples_are_unit_rows_of_the_stream():
+    rows = np.random.RandomState(1).randn(50, 4)
+    pool = trainer.SampleTrainer.reservoir(rows, 6, np.random.RandomState(2))
+    np.testing.assert_allclose(np.linalg.norm(pool, axis=1), 1)
+    units = rows / np.linalg.norm(rows, axis=1)[:, None]
+    for x in pool:
+        assert np.isclose(units, x).all(axis=1).sum() == 1
+
+
+# ----------------------------------------------------------------------
+# downhill's console output goes to logging
+
+def test_downhill_log_goes_to_theanets_logger(logs, capsys):
+    downhill.util.log('compiling {}'.format(click.style('SGD', fg='red')))
+    downhill.util.log_param('patience', 7)
+    assert capsys.readouterr().out == ''
+    assert logs.messages('theanets.downhill') == [
+        'compiling SGD', 'setting: patience = 7']
+    assert all(r.levelno == logging.INFO for r in logs.records)
+
+
+def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys):
+    downhill.Dataset([INPUTS, OUTPUTS], name='probe', batch_size=32, rng=1)
+    assert capsys.readouterr().out == ''
+    assert logs.messages('theanets.downhill') == [
+        'probe: 2 of 2 mini-batches from (64, 7); (64, 5)']
+
+
+def test_route_downhill_logging_is_idempotent_and_leaves_click_alone(logs):
+    echo = click.echo
+    trainer.route_downhill_logging()
+    trainer.route_downhill_logging()
+    assert click.echo is echo
+    assert downhill.base.click is click
+    proxy = downhill.dataset.click
+    assert isinstance(proxy, trainer._EchoToLog)
+    assert proxy._module is click            # wrapped once, not twice
+    assert proxy.style is click.style
+    downhill.util.log('once')
+    assert logs.messages() == ['once']
+
+
+def test_downhill_messages_can_be_silenced(logs):
+    logger = logging.getLogger('theanets.downhill')
+    logger.setLevel(logging.WARNING)
+    try:
+        downhill.util.log('hidden')
+    finally:
+        logger.setLevel(logging.NOTSET)
+    downhill.util.log('shown')
+    assert logs.messages() == ['shown']
+
+
+# ----------------------------------------------------------------------
+# DownhillTrainer without compiling: what reaches downhill
+
+class _FakeNetwork(object):
+    variables = ['in', 'target']
+    params = ['hid1.w', 'hid1.b']
+
+    def __init__(self):
+        self.calls = []
+
+    def loss(self, **kwargs):
+        self.calls.append(('loss', kwargs))
+        return 'LOSS'
+
+    def updates(self, **kwargs):
+        self.calls.append(('updates', kwargs))
+        return ['UPDATE']
+
+    def monitors(self, **kwargs):
+        self.calls.append(('monitors', kwargs))
+        return [('err', 'ERR')]
+
+
+class _FakeOptimizer(object):
+    def iterate(self, train, valid=None, **kwargs):
+        self.iterated = (train, valid, kwargs)
+        yield 'first pair'
+        yield 'second pair'
+
+
+@pytest.fixture
+def fake_build(monkeypatch):
+    built = []
+
+    def build(algo, loss, **kwargs):
+        built.append(dict(kwargs, algo=algo, loss=loss,
+                          optimizer=_FakeOptimizer()))
+        return built[-1]['optimizer']
+
+    monkeypatch.setattr(downhill, 'build', build)
+    return built
+
+
+def test_downhill_trainer_builds_and_iterates(fake_build):
+    net = _FakeNetwork()
+    pairs = list(trainer.DownhillTrainer('sgd', net).itertrain(
+        'TRAIN', 'VALID', patience=2, weight_l2=0.1, monitor_gradients=True))
+    assert pairs == ['first pair', 'second pair']
+    build, = fake_build
+    assert build['algo'] == 'sgd'
+    assert build['loss'] == 'LOSS'
+    assert build['updates'] == ['UPDATE']
+    assert build['monitors'] == [('err', 'ERR')]
+    assert build['inputs'] == ['in', 'target']
+    assert build['params'] == ['hid1.w', 'hid1.b']
+    assert build['monitor_gradients'] is True
+    train, valid, options = build['optimizer'].iterated
+    assert (train, valid) == ('TRAIN', 'VALID')
+    assert options == dict(patience=2, weight_l2=0.1, monitor_gradients=True,
+                           min_improvement=0.005)
+    # the network sees the caller's keywords, without the trainer defaults
+    assert [name for name, _ in net.calls] == ['loss', 'updates', 'monitors']
+    assert all(kw == dict(patience=2, weight_l2=0.1, monitor_gradients=True)
+               for _, kw in net.calls)
+
+
+def test_downhill_trainer_monitor_gradients_defaults_to_false(fake_build):
+    list(trainer.DownhillTrainer('adam', _FakeNetwork()).itertrain('T'))
+    assert fake_build[0]['monitor_gradients'] is False
+    assert fake_build[0]['optimizer'].iterated[1] is None
+
+
+def test_downhill_trainer_defaults_apply_only_when_absent(fake_build):
+    assert trainer.DownhillTrainer.DEFAULTS == {'min_improvement': 0.005}
+    net = _FakeNetwork()
+    for given in ({}, {'min_improvement': 0}, {'min_improvement': 0.1},
+                  {'min_improvement': None}, {'max_updates': 3}):
+        caller = dict(given)
+        list(trainer.DownhillTrainer('rmsprop', net).itertrain('T', **caller))
+        options = fake_build[-1]['optimizer'].iterated[2]
+        expected = dict(trainer.DownhillTrainer.DEFAULTS)
+        expected.update(given)
+        assert options == expected
+        assert caller == given                # not modified
+
+
+@pytest.mark.parametrize('algo', ['sgd', 'NAG', 'rprop', 'adagrad', 'RMSProp',
+                                  'adadelta', 'esgd', 'adam'])
+def test_downhill_trainer_accepts_every_downhill_algorithm(algo):
+    assert trainer.DownhillTrainer(algo, None).algo == algo
+
+
+def test_downhill_trainer_rejects_unknown_algorithm():
+    with pytest.raises(KeyError) as info:
+        trainer.DownhillTrainer('bogus', None)
+    assert isinstance(info.value, util.ConfigurationError)
+    message = str(info.value)
+    assert 'bogus' in message
+    for name in ('sgd', 'nag', 'rprop', 'adagrad', 'rmsprop', 'adadelta',
+                 'esgd', 'adam'):
+        assert name in message
+    assert 'optimizer,' not in message and not message.endswith('optimizer')
+
+
+# ----------------------------------------------------------------------
+# DownhillTrainer through itertrain
+
+def test_downhill_progress_and_monitor_gradients(logs):
+    net = feedforward.Regressor(REG_LAYERS)
+    pairs = net.itertrain([INPUTS, OUTPUTS], algo='sgd',
+                          monitor_gradients=True, **PROGRESS)
+    train0, valid0 = next(pairs)
+    train1, valid1 = next(pairs)
+    assert train1['loss'] < valid0['loss']
+    assert valid1['loss'] == valid0['loss']
+    keys = ['loss', 'err', 'grad(hid1.w)', 'grad(hid1.b)', 'grad(hid2.w)',
+            'grad(hid2.b)', 'grad(out.w)', 'grad(out.b)']
+    for monitors in (train0, valid0, train1, valid1):
+        assert list(monitors) == keys
+        assert all(value >= 0 for value in monitors.values())
+    downhill_lines = logs.messages('theanets.downhill')
+    assert 'setting: min_improvement = 0.005' in downhill_lines
+    assert 'setting: max_gradient_norm = 1' in downhill_lines
+    assert 'setting: learning_rate = 0.0001' in downhill_lines
+    assert 'compiling SGD optimizer' in downhill_lines
+
+
+def test_explicit_options_reach_the_optimizer(logs):
+    net = feedforward.Regressor(REG_LAYERS)
+    pairs = list(net.itertrain(
+        [INPUTS, OUTPUTS], algo='nag', learning_rate=0.01, momentum=0.9,
+        patience=1, validate_every=1, min_improvement=0,
+        max_gradient_elem=0.5, max_updates=3, batch_size=16,
+        train_batches=3))
+    assert len(pairs) == 3
+    valid = [v['loss'] for _, v in pairs]
+    assert valid[2] < valid[1] < valid[0]     # validated after every epoch
+    lines = logs.messages('theanets.downhill')
+    for setting in ('patience = 1', 'validate_every = 1',
+                    'min_improvement = 0', 'max_gradient_elem = 0.5',
+                    'learning_rate = 0.01', 'momentum = 0.9',
+                    'nesterov = True'):
+        assert 'setting: ' + setting in lines
+    assert 'train: 3 of 4 mini-batches from (64, 7); (64, 5)' in lines
+    assert 'valid: 4 of 4 mini-batches from (64, 7); (64, 5)' in lines
+
+
+@pytest.fixture(scope='module')
+def tiny_regressor():
+    return feedforward.Regressor([NUM_INPUTS, NUM_HID1, NUM_OUTPUTS])
+
+
+@pytest.mark.parametrize('algo', [
+    'sgd', 'rmsprop',
+    pytest.param('nag', marks=pytest.mark.slow),
+    pytest.param('rprop', marks=pytest.mark.slow),
+    pytest.param('adagrad', marks=pytest.mark.slow),
+    pytest.param('adadelta', marks=pytest.mark.slow),
+    pytest.param('esgd', marks=pytest.mark.slow),
+    pytest.param('adam', marks=pytest.mark.slow),
+])
+def test_every_algorithm_makes_progress(tiny_regressor, algo, logs):
+    pairs = list(tiny_regressor.itertrain(
+        [INPUTS, OUTPUTS], algo=algo, learning_rate=0.01, batch_size=16,
+        max_updates=4, rms_halflife=7, rms_regularizer=1e-6,
+        rprop_increase=1.1))
+    assert len(pairs) == 4
+    train = [t['loss'] for t, _ in pairs]
+    assert train[-1] < train[0] < pairs[0][1]['loss']
+    lines = logs.messages('theanets.downhill')
+    if algo in ('rmsprop', 'adadelta', 'esgd', 'adam'):
+        assert 'setting: rms_halflife = 7' in lines
+    if algo in ('rmsprop', 'adagrad', 'adadelta', 'esgd', 'adam'):
+        assert 'setting: rms_regularizer = 1e-06' in lines
+    if algo == 'rprop':
+        assert 'setting: rprop_increase = 1.1' in lines
+
+
+def test_deprecated_algorithm_keyword(logs):
+    net = feedforward.Regressor([NUM_INPUTS, 20, NUM_OUTPUTS], rng=115)
+    with pytest.warns(DeprecationWarning, match='algo'):
+        pairs = list(net.itertrain(
+            [INPUTS, OUTPUTS], algorithm='sgd', patience=2,
+            min_improvement=0.01, max_gradient_norm=1, batch_size=64))
+    assert 'compiling SGD optimizer' in logs.messages('theanets.downhill')
+    valid = [v['loss'] for _, v in pairs]
+    assert min(valid) < valid[0]
+
+
+# ----------------------------------------------------------------------
+# SampleTrainer
+
+def _passes(data, count, batch_size=32, rng=13):
+    """Batches of ``count`` passes over a replica of the training dataset."""
+    dataset = downhill.Dataset(data, batch_size=batch_size, rng=rng)
+    return [list(dataset) for _ in range(count)]
+
+
+def _rows(batches, index=0):
+    return [x for t in batches for x in t[index]]
+
+
+def _reference_reservoir(xs, n, rng):
+    """Spec 12.2, written out independently of the trainer."""
+    pool, count = [], 0
+    for i, x in enumerate(xs):
+        count += 1
+        if i < n:
+            pool.append(x / np.linalg.norm(x))
+        else:
+            j = rng.randint(i + 1)
+            if j < n:
+                pool[j] = x / np.linalg.norm(x)
+    assert count >= n
+    return np.array(pool, dtype=pool[0].dtype)
+
+
+def test_sample_trainer_pinned(logs):
+    net = feedforward.Autoencoder(AE_LAYERS)
+    hid2_w = net.find('hid2', 'w').get_value()
+    pairs = list(net.itertrain([INPUTS], algo='sample'))
+    assert pairs == [({'loss': 0}, {'loss': 0})]
+    assert pairs[0][0]['loss'] == 0 and pairs[0][1]['loss'] == 0
+
+    # pass 1 finds the sizes, pass 2 samples out.w, pass 3 samples hid1.w
+    _, second, third = _passes([INPUTS], 3)
+    rng = np.random.RandomState(13)
+    out_w = _reference_reservoir(_rows(second), 12, rng)
+    out_w /= np.linalg.norm(out_w, axis=1)[:, None]
+    hid1_w = _reference_reservoir(_rows(third), 8, rng).T
+    hid1_w /= np.linalg.norm(hid1_w, axis=0)[None, :]
+    np.testing.assert_array_equal(net.find('out', 'w').get_value(), out_w)
+    np.testing.assert_array_equal(net.find('hid1', 'w').get_value(), hid1_w)
+    np.testing.assert_array_equal(net.find('hid2', 'w').get_value(), hid2_w)
+    assert [m for m in logs.messages() if m.startswith('setting ')] == [
+        'setting out.w: (12, 7)', 'setting hid1.w: (7, 8)']
+
+
+def test_sample_trainer_several_qualifying_weights(logs):
+    # Defects 18.4: a second output-side weight used to get an exhausted
+    # sample stream, a second input-side weight a NameError. Each weight now
+    # samples its own pass: targets for output weights; raw inputs for the
+    # first input weight, then the activations feeding each later weight.
+    net = feedforward.Autoencoder([
+        NUM_INPUTS, (NUM_INPUTS, 'tanh'),
+        dict(size=NUM_INPUTS, inputs=('in', 'hid1'))])
+    names = [p.name for p in net.params]
+    assert names == ['hid1.w', 'hid1.b', 'out.w_in:out', 'out.w_hid1:out',
+                     'out.b']
+    assert list(net.itertrain([INPUTS], algo='sample')) == [
+        ({'loss': 0}, {'loss': 0})]
+    assert [m for m in logs.messages() if m.startswith('setting ')] == [
+        'setting out.w_in:out: (7, 7)', 'setting out.w_hid1:out: (7, 7)',
+        'setting hid1.w: (7, 7)', 'setting out.w_in:out: (7, 7)',
+        'setting out.w_hid1:out: (7, 7)']
+
+    _, p2, p3, p4, p5, p6 = _passes([INPUTS], 6)
+    rng = np.random.RandomState(13)
+    for batches in (p2, p3):                  # output stage, overwritten
+        _reference_reservoir(_rows(batches), NUM_INPUTS, rng)
+    hid1_w = _reference_reservoir(_rows(p4), NUM_INPUTS, rng).T
+    hid1_w /= np.linalg.norm(hid1_w, axis=0)
+    w_in = _reference_reservoir(_rows(p5), NUM_INPUTS, rng).T
+    w_in /= np.linalg.norm(w_in, axis=0)
+    hidden = [x for t in p6 for x in net.feed_forward(t[0])['hid1:out']]
+    w_hid1 = _reference_reservoir(hidden, NUM_INPUTS, rng).T
+    w_hid1 /= np.linalg.norm(w_hid1, axis=0)
+    for name, expected in (('w', hid1_w), ('w_in:out', w_in),
+                           ('w_hid1:out', w_hid1)):
+        layer = 'hid1' if name == 'w' else 'out'
+        np.testing.assert_allclose(net.find(layer, name).get_value(),
+                                   expected, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------
+# layer-wise (supervised) pretraining
+
+def test_layerwise_untied_stages_and_progress(logs):
+    net = feedforward.Autoencoder(AE_LAYERS)
+    original = list(net.layers)
+    pairs = net.itertrain([INPUTS], algo='layerwise', max_updates=2,
+                          **PROGRESS)
+    train0, valid0 = next(pairs)
+    assert [layer.name for layer in net.layers] == ['in', 'hid1', 'lwout']
+    lwout = net.layers[-1]
+    assert lwout.output_shape == (NUM_INPUTS, )
+    assert lwout.kwargs['activation'] == 'linear'
+    assert lwout.kwargs['rng'] == 13          # seeded from the network rng
+    assert net.losses[0].output_name == 'lwout:out'
+    train1, valid1 = next(pairs)
+    assert train1['loss'] < valid0['loss']
+    assert valid1['loss'] == valid0['loss']
+    rest = list(pairs)
+    assert len(rest) == 2                     # the full network's stage
+    assert _stages(logs) == ['layerwise: training in -> hid1 -> lwout',
+                             'layerwise: training in -> hid1 -> hid2 -> out']
+    assert net.layers == original
+    assert net.losses[0].output_name == 'out:out'
+
+
+def test_layerwise_tied_stages_and_progress(logs):
+    net = feedforward.Autoencoder(TIED_AE_LAYERS)
+    original = list(net.layers)
+    assert_progress(net, [INPUTS], algo='layerwise')
+    stage, = _stages(logs)
+    assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', stage)
+    assert len(list(net.itertrain([INPUTS], algo='layerwise', max_updates=1,
+                                  **PROGRESS))) == 2
+    first, full = _stages(logs)[1:]
+    assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', first)
+    assert full == 'layerwise: training in -> hid1 -> hid2 -> hid3 -> out'
+    assert net.layers == original
+    assert net.losses[0].output_name == 'out:out'
+
+
+def test_layerwise_restores_network_when_stopped_early():
+    net = feedforward.Autoencoder(AE_LAYERS)
+    original = list(net.layers)
+    data = downhill.Dataset([INPUTS], batch_size=32, rng=13)
+    pairs = trainer.SupervisedPretrainer('sgd', net).itertrain(
+        data, data, rng=13, max_updates=1)
+    next(pairs)
+    assert net.layers[-1].name == 'lwout'
+    pairs.close()
+    assert net.layers == original
+    assert net.losses[0].output_name == 'out:out'
+
+
+def test_layerwise_two_layer_network_yields_nothing():
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    pairs = trainer.SupervisedPretrainer('sgd', net).itertrain(None, None)
+    assert list(pairs) == []
+    assert [layer.name for layer in net.layers] == ['in', 'out']
+
+
+# ----------------------------------------------------------------------
+# unsupervised pretraining
+
+def _pretraining_lines(logs):
+    return [m for m in logs.messages() if m.startswith((
+        'creating shadow', 'completed unsupervised', 'layerwise: ',
+        'copying '))]
+
+
+def test_unsupervised_pretraining(logs):
+    exp = main.Experiment(feedforward.Classifier, CLF_LAYERS)
+    net = exp.network
+    before = {p.name: p.get_value() for p in net.params}
+    del logs.records[:]
+    assert_progress(exp, [INPUTS], algo='pretrain')
+    assert _pretraining_lines(logs)[0] == 'creating shadow network'
+
+    del logs.records[:]
+    # validating after each epoch lets the optimizers keep trained values
+    # (they restore the best validated parameters when they stop)
+    pairs = list(exp.itertrain([INPUTS], algo='pretrain', max_updates=2,
+                               validate_every=1, **PROGRESS))
+    assert len(pairs) == 4
+    assert all(list(t) == ['loss', 'err'] for t, _ in pairs)
+    lines = _pretraining_lines(logs)
+    assert lines[0] == 'creating shadow network'
+    assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+',
+                        lines[1])
+    assert lines[2:] == [
+        'layerwise: training in -> hid1 -> hid2 -> hid3 -> out',
+        'copying pretrained parameter hid1.w',
+        'copying pretrained parameter hid1.b',
+        'copying pretrained parameter hid2.w',
+        'copying pretrained parameter hid2.b',
+        'completed unsupervised pretraining']
+    after = {p.name: p.get_value() for p in net.params}
+    for name in ('hid1.w', 'hid1.b', 'hid2.w', 'hid2.b'):
+        assert not np.array_equal(after[name], before[name])
+    for name in ('out.w', 'out.b'):
+        np.testing.assert_array_equal(after[name], before[name])
+    assert [layer.name for layer in net.layers] == ['in', 'hid1', 'hid2',
+                                                    'out']
+
+
+def test_unsupervised_pretraining_needs_a_hidden_layer():
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    pairs = trainer.UnsupervisedPretrainer('sgd', net).itertrain(None)
+    with pytest.raises(util.ConfigurationError, match='hidden layer'):
+        next(pairs)

@@ -1,0 +1,514 @@
+"""Trainers: the loops that fit a network's parameters to data.
+
+:meth:`theanets.Network.itertrain` picks one of these classes from its
+``algo`` argument and iterates the trainer's ``itertrain(train, valid,
+**kwargs)`` generator, which yields ``(training, validation)`` pairs of
+monitor dictionaries:
+
+* :class:`DownhillTrainer` -- a gradient optimizer from the ``downhill``
+  package (``'sgd'``, ``'nag'``, ``'rprop'``, ``'adagrad'``, ``'rmsprop'``,
+  ``'adadelta'``, ``'esgd'``, ``'adam'``);
+* :class:`SampleTrainer` -- sets weights from samples of the data
+  (``algo='sample'``);
+* :class:`SupervisedPretrainer` -- greedy layer-wise training
+  (``algo='layerwise'``);
+* :class:`UnsupervisedPretrainer` -- layer-wise training of a shadow
+  autoencoder whose encoder weights are copied back (``algo='pretrain'``).
+
+Importing this module also routes downhill's console output into the
+``theanets.downhill`` logger (see :func:`route_downhill_logging`).
+"""
+
+import logging
+
+import click
+import downhill
+import downhill.dataset
+import downhill.util
+import numpy as np
+
+from . import util
+from . import layers
+import theano  # noqa: E402  (configured by util)
+
+__all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
+           'UnsupervisedPretrainer', 'route_downhill_logging']
+
+_downhill_logger = logging.getLogger('theanets.downhill')
+
+
+def _log_downhill(msg):
+    """Log one downhill message (colour codes removed) at INFO level."""
+    _downhill_logger.info(click.unstyle(str(msg)),
+                          extra={'callsite': 'downhill'})
+
+
+def _log_downhill_param(name, value):
+    """Log an optimizer setting as ``setting: <name> = <value>``."""
+    if isinstance(value, theano.gof.Constant):  # e.g. the cast learning rate
+        value = '{:g}'.format(float(value.data))
+    _log_downhill('setting: {} = {}'.format(name, value))
+
+
+class _EchoToLog(object):
+    """Stand-in for ``click`` inside ``downhill.dataset``: ``echo`` logs."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def echo(self, message=None, *args, **kwargs):
+        _log_downhill('' if message is None else message)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def route_downhill_logging():
+    """Send downhill's console output to the ``theanets.downhill`` logger.
+
+    downhill 0.4.0 prints its progress lines (optimizer settings,
+    compilation notices, one line per epoch and validation, dataset
+    summaries) straight to stdout with ``click.echo``. That output cannot be
+    silenced and pollutes doctests and notebooks. This function replaces
+    ``downhill.util.log`` and ``downhill.util.log_param`` (used by all of
+    downhill's optimizers) and the ``click`` reference of
+    ``downhill.dataset`` (whose ``Dataset`` echoes a summary) so that these
+    messages become INFO records of the ``theanets.downhill`` logger, with
+    colour codes removed. ``click`` itself is not modified.
+
+    The theanets logger's default handler shows them on stderr; use
+    ``logging.getLogger('theanets.downhill').setLevel(logging.WARNING)`` to
+    hide them. The function is called once when :mod:`theanets.trainer` is
+    imported; calling it again changes nothing.
+
+    Examples
+    --------
+    >>> import downhill
+    >>> route_downhill_logging()
+    >>> downhill.util.log('this line goes to the theanets.downhill logger')
+    """
+    downhill.util.log = _log_downhill
+    downhill.util.log_param = _log_downhill_param
+    if not isinstance(downhill.dataset.click, _EchoToLog):
+        downhill.dataset.click = _EchoToLog(downhill.dataset.click)
+
+
+route_downhill_logging()
+
+
+def _known_algorithms():
+    """Names of the optimizers registered in downhill."""
+    registry = downhill.Optimizer._registry
+    return sorted(key for key, cls in registry.items()
+                  if cls is not downhill.Optimizer)
+
+
+def _as_rng(rng):
+    if rng is None or isinstance(rng, int):
+        return np.random.RandomState(rng)
+    return rng
+
+
+class DownhillTrainer(object):
+    """Train a network with a gradient-based optimizer from downhill.
+
+    Parameters
+    ----------
+    algo : str
+        Name of a downhill optimizer: ``'sgd'``, ``'nag'``, ``'rprop'``,
+        ``'adagrad'``, ``'rmsprop'``, ``'adadelta'``, ``'esgd'`` or
+        ``'adam'`` (case-insensitive).
+    network : :class:`theanets.Network`
+        The model to train.
+
+    Raises
+    ------
+    theanets.util.UnknownNameError
+        (a ``KeyError``) if ``algo`` names no downhill optimizer.
+
+    Notes
+    -----
+    Every keyword argument of :meth:`itertrain` reaches
+    ``downhill.Optimizer.iterate``: ``learning_rate``, ``momentum``,
+    ``nesterov``, ``patience``, ``validate_every``, ``min_improvement``,
+    ``max_gradient_norm``, ``max_gradient_elem``, ``max_updates`` and the
+    algorithm options (``rms_halflife``, ``rms_regularizer``,
+    ``rprop_increase``, ``rprop_decrease``, ``rprop_min_step``,
+    ``rprop_max_step``, ``beta1_decay``, ``beta1_halflife``,
+    ``beta2_halflife``).
+
+    **Default stopping rule.** downhill stops when the validation loss has
+    not improved by a relative ``min_improvement`` for ``patience``
+    validations in a row (defaults 5, every ``validate_every = 10`` epochs).
+    downhill's own default ``min_improvement = 0`` counts any decrease, however
+    tiny, as progress, so training on data without much structure runs for a
+    very long time: the documentation example (a ``[10, (20, 'tanh'), 50]``
+    classifier on 1000 examples with random labels, default ``rmsprop``) took
+    over 300,000 epochs and 8 to 15 minutes. theanets therefore applies
+    the values in :attr:`DEFAULTS`: ``min_improvement = 0.005``, i.e. stop
+    once 60 epochs bring less than 0.5% relative improvement of the best
+    validation loss; that example then stops after 500-700 epochs, in a few
+    seconds. There is no cap on the number of epochs; a model that keeps
+    improving keeps training.
+
+    The defaults apply **only to keywords the caller did not pass**; an
+    explicit value always wins (``min_improvement=0`` restores downhill's
+    rule, ``max_updates=N`` caps the number of epochs). Change
+    :attr:`DEFAULTS` to change them for every trainer.
+
+    Examples
+    --------
+    >>> DownhillTrainer.DEFAULTS
+    {'min_improvement': 0.005}
+    """
+
+    #: Optimizer options that apply when the caller did not pass them.
+    DEFAULTS = {'min_improvement': 0.005}
+
+    def __init__(self, algo, network):
+        known = _known_algorithms()
+        if not isinstance(algo, str) or algo.lower() not in known:
+            raise util.UnknownNameError(algo, 'optimizer', known)
+        self.algo = algo
+        self.network = network
+
+    def itertrain(self, train, valid=None, **kwargs):
+        """Optimize the network, yielding monitor values after every epoch.
+
+        Parameters
+        ----------
+        train : ``downhill.Dataset``
+            Training mini-batches, each a list of arrays in the order of
+            ``network.variables``.
+        valid : ``downhill.Dataset``, optional
+            Validation mini-batches. Defaults to ``train``.
+        **kwargs
+            Regularizer, monitor and optimizer options (see the class notes).
+            ``monitor_gradients=True`` adds a ``'grad(<param>)'`` monitor (sum
+            of squared gradient entries) for every parameter.
+
+        Yields
+        ------
+        (OrderedDict, OrderedDict)
+            Training monitors (means over the epoch's mini-batches) and the
+            most recent validation monitors: ``'loss'``, ``'err'``, user
+            monitors, ``'acc'`` for classifiers, then gradient monitors.
+        """
+        net = self.network
+        optimizer = downhill.build(
+            self.algo,
+            loss=net.loss(**kwargs),
+            updates=net.updates(**kwargs),
+            monitors=net.monitors(**kwargs),
+            inputs=net.variables,
+            params=net.params,
+            monitor_gradients=kwargs.get('monitor_gradients', False))
+        options = dict(self.DEFAULTS)
+        options.update(kwargs)
+        for monitors in optimizer.iterate(train, valid=valid, **options):
+            yield monitors
+
+
+class SampleTrainer(object):
+    """Set weights from samples of the training data, without optimizing.
+
+    The weights of the output layer whose second dimension equals the target
+    width become (row-normalised) samples of the targets; weights whose
+    first dimension equals the input width become (column-normalised)
+    samples of the inputs. The first such input-side weight samples the raw
+    inputs; later ones sample the activations feeding their layer (computed
+    with the weights already set).
+
+    Parameters
+    ----------
+    network : :class:`theanets.Network`
+        The model whose weights are set.
+    """
+
+    def __init__(self, network):
+        self.network = network
+
+    @staticmethod
+    def reservoir(xs, n, rng):
+        """Draw ``n`` L2-normalised items from a stream by reservoir sampling.
+
+        The first ``n`` items fill the pool; each later item ``i`` (counting
+        from 0 over the whole stream) replaces pool entry
+        ``j = rng.randint(i + 1)`` if ``j < n``. A stream shorter than ``n``
+        is padded with copies of random pool entries plus Gaussian noise
+        scaled by the pool's per-column standard deviation.
+
+        Parameters
+        ----------
+        xs : iterable of ndarray
+            The stream of items (e.g. rows of data).
+        n : int
+            Number of items to return.
+        rng : ``numpy.random.RandomState``
+            Random number generator.
+
+        Returns
+        -------
+        ndarray of shape ``(n,) + item shape``
+            The samples, with the dtype of the first pooled item.
+
+        Raises
+        ------
+        ValueError
+            If the stream is empty and ``n > 0``.
+
+        Examples
+        --------
+        >>> rows = np.eye(3, dtype='f') * 2
+        >>> SampleTrainer.reservoir(rows, 2, np.random.RandomState(0))
+        array([[0., 0., 1.],
+               [0., 1., 0.]], dtype=float32)
+        """
+        pool = []
+        for i, x in enumerate(xs):
+            if len(pool) < n:
+                pool.append(x / np.linalg.norm(x))
+                continue
+            j = rng.randint(i + 1)
+            if j < n:
+                pool[j] = x / np.linalg.norm(x)
+        count = len(pool)
+        if count < n:
+            if not count:
+                raise ValueError(
+                    'reservoir: cannot draw {} samples from an empty '
+                    'stream'.format(n))
+            scale = np.std(pool, axis=0)
+            while len(pool) < n:
+                x = pool[rng.randint(count)]
+                pool.append(x + scale * rng.randn(*x.shape))
+        if not pool:
+            return np.zeros((0, ))
+        return np.array(pool, dtype=pool[0].dtype)
+
+    def itertrain(self, train, valid=None, **kwargs):
+        """Set the network's weights from the data; yield one pair.
+
+        Parameters
+        ----------
+        train : ``downhill.Dataset``
+            Training data; each pass yields mini-batches (lists of arrays,
+            the first holding inputs and the last targets).
+        valid : ignored
+        rng : int or ``numpy.random.RandomState``, optional
+            Random number generator for the samples.
+
+        Yields
+        ------
+        (dict, dict)
+            Exactly one pair, ``({'loss': 0}, {'loss': 0})``.
+        """
+        def first(t):
+            return t[0] if isinstance(t, (tuple, list)) else t
+
+        def last(t):
+            return t[-1] if isinstance(t, (tuple, list)) else t
+
+        for t in train:
+            idim = first(t).shape[-1]
+            odim = last(t).shape[-1]
+        rng = _as_rng(kwargs.get('rng'))
+        net = self.network
+
+        for param in net.layers[-1].params:
+            shape = param.get_value(borrow=True).shape
+            if len(shape) == 2 and shape[1] == odim:
+                rows = (x for t in train for x in last(t))
+                arr = self.reservoir(rows, shape[0], rng)
+                util.log('setting {}: {}', param.name, arr.shape)
+                norms = np.linalg.norm(arr, axis=1)[:, None]
+                param.set_value((arr / norms).astype(param.dtype))
+
+        rows = (x for t in train for x in first(t))
+        for layer in net.layers:
+            for param in layer.params:
+                shape = param.get_value(borrow=True).shape
+                if len(shape) != 2 or shape[0] != idim:
+                    continue
+                if rows is None:
+                    rows = self._activation_rows(train, first, layer, param)
+                arr = self.reservoir(rows, shape[1], rng).T
+                util.log('setting {}: {}', param.name, arr.shape)
+                norms = np.linalg.norm(arr, axis=0)[None, :]
+                param.set_value((arr / norms).astype(param.dtype))
+                rows = None
+
+        yield {'loss': 0}, {'loss': 0}
+
+    def _activation_rows(self, train, first, layer, param):
+        """Rows of the output feeding ``param``, over one pass of ``train``."""
+        sources = list(layer._input_shapes)
+        if len(sources) > 1:
+            prefix = '{}.w_'.format(layer.name)
+            sources = [name for name in sources
+                       if param.name == prefix + name]
+        if len(sources) != 1:
+            raise util.ConfigurationError(
+                'sample trainer: cannot tell which input of layer "{}" feeds '
+                'parameter "{}" (inputs {})'.format(
+                    layer.name, param.name, list(layer._input_shapes)))
+        source = sources[0]
+        net = self.network
+        return (x for t in train
+                for x in net.feed_forward(first(t))[source])
+
+
+class SupervisedPretrainer(object):
+    """Train a network greedily, one layer more per stage.
+
+    Stage ``i`` trains the first ``i`` hidden layers under a temporary
+    output: for a network with tied layers, tied decoders mirroring those
+    layers; otherwise a feedforward layer ``'lwout'`` shaped like the
+    original output layer. The last stage trains the whole network. Each
+    stage runs a :class:`DownhillTrainer` and logs
+    ``layerwise: training in -> hid1 -> lwout``.
+
+    Temporary layers are seeded from the training ``rng`` (the network's seed
+    by default), so pretraining is reproducible. The network's layers and its
+    first loss's output are restored when training ends, also when the
+    caller stops iterating early.
+
+    Parameters
+    ----------
+    algo : str
+        Name of the downhill optimizer used in every stage.
+    network : :class:`theanets.Network`
+        The model to train.
+    """
+
+    def __init__(self, algo, network):
+        self.algo = algo
+        self.network = network
+
+    def itertrain(self, train, valid=None, **kwargs):
+        """Train stage by stage; yield every stage's monitor pairs.
+
+        Parameters
+        ----------
+        train, valid : ``downhill.Dataset``
+            Training and validation data, as for :class:`DownhillTrainer`.
+        **kwargs
+            Passed to every stage's :class:`DownhillTrainer`.
+
+        Yields
+        ------
+        (OrderedDict, OrderedDict)
+            Monitor values, as for :class:`DownhillTrainer`.
+        """
+        net = self.network
+        original = list(net.layers)
+        output_name = net.losses[0].output_name
+        tied_class = layers.Layer.get_class('tied')
+        tied = any(isinstance(layer, tied_class) for layer in original)
+        count = 1 + len(original) // 2 if tied else len(original) - 1
+        rng = kwargs.get('rng', getattr(net, '_rng', None))
+        try:
+            for i in range(1, count):
+                tail = []
+                if i < count - 1 and tied:
+                    source = original[i].name
+                    for k in range(i):
+                        tail.append(layers.Layer.build(
+                            'tied', partner=original[i - k].name,
+                            inputs=source, rng=rng))
+                        source = tail[-1].name
+                elif i < count - 1:
+                    tail.append(layers.Layer.build(
+                        'feedforward', name='lwout',
+                        inputs=original[i].output_name,
+                        size=original[-1].output_size,
+                        activation=original[-1].kwargs.get(
+                            'activation', 'relu'),
+                        rng=rng))
+                net.layers = original if i == count - 1 else \
+                    original[:i + 1] + tail
+                util.log('layerwise: training {}',
+                         ' -> '.join(layer.name for layer in net.layers))
+                for layer in net.layers:
+                    layer.bind(net, initialize=False)
+                for layer in tail:
+                    layer.setup()
+                net.losses[0].output_name = net.layers[-1].output_name
+                trainer = DownhillTrainer(self.algo, net)
+                for monitors in trainer.itertrain(train, valid, **kwargs):
+                    yield monitors
+        finally:
+            net.layers = original
+            net.losses[0].output_name = output_name
+
+
+class UnsupervisedPretrainer(object):
+    """Pretrain a network's hidden layers as a tied autoencoder.
+
+    A shadow :class:`theanets.Autoencoder` is built from the network's
+    layers (except the output layer) followed by tied decoders, trained with
+    a :class:`SupervisedPretrainer`, and its encoder parameters are copied
+    back into the network. The training data are inputs only (``[x]``).
+
+    Parameters
+    ----------
+    algo : str
+        Name of the downhill optimizer.
+    network : :class:`theanets.Network`
+        The model whose hidden layers are pretrained.
+    """
+
+    def __init__(self, algo, network):
+        self.algo = algo
+        self.network = network
+
+    def itertrain(self, train, valid=None, **kwargs):
+        """Train the shadow autoencoder; yield its monitor pairs.
+
+        Parameters
+        ----------
+        train, valid : ``downhill.Dataset``
+            Input-only data (mini-batches ``[x]``).
+        **kwargs
+            Passed to the :class:`SupervisedPretrainer`.
+
+        Yields
+        ------
+        (OrderedDict, OrderedDict)
+            Monitor values of the shadow network (``'loss'``, ``'err'``).
+
+        Raises
+        ------
+        theanets.util.ConfigurationError
+            If the network has no hidden layer.
+        """
+        from . import feedforward  # imports graph, which imports this module
+
+        net = self.network
+        encoder = net.layers[:-1]
+        hidden = encoder[1:]
+        if not hidden:
+            raise util.ConfigurationError(
+                'unsupervised pretraining needs at least one hidden layer; '
+                'got layers {}'.format([layer.name for layer in net.layers]))
+        names = [layer.name for layer in encoder]
+        specs = [layer.to_spec() for layer in encoder]
+        for layer in hidden[:0:-1]:
+            activation = layer.kwargs.get('activation', 'relu')
+            specs.append(dict(form='tied', partner=layer.name,
+                              activation=activation))
+        specs.append(dict(form='tied', partner=hidden[0].name,
+                          activation='linear'))
+
+        util.log('creating shadow network')
+        shadow = feedforward.Autoencoder(layers=specs)
+        pretrainer = SupervisedPretrainer(self.algo, shadow)
+        for monitors in pretrainer.itertrain(train, valid, **kwargs):
+            yield monitors
+
+        for param in shadow.params:
+            layer_name, param_name = param.name.split('.')
+            if layer_name in names:
+                util.log('copying pretrained parameter {}', param.name)
+                net.find(layer_name, param_name).set_value(param.get_value())
+        util.log('completed unsupervised pretraining')
