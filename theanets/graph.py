@@ -877,8 +877,12 @@ class Network(object):
                                         len(data)))
         else:
             variables = self.inputs[:len(data)]
+        # An input read only as a recurrent initial state (``h_0='h0'``) has a
+        # declared size that nothing checks, as in the original; only inputs
+        # that some layer reads as data are held to their declared width.
+        fed = {name for layer in self.layers for name in layer._input_shapes}
         shapes = {layer.input: _shape_of(layer) for layer in self.layers
-                  if isinstance(layer, layers.Input)}
+                  if isinstance(layer, layers.Input) and layer.output_name in fed}
         for i, var in enumerate(variables):
             data[i] = _check_array('{}[{}]'.format(name, i), data[i], var,
                                    shapes.get(var), convert=False)
