@@ -20,7 +20,9 @@ setuptools.setup(
     description='Feedforward and recurrent neural nets using Theano',
     long_description=read('README.md'),
     long_description_content_type='text/markdown',
+    author='theanets developers',
     license='MIT',
+    keywords='neural network, deep learning, theano, machine learning',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
     python_requires='>=3.9',
     install_requires=[
@@ -33,6 +35,7 @@ setuptools.setup(
     ],
     extras_require={
         'test': ['pytest>=7', 'hypothesis'],
+        'docs': ['sphinx>=7'],
     },
     classifiers=[
         'Development Status :: 4 - Beta',
