@@ -36,6 +36,8 @@ setuptools.setup(
     extras_require={
         'test': ['pytest>=7', 'hypothesis'],
         'docs': ['sphinx>=7'],
+        # Peers for the side-by-side benchmarks; never part of the core install.
+        'bench': ['torch==2.13.0'],
     },
     classifiers=[
         'Development Status :: 4 - Beta',
