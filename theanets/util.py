@@ -15,21 +15,6 @@ import numpy as np
 
 from . import backend
 
-theano = backend.setup()
-import theano.tensor as TT  # noqa: E402  (Theano must be configured first)
-
-#: Python-2 era alias kept for code that tests ``isinstance(x, basestring)``.
-basestring = str
-
-#: The float dtype of every parameter and float variable (Theano's floatX).
-FLOAT = theano.config.floatX
-
-#: Float symbolic-variable constructors, indexed by number of dimensions.
-FLOAT_CONTAINERS = (TT.scalar, TT.vector, TT.matrix, TT.tensor3, TT.tensor4)
-
-#: Int32 symbolic-variable constructors, indexed by number of dimensions.
-INT_CONTAINERS = (TT.iscalar, TT.ivector, TT.imatrix, TT.itensor3, TT.itensor4)
-
 _logger = logging.getLogger('theanets')
 _detailed_callsite = False
 
@@ -65,6 +50,22 @@ def _default_handler():
 
 _default_handler()
 
+# Configured after the handler exists, so the BLAS line reaches the user.
+theano = backend.setup()
+import theano.tensor as TT  # noqa: E402  (Theano must be configured first)
+
+#: Python-2 era alias kept for code that tests ``isinstance(x, basestring)``.
+basestring = str
+
+#: The float dtype of every parameter and float variable (Theano's floatX).
+FLOAT = theano.config.floatX
+
+#: Float symbolic-variable constructors, indexed by number of dimensions.
+FLOAT_CONTAINERS = (TT.scalar, TT.vector, TT.matrix, TT.tensor3, TT.tensor4)
+
+#: Int32 symbolic-variable constructors, indexed by number of dimensions.
+INT_CONTAINERS = (TT.iscalar, TT.ivector, TT.imatrix, TT.itensor3, TT.itensor4)
+
 
 class Error(Exception):
     """Base class of the errors theanets raises."""
@@ -72,6 +73,37 @@ class Error(Exception):
 
 class ConfigurationError(Error):
     """A model, layer, loss or regularizer was configured incorrectly."""
+
+
+class DataError(Error, ValueError):
+    """An array given to a model does not fit the variable that receives it.
+
+    Raised before any Theano function sees the data; the message names the
+    argument and gives the expected and the actual shape, dtype or values.
+    It is a :class:`ValueError`.
+    """
+
+
+class TrainingError(Error, ValueError):
+    """Training cannot go on, e.g. because the loss became NaN or infinite.
+
+    The model's parameters are left at their values after the last epoch
+    whose monitors were all finite. It is a :class:`ValueError`.
+    """
+
+
+class ModelFileError(Error, ValueError):
+    """A model file cannot be read or written.
+
+    Raised by :meth:`theanets.Network.load` for a missing, truncated or
+    corrupt file and for a file that holds no theanets model, and by
+    :meth:`theanets.Network.save` for a model the safe ``.npz`` format cannot
+    describe. It is a :class:`ValueError`.
+    """
+
+
+class MissingModelFileError(ModelFileError, FileNotFoundError):
+    """The model file to load does not exist (also a FileNotFoundError)."""
 
 
 class UnknownNameError(KeyError, ConfigurationError):
