@@ -9,10 +9,14 @@ function used for prediction, and drives training through the trainers of
 
 import gzip
 import hashlib
+import io
 import os
 import pickle
+import struct
+import tempfile
 import time
 import warnings
+import zlib
 
 import downhill
 import numpy as np
@@ -22,16 +26,13 @@ from . import util
 from . import layers
 from . import losses
 from . import regularizers
+from . import serialize
 import theano  # noqa: E402  (configured by util)
 import theano.tensor as TT  # noqa: E402
 
 
-class DataError(util.Error, ValueError):
-    """An array given to a model does not fit the variable that receives it.
-
-    Raised before any Theano function sees the data; the message names the
-    argument and gives the expected and the actual shape and dtype.
-    """
+#: Raised for data that do not fit the model (defined in :mod:`theanets.util`).
+DataError = util.DataError
 
 
 def _expected_shape(variable, shape):
@@ -81,8 +82,8 @@ def _check_array(arg, array, variable, shape=None, convert=True):
     DataError
         If the array has the wrong number of dimensions, a per-example axis of
         the wrong length, a non-numeric dtype, non-integer values for an
-        integer variable, or is dense where a sparse matrix is expected (or
-        the other way round).
+        integer variable, no examples at all, NaN or infinite values, or is
+        dense where a sparse matrix is expected (or the other way round).
 
     Examples
     --------
@@ -92,7 +93,7 @@ def _check_array(arg, array, variable, shape=None, convert=True):
     >>> _check_array('x', np.zeros((2, 4)), var, (3,))
     Traceback (most recent call last):
     ...
-    theanets.graph.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
+    theanets.util.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
     """
     name = getattr(variable, 'name', None)
     sparse_format = getattr(variable.type, 'format', None)
@@ -123,7 +124,11 @@ def _check_array(arg, array, variable, shape=None, convert=True):
         fail('a scipy.sparse matrix', array.shape, array.dtype)
     elif convert and not isinstance(array, np.ndarray):
         try:
-            array = np.asarray(array)
+            with warnings.catch_warnings():
+                # numpy 1.23 only warns when it makes an object array from
+                # ragged nested lists; treat that as the error it becomes
+                warnings.simplefilter('error', np.VisibleDeprecationWarning)
+                array = np.asarray(array)
         except Exception:  # ragged lists and other odd objects
             fail('an object that is not an array ({})'.format(
                 type(array).__name__), '?', '?')
@@ -139,18 +144,55 @@ def _check_array(arg, array, variable, shape=None, convert=True):
         for want, got in zip(shape, actual_shape[1:]):
             if want is not None and want != got:
                 fail('an array', actual_shape, dtype)
+    if ndim > 0 and actual_shape[0] == 0:
+        raise DataError('{}: expected at least one example, got an empty '
+                        'array of shape {}'.format(arg, actual_shape))
     if not isinstance(dtype, np.dtype):
         return array  # pandas frames expose per-column dtypes only
-    if dtype == variable.dtype:
-        return array
     want_int = variable.dtype.startswith(('int', 'uint'))
-    if want_int and dtype.kind not in 'iub':
-        fail('an array of non-integer values', actual_shape, dtype)
-    if not want_int and dtype.kind not in 'iubf':
-        fail('an array of non-numeric values', actual_shape, dtype)
-    if isinstance(array, np.ndarray) or scipy.sparse.issparse(array):
+    if dtype != variable.dtype:
+        if want_int and dtype.kind not in 'iub':
+            fail('an array of non-integer values', actual_shape, dtype)
+        if not want_int and dtype.kind not in 'iubf':
+            fail('an array of non-numeric values', actual_shape, dtype)
+    _check_finite(arg, array, actual_shape)
+    if dtype != variable.dtype and (
+            isinstance(array, np.ndarray) or scipy.sparse.issparse(array)):
         array = array.astype(variable.dtype)
     return array
+
+
+def _check_finite(arg, array, shape):
+    """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
+    values = array.data if scipy.sparse.issparse(array) else array
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in 'fc':
+        return
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = values[~finite]
+        raise DataError(
+            '{}: expected finite values, got {} NaN or infinite value(s) '
+            '(e.g. {}) in an array of shape {}'.format(
+                arg, bad.size, bad.flat[0], shape))
+
+
+def _check_labels(arg, labels, num_classes):
+    """Raise DataError unless integer class labels fit ``num_classes``.
+
+    Labels in ``[0, num_classes)`` name a class; as in theanets 0.8 the
+    cross-entropy and hinge losses also accept labels down to
+    ``-num_classes``, which count from the last class (numpy indexing).
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in 'iu' \
+            or not labels.size:
+        return
+    low, high = labels.min(), labels.max()
+    if high >= num_classes or low < -num_classes:
+        raise DataError(
+            '{}: expected integer class labels in [0, {}) for a model with {} '
+            'classes (negative labels count from the last class, down to '
+            '-{}), got labels from {} to {}'.format(
+                arg, num_classes, num_classes, num_classes, low, high))
 
 
 class Network(object):
@@ -208,6 +250,17 @@ class Network(object):
     OUTPUT_NDIM = 2
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+        if not (rng is None or isinstance(rng, np.random.RandomState) or
+                (isinstance(rng, int) and not isinstance(rng, bool))):
+            raise util.ConfigurationError(
+                'rng: expected an int seed, None or a numpy.random.'
+                'RandomState, got {!r} of type {}'.format(
+                    rng, type(rng).__name__))
+        if isinstance(layers, (str, bytes, dict)) or \
+                not hasattr(layers, '__iter__'):
+            raise util.ConfigurationError(
+                'layers: expected a sequence of layer specifications (e.g. '
+                '[4, (3, "tanh"), 2]), got {!r}'.format(layers))
         self._graphs = {}
         self._functions = {}
         self._rng = rng
@@ -286,7 +339,8 @@ class Network(object):
         if isinstance(layer, str):
             if not layers.Layer.is_registered(layer):
                 raise util.ConfigurationError(
-                    'unknown layer type: {}'.format(layer))
+                    'unknown layer type: {}; known layer types are: {}'.format(
+                        layer, ', '.join(sorted(layers.Layer._registry))))
             form = layer
             layer = None
 
@@ -344,6 +398,7 @@ class Network(object):
                 raise util.ConfigurationError(
                     'cannot find partner for "{}"'.format(kwargs))
 
+        _check_size_keywords(form, kwargs)
         new = layers.Layer.build(form, **kwargs)
 
         if isinstance(new, layers.Input):
@@ -745,11 +800,21 @@ class Network(object):
         float
             ``1 - Σ w (y - ŷ)² / Σ w (y - ȳ)²`` where ``ȳ`` is the mean over
             all entries of ``y``.
+
+        Raises
+        ------
+        DataError
+            If ``x`` does not fit the network inputs, or ``y`` or ``w`` is not
+            a finite numeric array shaped like the predictions.
         """
-        u = y - self.predict(x, **kwargs)
+        predicted = self.predict(x, **kwargs)
+        y = _check_like('y', y, predicted.shape, predicted.dtype)
+        u = y - predicted
         v = y - y.mean()
         if w is None:
             w = np.ones_like(u)
+        else:
+            w = _check_like('w', w, u.shape, u.dtype)
         return 1 - (w * u * u).sum() / (w * v * v).sum()
 
     # ------------------------------------------------------------------
@@ -792,13 +857,35 @@ class Network(object):
         (dict, dict)
             Training and validation monitor values.
 
+        Notes
+        -----
+        ``generator.throw(KeyboardInterrupt)`` on this generator is passed on
+        to the trainer: the gradient trainers then restore the parameters
+        with the best validation loss so far and stop, so the generator ends
+        normally (:meth:`train` relies on this).
+
         Raises
         ------
         DataError
-            If an array of the data does not fit its variable.
+            If an array of the data does not fit its variable: wrong number
+            of arrays (e.g. a missing weight array for a weighted model),
+            dimensions or feature count, arrays of different lengths, no
+            examples, non-numeric or NaN/infinite values, or class labels
+            outside ``[-n_classes, n_classes)``.
+        theanets.util.ConfigurationError
+            For option values that make no sense (a ``batch_size``,
+            ``iteration_size``, ``validate_every`` below 1, a negative
+            ``patience``, ``max_updates``, ``learning_rate`` or
+            ``save_every``, a ``momentum`` outside ``[0, 1)``), and an
+            unknown ``algo`` (:class:`theanets.util.UnknownNameError`, which
+            lists the known names).
+        theanets.util.TrainingError
+            If a training or validation loss becomes NaN or infinite; the
+            parameters keep the values of the last finite epoch.
         """
         if 'rng' not in kwargs:
             kwargs['rng'] = self._rng
+        _check_training_keywords(kwargs, save_every)
 
         if 'algorithm' in kwargs:
             warnings.warn('please use the "algo" keyword argument instead of '
@@ -854,8 +941,17 @@ class Network(object):
         train = dataset(train, 'train')
 
         start = time.time()
-        for i, monitors in enumerate(trainer.itertrain(train, valid, **kwargs)):
-            yield monitors
+        pairs = trainer.itertrain(train, valid, **kwargs)
+        for i, monitors in enumerate(pairs):
+            try:
+                yield monitors
+            except KeyboardInterrupt:
+                # Pass an interrupt thrown in by the caller on to the trainer,
+                # which restores its best parameters and stops.
+                if not hasattr(pairs, 'throw'):
+                    raise
+                yield from _throw(pairs, KeyboardInterrupt)
+                return
             now = time.time()
             if i and _should_save(save_progress, save_every, i, now - start):
                 if isinstance(save_progress, str):
@@ -883,10 +979,41 @@ class Network(object):
         fed = {name for layer in self.layers for name in layer._input_shapes}
         shapes = {layer.input: _shape_of(layer) for layer in self.layers
                   if isinstance(layer, layers.Input) and layer.output_name in fed}
+        classes = self._num_classes()
         for i, var in enumerate(variables):
-            data[i] = _check_array('{}[{}]'.format(name, i), data[i], var,
-                                   shapes.get(var), convert=False)
+            arg = '{}[{}]'.format(name, i)
+            data[i] = _check_array(arg, data[i], var, shapes.get(var),
+                                   convert=False)
+            if var in classes:
+                _check_labels(arg, data[i], classes[var])
+        lengths = [(var.name, data[i].shape[0])
+                   for i, var in enumerate(variables[:len(data)])
+                   if not isinstance(data[i], theano.Variable) and
+                   len(getattr(data[i], 'shape', ())) > 0]
+        if len(set(n for _, n in lengths)) > 1:
+            raise DataError(
+                '{}: expected the same number of examples (length of axis 0) '
+                'in every array, got {}'.format(
+                    name, ', '.join('{} for "{}"'.format(n, v)
+                                    for v, n in lengths)))
         return data
+
+    def _num_classes(self):
+        """Map the label variable of each classification loss to its width."""
+        shapes = {}
+        for layer in self.layers:
+            for key, shape in layer._output_shapes.items():
+                shapes[layer.full_name(key)] = shape
+        result = {}
+        for loss in self.losses:
+            if not isinstance(loss, losses.CrossEntropy):
+                continue
+            shape = shapes.get(loss.output_name)
+            target = getattr(loss, '_target', None)
+            if shape and shape[-1] and target is not None and \
+                    target.dtype.startswith('int'):
+                result[target] = shape[-1]
+        return result
 
     def train(self, *args, **kwargs):
         """Train the network until the trainer stops.
@@ -897,47 +1024,151 @@ class Network(object):
         -------
         (dict, dict) or None
             The training and validation monitors of the last iteration.
+
+        Raises
+        ------
+        theanets.util.TrainingError
+            If the loss becomes NaN or infinite (see :meth:`itertrain`).
+
+        Notes
+        -----
+        Pressing Ctrl-C (``KeyboardInterrupt``) during training stops it and
+        returns normally with the monitors of the last completed iteration:
+        the gradient trainers keep the parameters with the best validation
+        loss so far, and the model stays usable (it can predict, be saved or
+        train again). A second interrupt while the trainer winds down is
+        raised as usual.
         """
         monitors = None
-        for monitors in self.itertrain(*args, **kwargs):
-            pass
+        iterator = self.itertrain(*args, **kwargs)
+        try:
+            for monitors in iterator:
+                pass
+        except KeyboardInterrupt:
+            # An interrupt outside the optimizer's own steps (e.g. while
+            # saving progress): let the trainer restore its best parameters.
+            try:
+                for monitors in _throw(iterator, KeyboardInterrupt):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            util.log('training interrupted')
         return monitors
 
     # ------------------------------------------------------------------
     # persistence
 
-    def save(self, filename_or_handle):
-        """Save the network to a pickle file.
+    def save(self, filename_or_handle, format=None):
+        """Save the network to a file.
+
+        Two formats are available:
+
+        - **pickle** (the default, and the format of theanets 0.8): the model
+          object pickled with the highest protocol, gzip-compressed when the
+          path ends in ``.gz`` (e.g. ``'model.pkl.gz'``).
+        - **npz** (safe), chosen by a path ending in ``.npz`` (any case,
+          e.g. ``'model.npz'`` or ``'model.theanets.npz'``) or by
+          ``format='npz'``: an uncompressed numpy archive holding a JSON
+          description of the model (class, layers, losses, ``rng``) and the
+          parameter arrays, without any pickled object. See
+          :mod:`theanets.serialize`. Models configured with values JSON
+          cannot describe (e.g. a callable activation) can only be pickled.
+
+        Saving to a path is atomic: the data are written to a temporary file
+        in the same folder, flushed to disk and then renamed over the
+        target, so an existing file is either replaced completely or left
+        untouched (also when saving fails or is interrupted); no
+        half-written file is ever visible under the target name. A file
+        object is written to directly and left open.
 
         Parameters
         ----------
         filename_or_handle : str, path or file-like
-            A path (gzip-compressed when it ends in ``.gz``) or a binary
-            file object, which is left open.
+            A path, or a binary file object.
+        format : {None, 'pickle', 'npz'}, optional
+            The file format; None (the default) picks ``'npz'`` for paths
+            ending in ``.npz`` and ``'pickle'`` otherwise.
+
+        Raises
+        ------
+        theanets.util.ModelFileError
+            If the npz format cannot describe this model.
+        ValueError
+            For an unknown ``format``.
+
+        Notes
+        -----
+        **Loading a pickle runs code.** Unpickling can execute arbitrary
+        Python code chosen by whoever wrote the file, so only load pickled
+        models from sources you trust. Prefer the ``.npz`` format to share
+        models: loading it never unpickles or imports anything.
+
+        Examples
+        --------
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> theanets.Regressor([3, 2]).save(buffer, format='npz')
+        >>> buffer.getvalue()[:2]
+        b'PK'
         """
         if isinstance(filename_or_handle, (str, os.PathLike)):
             path = os.fspath(filename_or_handle)
-            opener = gzip.open if path.lower().endswith('.gz') else open
-            with opener(path, 'wb') as handle:
-                pickle.dump(self, handle, -1)
+            fmt = _file_format(path, format)
+
+            def write(handle):
+                if fmt == 'npz':
+                    serialize.save(self, handle)
+                elif path.lower().endswith('.gz'):
+                    with gzip.GzipFile(filename=os.path.basename(path),
+                                       mode='wb', fileobj=handle) as zipped:
+                        pickle.dump(self, zipped, -1)
+                else:
+                    pickle.dump(self, handle, -1)
+
+            _atomic_write(path, write)
+        elif _file_format(None, format) == 'npz':
+            serialize.save(self, filename_or_handle)
         else:
             pickle.dump(self, filename_or_handle, -1)
         util.log('saved model to {}', filename_or_handle)
 
     @classmethod
-    def load(cls, filename_or_handle):
+    def load(cls, filename_or_handle, allow_pickle=True):
         """Load a saved network.
+
+        The format is recognised from the file's first bytes: an npz
+        archive (see :meth:`save`) is rebuilt without unpickling anything;
+        anything else is read as a pickle (gzip-compressed when the path
+        ends in ``.gz``), like the files theanets 0.8 wrote. A path ending
+        in ``.npz`` is only ever read as an npz archive.
 
         Parameters
         ----------
         filename_or_handle : str, path or file-like
-            A path (read as gzip when it ends in ``.gz``) or a binary file
-            object.
+            A path or a binary file object.
+        allow_pickle : bool, optional
+            If False, refuse to read pickle files (raise
+            :class:`theanets.util.ModelFileError`) so that loading never
+            runs code from the file. Defaults to True.
 
         Returns
         -------
         Network
             The saved model, as an instance of the class it was saved from.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the path does not exist (a
+            :class:`theanets.util.ModelFileError` too).
+        theanets.util.ModelFileError
+            If the file is truncated or corrupt, does not hold a theanets
+            model, or is a pickle while ``allow_pickle`` is False.
+
+        Notes
+        -----
+        **Loading a pickle runs code**: only load pickles from sources you
+        trust, or pass ``allow_pickle=False`` and use ``.npz`` files.
 
         Examples
         --------
@@ -950,11 +1181,20 @@ class Network(object):
         """
         if isinstance(filename_or_handle, (str, os.PathLike)):
             path = os.fspath(filename_or_handle)
-            opener = gzip.open if path.lower().endswith('.gz') else open
-            with opener(path, 'rb') as handle:
-                model = pickle.load(handle)
+            try:
+                handle = open(path, 'rb')
+            except FileNotFoundError:
+                raise util.MissingModelFileError(
+                    'cannot load a model from {!r}: no such file'.format(
+                        path)) from None
+            with handle:
+                model = _load_handle(handle, path, allow_pickle,
+                                     path.lower().endswith('.gz'),
+                                     path.lower().endswith('.npz'))
         else:
-            model = pickle.load(filename_or_handle)
+            model = _load_handle(filename_or_handle,
+                                 repr(filename_or_handle), allow_pickle,
+                                 False, False)
         util.log('loaded model from {}', filename_or_handle)
         return model
 
@@ -970,6 +1210,182 @@ class Network(object):
             self.layers, self.losses, self._rng = state
         self._graphs = {}
         self._functions = {}
+
+
+def _file_format(path, format):
+    """Resolve the ``format`` argument of :meth:`Network.save`."""
+    if format is None:
+        return 'npz' if path and path.lower().endswith('.npz') else 'pickle'
+    if format not in ('npz', 'pickle'):
+        raise ValueError('format: expected None, "pickle" or "npz", got '
+                         '{!r}'.format(format))
+    return format
+
+
+def _atomic_write(path, write):
+    """Call ``write(handle)`` on a temporary file, then rename it to path."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(
+        prefix='.{}.'.format(os.path.basename(path)), suffix='.tmp',
+        dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+#: Errors that unpickling a truncated or corrupt file raises.
+_CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
+            ValueError, IndexError, TypeError, struct.error, UnicodeError,
+            MemoryError)
+
+
+def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
+    """Read a model from an open binary file; see :meth:`Network.load`."""
+    try:
+        start = handle.tell()
+        head = handle.read(4)
+        handle.seek(start)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        head = None  # not seekable: only pickles can be read
+    if head is not None and serialize.is_npz(head):
+        return serialize.load(handle, name)
+    if npz_only:
+        raise util.ModelFileError(
+            '{} is not a theanets .npz model file (it is not an npz archive '
+            'or is truncated)'.format(name))
+    if head is not None and not head:
+        raise util.ModelFileError(
+            'cannot load a model from {}: the file is empty'.format(name))
+    if not allow_pickle:
+        raise util.ModelFileError(
+            'refusing to unpickle {} because allow_pickle is False; only the '
+            'safe .npz format can be loaded this way'.format(name))
+    try:
+        if gzipped:
+            with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
+                model = pickle.load(zipped)
+        else:
+            model = pickle.load(handle)
+    except _CORRUPT as e:
+        raise util.ModelFileError(
+            'cannot load a model from {}: the file is truncated or corrupt '
+            '({}: {})'.format(name, type(e).__name__, e)) from e
+    except (AttributeError, ImportError) as e:
+        raise util.ModelFileError(
+            'cannot load a model from {}: the pickle refers to a name this '
+            'installation does not have ({}: {}); it is not a theanets model '
+            'or comes from an incompatible version'.format(
+                name, type(e).__name__, e)) from e
+    if not isinstance(model, Network):
+        raise util.ModelFileError(
+            'cannot load a model from {}: it holds a {}, not a theanets '
+            'model'.format(name, type(model).__name__))
+    return model
+
+
+def _throw(generator, exc):
+    """Throw ``exc`` into a generator; yield what it yields afterwards."""
+    try:
+        item = generator.throw(exc)
+    except StopIteration:
+        return
+    yield item
+    yield from generator
+
+
+def _check_like(arg, array, shape, dtype):
+    """Check a finite numeric array of a given shape (targets, weights)."""
+    try:
+        array = np.asarray(array)
+    except Exception:
+        raise DataError('{}: expected an array of shape {}, got {}'.format(
+            arg, shape, type(array).__name__)) from None
+    if array.dtype.kind not in 'iubf':
+        raise DataError('{}: expected an array of numbers of shape {}, got '
+                        'an array of dtype {}'.format(arg, shape, array.dtype))
+    if array.shape != tuple(shape):
+        raise DataError('{}: expected an array of shape {} (like the '
+                        'predictions), got shape {}'.format(
+                            arg, tuple(shape), array.shape))
+    _check_finite(arg, array, array.shape)
+    if array.dtype.kind != 'f':
+        array = array.astype(dtype)
+    return array
+
+
+def _check_size_keywords(form, kwargs):
+    """Reject layer sizes and shapes that are not positive integers."""
+    size = kwargs.get('size')
+    if size is not None and (not _is_int(size) or size <= 0):
+        raise util.ConfigurationError(
+            '"{}" layer: size must be a positive integer, got {!r}'.format(
+                form, size))
+    shape = kwargs.get('shape')
+    if shape is not None:
+        if not isinstance(shape, (tuple, list)) or not all(
+                s is None or (_is_int(s) and s > 0) for s in shape):
+            raise util.ConfigurationError(
+                '"{}" layer: shape must be a tuple of positive integers (or '
+                'None for unknown lengths), got {!r}'.format(form, shape))
+
+
+#: Training keywords that must be positive integers (None allowed).
+_POSITIVE_INT_KEYWORDS = ('batch_size', 'iteration_size', 'train_batches',
+                          'valid_batches', 'validate_every')
+
+#: Training keywords that must be non-negative integers (None allowed).
+_NON_NEGATIVE_INT_KEYWORDS = ('patience', 'max_updates')
+
+#: Training keywords that must be non-negative finite numbers.
+_NON_NEGATIVE_KEYWORDS = ('learning_rate', 'momentum', 'min_improvement',
+                          'max_gradient_norm', 'max_gradient_elem')
+
+
+def _check_training_keywords(kwargs, save_every):
+    """Raise ConfigurationError for nonsensical training options."""
+    def fail(key, expected, value):
+        raise util.ConfigurationError(
+            '{}: expected {}, got {!r}'.format(key, expected, value))
+
+    for key in _POSITIVE_INT_KEYWORDS:
+        value = kwargs.get(key)
+        if value is not None and (not _is_int(value) or value <= 0):
+            fail(key, 'a positive integer', value)
+    for key in _NON_NEGATIVE_INT_KEYWORDS:
+        value = kwargs.get(key)
+        if value is not None and (not _is_int(value) or value < 0):
+            fail(key, 'a non-negative integer', value)
+    for key in _NON_NEGATIVE_KEYWORDS:
+        value = kwargs.get(key)
+        if value is None or isinstance(value, theano.Variable):
+            continue  # e.g. a shared, scheduled learning rate
+        if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating)) or \
+                not np.isfinite(value) or value < 0:
+            fail(key, 'a non-negative finite number', value)
+    momentum = kwargs.get('momentum')
+    if isinstance(momentum, (int, float, np.number)) and momentum >= 1:
+        fail('momentum', 'a number in [0, 1)', momentum)
+    if isinstance(save_every, (int, float)) and not isinstance(
+            save_every, bool) and save_every < 0:
+        fail('save_every', 'a non-negative int (iterations) or float '
+             '(minutes)', save_every)
 
 
 def _is_int(x):

@@ -109,6 +109,31 @@ def _as_rng(rng):
     return rng
 
 
+def _snapshot(params):
+    """Copies of the current values of some shared variables."""
+    return [param.get_value(borrow=False) for param in params]
+
+
+def _non_finite(pair, params):
+    """Describe the first NaN/infinite monitor or parameter, or None."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        pair = ({}, {})
+    for label, monitors in zip(('training', 'validation'), pair):
+        if not isinstance(monitors, dict):
+            continue
+        for name, value in monitors.items():
+            try:
+                finite = np.all(np.isfinite(value))
+            except TypeError:  # not a number; nothing to check
+                continue
+            if not finite:
+                return 'the {} monitor {!r} ({})'.format(label, name, value)
+    for param in params:
+        if not np.isfinite(param.get_value(borrow=True)).all():
+            return 'parameter {!r}'.format(param.name)
+    return None
+
+
 class DownhillTrainer(object):
     """Train a network with a gradient-based optimizer from downhill.
 
@@ -193,6 +218,24 @@ class DownhillTrainer(object):
             Training monitors (means over the epoch's mini-batches) and the
             most recent validation monitors: ``'loss'``, ``'err'``, user
             monitors, ``'acc'`` for classifiers, then gradient monitors.
+
+        Raises
+        ------
+        theanets.util.TrainingError
+            If a monitor value of an epoch (e.g. the training or validation
+            loss) or a parameter becomes NaN or infinite. The parameters are
+            first reset to their values after the last epoch whose monitors
+            and parameter values were all finite (or to their initial
+            values); the message names that epoch. A copy of the parameters
+            is kept after every epoch for this.
+
+        Notes
+        -----
+        A ``KeyboardInterrupt`` during an optimization step or a validation
+        ends the iteration normally: downhill restores the parameters with
+        the best validation loss so far. The same happens when the interrupt
+        is thrown into this generator while the caller handles a pair (as
+        :meth:`theanets.Network.train` does).
         """
         net = self.network
         optimizer = downhill.build(
@@ -205,8 +248,34 @@ class DownhillTrainer(object):
             monitor_gradients=kwargs.get('monitor_gradients', False))
         options = dict(self.DEFAULTS)
         options.update(kwargs)
-        for monitors in optimizer.iterate(train, valid=valid, **options):
-            yield monitors
+        params = [p for p in net.params if hasattr(p, 'get_value')]
+        last_finite = _snapshot(params)  # epoch 0: the initial values
+        iterator = optimizer.iterate(train, valid=valid, **options)
+        epoch = 0
+        try:
+            for pair in iterator:
+                epoch += 1
+                problem = _non_finite(pair, params)
+                if problem is not None:
+                    for param, value in zip(params, last_finite):
+                        param.set_value(value)
+                    raise util.TrainingError(
+                        'training stopped at epoch {}: {} is not finite; the '
+                        'parameters were reset to their values after epoch '
+                        '{} (try a smaller learning_rate, gradient clipping '
+                        'with max_gradient_norm, or scaling the data)'.format(
+                            epoch, problem, epoch - 1))
+                last_finite = _snapshot(params)
+                yield pair
+        except KeyboardInterrupt:
+            # downhill handles an interrupt during its own steps (it stops
+            # and restores the best parameters); this catches one that
+            # arrives while the caller handles a pair (see Network.train).
+            util.log('training interrupted at epoch {}; keeping the best '
+                     'parameters so far', epoch)
+            optimizer.set_params('best')
+        finally:
+            iterator.close()
 
 
 class SampleTrainer(object):

@@ -1,0 +1,399 @@
+"""A model file format that loads without running code: ``.npz``.
+
+:meth:`theanets.Network.save` writes a model to a path ending in ``.npz``
+with :func:`save`, and :meth:`theanets.Network.load` reads it back with
+:func:`load`. The file is an uncompressed numpy ``.npz`` archive without any
+pickled object in it:
+
+* ``__structure__`` holds a JSON document (as a uint8 array): the model
+  class (one of the theanets model classes), the model's ``rng``, every
+  layer (registered form, name, keyword arguments and the constructor
+  arguments the layer keeps as attributes, such as a tied layer's partner or
+  a convolution's ``filter_size``), every loss (form, weight, output, target
+  and options) and the parameter names;
+* ``param:<name>`` holds the value of each parameter (``hid1.w``, …);
+* ``value:<k>`` holds any numpy array found in the keyword arguments, and
+  ``rng:<k>`` the Mersenne Twister state of a ``numpy.random.RandomState``.
+
+Loading reads the archive with ``numpy.load(..., allow_pickle=False)``,
+parses the JSON and rebuilds the model from classes that are already
+registered in the running process (theanets model classes, layer and loss
+registries, activation names). No name from the file is ever imported, and
+no code from the file is executed. Models whose configuration holds values
+JSON cannot describe (e.g. a callable activation or loss kernel) cannot be
+saved this way; save them as a pickle (any other suffix) instead.
+
+Examples
+--------
+>>> import io
+>>> net = theanets.Regressor([3, (4, 'tanh'), 2])
+>>> buffer = io.BytesIO()
+>>> save(net, buffer)
+>>> _ = buffer.seek(0)
+>>> copy = load(buffer)
+>>> x = np.ones((2, 3), 'f')
+>>> bool((copy.predict(x) == net.predict(x)).all())
+True
+"""
+
+import inspect
+import json
+import zipfile
+
+import numpy as np
+
+from . import util
+from . import layers
+from . import losses
+
+__all__ = ['save', 'load', 'FORMAT', 'VERSION']
+
+#: Value of the ``format`` field of the structure document.
+FORMAT = 'theanets-model'
+
+#: Version of the structure document written by :func:`save`.
+VERSION = 1
+
+_STRUCTURE = '__structure__'
+
+
+def _model_classes():
+    """The model classes a file may name, by ``module.Class`` path."""
+    from . import graph, feedforward, recurrent, convolution
+    classes = [graph.Network]
+    for module in (feedforward, recurrent, convolution):
+        classes.extend(value for value in vars(module).values()
+                       if isinstance(value, type) and
+                       issubclass(value, graph.Network) and
+                       value.__module__ == module.__name__)
+    return {'{}.{}'.format(c.__module__, c.__name__): c for c in classes}
+
+
+def _fail(message, *args):
+    raise util.ModelFileError(message.format(*args))
+
+
+class _Encoder(object):
+    """Turn configuration values into JSON, collecting arrays on the side."""
+
+    def __init__(self, where):
+        self.where = where
+        self.arrays = {}
+
+    def __call__(self, value, what):
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, np.generic) and value.dtype.kind in 'biuf':
+            return value.item()
+        if isinstance(value, tuple):
+            return {'__tuple__': [self(v, what) for v in value]}
+        if isinstance(value, list):
+            return [self(v, what) for v in value]
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {'__dict__': [[k, self(v, what)] for k, v in value.items()]}
+        if isinstance(value, np.ndarray) and value.dtype.kind in 'biuf':
+            key = 'value:{}'.format(len(self.arrays))
+            self.arrays[key] = value
+            return {'__array__': key}
+        if isinstance(value, np.random.RandomState):
+            name, keys, pos, has_gauss, gauss = value.get_state()
+            key = 'rng:{}'.format(len(self.arrays))
+            self.arrays[key] = keys
+            return {'__rng__': key, 'pos': int(pos),
+                    'has_gauss': int(has_gauss), 'gauss': float(gauss)}
+        if isinstance(value, layers.Layer):
+            return value.output_name
+        _fail('{}: cannot save {} = {!r} of type {} in the safe .npz format '
+              '(only numbers, strings, tuples, lists, dicts, numpy arrays and '
+              'RandomState objects can be stored); save the model with '
+              'another suffix (e.g. ".pkl") to use pickle instead',
+              self.where, what, value, type(value).__name__)
+
+
+def _decode(value, arrays):
+    """Inverse of :class:`_Encoder`."""
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if '__tuple__' in value:
+        return tuple(_decode(v, arrays) for v in value['__tuple__'])
+    if '__dict__' in value:
+        return {k: _decode(v, arrays) for k, v in value['__dict__']}
+    if '__array__' in value:
+        return _array(arrays, value['__array__'])
+    if '__rng__' in value:
+        rng = np.random.RandomState()
+        rng.set_state(('MT19937', _array(arrays, value['__rng__']),
+                       value['pos'], value['has_gauss'], value['gauss']))
+        return rng
+    _fail('unknown value in the model structure: {!r}', value)
+
+
+def _array(arrays, key):
+    if not isinstance(key, str) or key not in arrays:
+        _fail('the model file lacks the array {!r}', key)
+    return arrays[key]
+
+
+def _constructor_parameters(cls, skip):
+    """Names of the explicit constructor parameters along the MRO."""
+    names = []
+    for klass in cls.__mro__:
+        init = vars(klass).get('__init__')
+        if init is None:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            if param.name not in skip and param.name not in names:
+                names.append(param.name)
+    return names
+
+
+def _layer_arguments(layer):
+    """Constructor arguments of a layer that are kept outside ``kwargs``."""
+    args = {}
+    skip = {'self', 'name'} | set(layer.kwargs)
+    for name in _constructor_parameters(type(layer), skip):
+        if isinstance(layer, layers.Input):
+            if name == 'sparse':
+                args[name] = getattr(layer.input.type, 'format', False)
+            continue  # ndim follows from the saved shape
+        if isinstance(layer, layers.Tied) and name == 'partner':
+            partner = layer.partner
+            args[name] = getattr(partner, 'name', partner)
+            continue
+        if type(layer).__name__ == 'Conv1' and name in ('filter_size',
+                                                        'stride'):
+            args[name] = getattr(layer, name)[1]
+            continue
+        for attr in (name, '_' + name):
+            if attr in vars(layer):
+                args[name] = getattr(layer, attr)
+                break
+        else:
+            _fail('layer "{}": cannot find the value of its constructor '
+                  'argument {!r} to save it in the safe .npz format; save the '
+                  'model with another suffix (e.g. ".pkl") to use pickle',
+                  layer.name, name)
+    return args
+
+
+def _loss_arguments(loss):
+    skip = {'self', 'target', 'weight', 'weighted', 'output_name'}
+    args = {}
+    for name in _constructor_parameters(type(loss), skip):
+        for attr in (name, '_' + name):
+            if attr in vars(loss):
+                value = getattr(loss, attr)
+                if isinstance(value, losses.GaussianKernel):
+                    value = value.bw
+                args[name] = value
+                break
+        else:
+            _fail('loss {}: cannot find the value of its constructor argument '
+                  '{!r} to save it in the safe .npz format',
+                  type(loss).__name__, name)
+    return args
+
+
+def _registered_form(family, obj, what):
+    """The registry key of ``obj``'s class, checking it rebuilds that class."""
+    form = type(obj).__name__.lower()
+    if family._registry.get(form) is not type(obj):
+        _fail('{} of class {} is not registered under {!r}; it cannot be '
+              'saved in the safe .npz format', what, type(obj).__name__, form)
+    return form
+
+
+def structure(model):
+    """Describe a model as a JSON-ready dict plus a dict of arrays.
+
+    Parameters
+    ----------
+    model : :class:`theanets.Network`
+        The model to describe.
+
+    Returns
+    -------
+    doc : dict
+        The structure document (see the module docstring).
+    arrays : dict
+        Maps archive keys to numpy arrays (parameter values and any arrays
+        from the configuration).
+
+    Raises
+    ------
+    theanets.util.ModelFileError
+        If the model holds something the format cannot describe.
+    """
+    classes = _model_classes()
+    path = '{}.{}'.format(type(model).__module__, type(model).__name__)
+    if classes.get(path) is not type(model):
+        _fail('cannot save a {} in the safe .npz format: only the theanets '
+              'model classes ({}) can be rebuilt without pickle; save the '
+              'model with another suffix (e.g. ".pkl") to use pickle',
+              path, ', '.join(sorted(classes)))
+    encode = _Encoder('model')
+    inputs = model.inputs
+    doc = dict(format=FORMAT, version=VERSION, model=path,
+               rng=encode(model._rng, 'rng'), layers=[], losses=[],
+               params=[])
+    for layer in model.layers:
+        encode.where = 'layer "{}"'.format(layer.name)
+        doc['layers'].append(dict(
+            form=_registered_form(layers.Layer, layer, 'layer'),
+            name=layer.name,
+            kwargs={k: encode(v, k) for k, v in layer.kwargs.items()},
+            args={k: encode(v, k)
+                  for k, v in _layer_arguments(layer).items()}))
+    for loss in model.losses:
+        encode.where = 'loss {}'.format(type(loss).__name__)
+        target = loss._target
+        if any(target is var for var in inputs):
+            target = dict(input=[var is target for var in inputs].index(True))
+        else:
+            target = dict(ndim=target.ndim)
+        doc['losses'].append(dict(
+            form=_registered_form(losses.Loss, loss, 'loss'),
+            weight=encode(loss.weight, 'weight'),
+            output_name=loss.output_name,
+            weighted=loss._weights is not None,
+            target=target,
+            args={k: encode(v, k)
+                  for k, v in _loss_arguments(loss).items()}))
+    arrays = dict(encode.arrays)
+    for param in model.params:
+        if param.name in doc['params']:
+            _fail('two parameters are named {!r}; the safe .npz format needs '
+                  'unique names', param.name)
+        doc['params'].append(param.name)
+        arrays['param:' + param.name] = param.get_value(borrow=False)
+    return doc, arrays
+
+
+def save(model, handle):
+    """Write a model in the safe ``.npz`` format to a binary file object.
+
+    Parameters
+    ----------
+    model : :class:`theanets.Network`
+        The model to save.
+    handle : binary file object
+        Where to write; it is left open.
+
+    Raises
+    ------
+    theanets.util.ModelFileError
+        If the model holds something the format cannot describe.
+    """
+    doc, arrays = structure(model)
+    text = json.dumps(doc, sort_keys=True)
+    arrays[_STRUCTURE] = np.frombuffer(text.encode('utf-8'), np.uint8)
+    np.savez(handle, **arrays)
+
+
+def is_npz(head):
+    """True if the first bytes of a file are those of a zip (npz) archive."""
+    return head[:4] in (b'PK\x03\x04', b'PK\x05\x06')
+
+
+def load(handle, name='<file>'):
+    """Rebuild a model saved by :func:`save`, without unpickling anything.
+
+    Parameters
+    ----------
+    handle : binary file object
+        The file to read.
+    name : str, optional
+        How to name the file in error messages.
+
+    Returns
+    -------
+    :class:`theanets.Network`
+        The model, an instance of the class it was saved from.
+
+    Raises
+    ------
+    theanets.util.ModelFileError
+        If the file is not a complete npz archive, holds no theanets
+        structure document, or names a class, layer form, loss or parameter
+        this process does not know or that does not fit.
+    """
+    try:
+        with np.load(handle, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        _fail('cannot read the model file {}: it is truncated, corrupt or not '
+              'an npz archive ({}: {})', name, type(e).__name__, e)
+    if _STRUCTURE not in arrays:
+        _fail('{} is an npz archive but not a theanets model (it has no {!r} '
+              'entry)', name, _STRUCTURE)
+    try:
+        doc = json.loads(arrays.pop(_STRUCTURE).tobytes().decode('utf-8'))
+    except (UnicodeDecodeError, ValueError) as e:
+        _fail('{}: the model structure is corrupt ({})', name, e)
+    if not isinstance(doc, dict) or doc.get('format') != FORMAT:
+        _fail('{} is not a theanets model file', name)
+    if doc.get('version') != VERSION:
+        _fail('{}: unsupported model file version {!r} (this theanets reads '
+              'version {})', name, doc.get('version'), VERSION)
+    try:
+        return _rebuild(doc, arrays, name)
+    except util.ModelFileError:
+        raise
+    except (util.Error, KeyError, TypeError, ValueError, IndexError) as e:
+        _fail('{}: cannot rebuild the model ({}: {})',
+              name, type(e).__name__, e)
+
+
+def _rebuild(doc, arrays, name):
+    from . import graph
+    cls = _model_classes().get(doc['model'])
+    if cls is None:
+        _fail('{} names the model class {!r}, which is not a theanets model '
+              'class', name, doc['model'])
+    model = cls.__new__(cls)
+    graph.Network.__init__(model, layers=(), loss=None,
+                           rng=_decode(doc['rng'], arrays))
+    for spec in doc['layers']:
+        form = spec['form']
+        if not layers.Layer.is_registered(form):
+            _fail('{}: unknown layer form {!r}', name, form)
+        kwargs = {k: _decode(v, arrays) for k, v in spec['kwargs'].items()}
+        kwargs.update((k, _decode(v, arrays)) for k, v in spec['args'].items())
+        model.layers.append(layers.Layer.build(
+            form, name=spec['name'], **kwargs))
+    for layer in model.layers:
+        layer.bind(model)
+    for spec in doc['losses']:
+        target = spec['target']
+        if 'input' in target:
+            target = model.inputs[target['input']]
+        else:
+            target = target['ndim']
+        args = {k: _decode(v, arrays) for k, v in spec['args'].items()}
+        if not losses.Loss.is_registered(spec['form']):
+            _fail('{}: unknown loss {!r}', name, spec['form'])
+        model.add_loss(losses.Loss.build(
+            spec['form'], target=target, weight=spec['weight'],
+            weighted=spec['weighted'], output_name=spec['output_name'],
+            **args))
+    params = model.params
+    saved = doc['params']
+    if [p.name for p in params] != saved:
+        _fail('{}: the rebuilt model has parameters {} but the file holds {}',
+              name, [p.name for p in params], saved)
+    for param in params:
+        value = _array(arrays, 'param:' + param.name)
+        current = param.get_value(borrow=True)
+        if value.shape != current.shape or value.dtype != current.dtype:
+            _fail('{}: parameter {} has shape {} and dtype {} in the file, '
+                  'but the model needs shape {} and dtype {}', name,
+                  param.name, value.shape, value.dtype, current.shape,
+                  current.dtype)
+        param.set_value(value)
+    return model
