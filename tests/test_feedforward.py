@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from theanets import feedforward, graph
+from theanets import feedforward, graph, util
 
 from conftest import (
     INPUTS, INPUT_WEIGHTS, OUTPUTS, OUTPUT_WEIGHTS, CLASSES, CLASS_WEIGHTS,
@@ -212,6 +212,14 @@ def test_decode_checks_input(autoencoder):
     with pytest.raises(graph.DataError, match=r'z: expected a 2-D array of '
                                               r'shape \(N, 12\)'):
         autoencoder.decode(np.zeros((3, 5), 'f'))
+
+
+def test_unknown_output_names_are_listed(autoencoder):
+    with pytest.raises(KeyError, match="unknown output 'bogus'; known names "
+                                       "are: hid1:out, hid1:pre"):
+        autoencoder.encode(INPUTS, 'bogus')
+    with pytest.raises(util.ConfigurationError, match="unknown output 'bogus'"):
+        autoencoder.decode(np.zeros((3, 12), 'f'), 'bogus')
 
 
 def test_decode_cache_respects_kwargs(autoencoder):

@@ -12,6 +12,17 @@ from . import util
 import theano  # noqa: E402  (configured by util)
 
 
+def _require_output(outputs, key):
+    """Return ``key`` if it names one of ``outputs``, else raise.
+
+    The error is a :class:`KeyError` (as the original raised) that also is a
+    :class:`~theanets.util.ConfigurationError` and lists the output names.
+    """
+    if key not in outputs:
+        raise util.UnknownNameError(key, 'output', outputs)
+    return key
+
+
 class Autoencoder(graph.Network):
     """A model that learns to reproduce its input.
 
@@ -101,7 +112,8 @@ class Autoencoder(graph.Network):
         ndarray
             The encoding of each example.
         """
-        enc = self.feed_forward(x, **kwargs)[self._find_output(layer)]
+        outputs = self.feed_forward(x, **kwargs)
+        enc = outputs[_require_output(outputs, self._find_output(layer))]
         if sample:
             return np.random.binomial(n=1, p=enc).astype(np.uint8)
         return enc
@@ -131,8 +143,7 @@ class Autoencoder(graph.Network):
         regs = regularizers.from_kwargs(self, **kwargs)
         cache = ('decode', key, self._hash(regs))
         outputs, updates = self.build_graph(regs)
-        if key not in outputs:
-            raise KeyError(key)
+        _require_output(outputs, key)
         if cache not in self._functions:
             util.log('compiling decode function')
             self._functions[cache] = theano.function(
