@@ -22,6 +22,7 @@ from . import trainer
 from . import main
 from . import convolution
 from . import recurrent
+from . import serialize
 
 from .activations import Activation
 from .feedforward import Autoencoder, Regressor, Classifier
