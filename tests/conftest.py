@@ -5,6 +5,9 @@ recurrent arrays, then the convolution inputs; several pinned scores in the
 spec depend on these exact values.
 """
 
+import logging
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -56,3 +59,26 @@ def assert_progress(model, data, algo='sgd', **kwargs):
     train1, valid1 = next(trainer)
     assert train1['loss'] < valid0['loss']
     assert valid1['loss'] == valid0['loss']
+
+
+def bind_all(*layer_list):
+    """Bind layers in order into a minimal stand-in network."""
+    graph = SimpleNamespace(layers=list(layer_list))
+    for layer in layer_list:
+        layer.bind(graph)
+    return graph
+
+
+@pytest.fixture
+def messages(caplog):
+    """Log message bodies emitted on the ``theanets`` logger.
+
+    That logger does not propagate to the root logger, so pytest's ``caplog``
+    handler is attached to it directly.
+    """
+    logger = logging.getLogger('theanets')
+    logger.addHandler(caplog.handler)
+    try:
+        yield lambda: [record.getMessage() for record in caplog.records]
+    finally:
+        logger.removeHandler(caplog.handler)

@@ -1,6 +1,5 @@
 """Tests for theanets.layers.base: the Layer contract and structural layers."""
 
-import logging
 import pickle
 from types import SimpleNamespace
 
@@ -13,24 +12,7 @@ import theano  # noqa: E402  (configured by theanets)
 import theano.sparse as SS  # noqa: E402
 import theano.tensor as TT  # noqa: E402
 
-
-def bind_all(*layer_list):
-    """Bind layers in order into a minimal stand-in network."""
-    graph = SimpleNamespace(layers=list(layer_list))
-    for layer in layer_list:
-        layer.bind(graph)
-    return graph
-
-
-@pytest.fixture
-def messages(caplog):
-    """Log message bodies emitted on the ``theanets`` logger."""
-    logger = logging.getLogger('theanets')
-    logger.addHandler(caplog.handler)
-    try:
-        yield lambda: [record.getMessage() for record in caplog.records]
-    finally:
-        logger.removeHandler(caplog.handler)
+from conftest import bind_all
 
 
 # -- registry and exports -----------------------------------------------------

@@ -1,7 +1,6 @@
 """Tests for theanets.layers.feedforward: Feedforward, Classifier and Tied."""
 
 import gzip
-import logging
 import os
 import pickle
 from types import SimpleNamespace
@@ -15,28 +14,9 @@ from theanets import graph, layers, util
 import theano  # noqa: E402  (configured by theanets)
 import theano.tensor as TT  # noqa: E402
 
-from conftest import INPUTS, OUTPUTS, NUM_INPUTS as NI, NUM_HID1 as NH
+from conftest import INPUTS, OUTPUTS, NUM_INPUTS as NI, NUM_HID1 as NH, bind_all
 
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
-
-
-def bind_all(*layer_list):
-    """Bind layers in order into a minimal stand-in network."""
-    graph = SimpleNamespace(layers=list(layer_list))
-    for layer in layer_list:
-        layer.bind(graph)
-    return graph
-
-
-@pytest.fixture
-def messages(caplog):
-    """Log message bodies emitted on the ``theanets`` logger."""
-    logger = logging.getLogger('theanets')
-    logger.addHandler(caplog.handler)
-    try:
-        yield lambda: [record.getMessage() for record in caplog.records]
-    finally:
-        logger.removeHandler(caplog.handler)
 
 
 def param_count(layer):

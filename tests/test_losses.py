@@ -7,7 +7,6 @@ of input arrays; each test then feeds its own arrays to it.
 
 import gzip
 import io
-import logging
 import os
 import pickle
 
@@ -513,16 +512,6 @@ def test_mmd_kernel_attribute():
 # log messages
 
 
-@pytest.fixture
-def log_lines(caplog):
-    logger = logging.getLogger('theanets')
-    logger.addHandler(caplog.handler)
-    try:
-        yield lambda: [r.getMessage() for r in caplog.records]
-    finally:
-        logger.removeHandler(caplog.handler)
-
-
 @pytest.mark.parametrize('loss, message', [
     (lambda: losses.Loss.build('mse', target=2),
      'using loss: 1.0 * MeanSquaredError (output out:out)'),
@@ -540,9 +529,9 @@ def log_lines(caplog):
                                covar_name='var:pre'),
      'using loss: 0.1 * GaussianLogLikelihood (mean mu:out, covar var:pre)'),
 ])
-def test_log(log_lines, loss, message):
+def test_log(messages, loss, message):
     loss().log()
-    assert log_lines() == [message]
+    assert messages() == [message]
 
 
 # ---------------------------------------------------------------------------
@@ -767,7 +756,7 @@ def test_mmd_with_default_kernel_pickles():
     ('autoencoder_tied', losses.MeanSquaredError, ('in', 'float32', 2)),
     ('classifier_tanh', losses.CrossEntropy, ('target', 'int32', 1)),
 ])
-def test_legacy_pickles(log_lines, name, cls, target):
+def test_legacy_pickles(messages, name, cls, target):
     loss = load_legacy_loss(name)
     assert type(loss) is cls
     assert vars(loss).keys() == {'weight', '_target', '_weights', 'output_name'}
@@ -775,7 +764,7 @@ def test_legacy_pickles(log_lines, name, cls, target):
     (variable, ) = loss.variables
     assert (variable.name, variable.dtype, variable.ndim) == target
     loss.log()
-    assert log_lines() == ['using loss: 1.0 * {} (output out:out)'.format(
+    assert messages() == ['using loss: 1.0 * {} (output out:out)'.format(
         cls.__name__)]
 
 
@@ -831,7 +820,7 @@ def gll_regressor():
     return net
 
 
-def test_model_set_loss_gll(log_lines):
+def test_model_set_loss_gll(messages):
     net = gll_regressor()
     (loss, ) = net.losses
     assert isinstance(loss, losses.GaussianLogLikelihood)
@@ -840,7 +829,7 @@ def test_model_set_loss_gll(log_lines):
     assert [v.name for v in net.variables] == ['in', 'target']
     net.build_graph()
     assert ('using loss: 1.0 * GaussianLogLikelihood (mean mean:out, covar '
-            'covar:out)') in log_lines()
+            'covar:out)') in messages()
 
 
 def test_model_classifier_monitors_accuracy():
