@@ -46,3 +46,15 @@ master_doc = 'index'
 pygments_style = 'sphinx'
 html_theme = 'alabaster'
 html_static_path = []
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    # scikit-learn adds ``set_<method>_request`` methods to every estimator
+    # subclass; their docstrings refer to labels of scikit-learn's own docs.
+    if name.startswith('set_') and name.endswith('_request'):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect('autodoc-skip-member', _skip_member)

@@ -79,6 +79,8 @@ class Layer(Base):
         parameter suffix (``mean_w``, ``std_b``, ...) target one parameter.
         See :meth:`add_weights` and :meth:`add_bias`.
 
+    Notes
+    -----
     All keyword arguments except ``name`` are stored unchanged in
     :attr:`kwargs` and interpreted when the layer is bound.
 

@@ -83,6 +83,8 @@ class Convolution(base.Layer):
     border_mode : str, int or pair of int, optional
         ``'valid'`` (default), ``'full'``, ``'half'`` or explicit padding.
 
+    Notes
+    -----
     ``filter_size``, ``stride`` and ``border_mode`` are attributes, not
     keyword arguments, so :meth:`to_spec` does not include them.
     """

@@ -415,6 +415,8 @@ class RRNN(Recurrent):
             a fixed random vector (U(0, 1) or log-uniform in (e^-6, 1)),
             drawn from numpy's global random state; not learnable.
 
+    Notes
+    -----
     Outputs ``pre``, ``hid`` (:math:`\hat h`), ``out`` (:math:`h`), all
     ``(B, T, n)``, and ``rate`` (:math:`z`). With ``'matrix'`` the rate is
     computed before the loop, so it stays in time order when the layer runs
@@ -480,6 +482,8 @@ class MRNN(Recurrent):
     factors : int, optional
         Number of factors ``F``; defaults to ``ceil(sqrt(size))``.
 
+    Notes
+    -----
     Outputs ``pre``, ``out`` ``(B, T, n)`` and ``factors`` (:math:`f`,
     time-major ``(T, B, F)``, in time order even when running backwards).
     """
@@ -538,6 +542,8 @@ class LSTM(Recurrent):
     c_0 : str, optional
         Name of the layer output holding the initial cell state.
 
+    Notes
+    -----
     Outputs ``out`` (:math:`h`) and ``cell`` (:math:`c`), ``(B, T, n)``.
     """
 
@@ -701,6 +707,8 @@ class SCRN(Recurrent):
         is a fraction of ``n``. It does not change the computation (the
         context state has ``n`` units).
 
+    Notes
+    -----
     Outputs ``hid`` (:math:`h`), ``state`` (:math:`s`), ``out``, all
     ``(B, T, n)``, and ``rate`` (:math:`\rho`, ``(n,)``).
     """
