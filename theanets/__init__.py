@@ -23,6 +23,8 @@ from . import main
 from . import convolution
 from . import recurrent
 from . import serialize
+from . import history
+from . import plot
 
 from .activations import Activation
 from .feedforward import Autoencoder, Regressor, Classifier

@@ -9,6 +9,7 @@ function used for prediction, and drives training through the trainers of
 
 import gzip
 import hashlib
+import html
 import io
 import os
 import pickle
@@ -23,6 +24,7 @@ import numpy as np
 import scipy.sparse
 
 from . import util
+from . import history
 from . import layers
 from . import losses
 from . import regularizers
@@ -821,7 +823,8 @@ class Network(object):
     # training
 
     def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
-                  save_every=0, save_progress=None, **kwargs):
+                  save_every=0, save_progress=None, progress=None,
+                  quiet=False, **kwargs):
         """Train the network, yielding monitor values after each iteration.
 
         Parameters
@@ -846,6 +849,21 @@ class Network(object):
         save_progress : str or file-like, optional
             Where to save the model during training; a ``'{}'`` in the path
             is replaced by the Unix time.
+        progress : bool or None, optional
+            Show a `tqdm <https://tqdm.github.io>`_ progress bar counting
+            iterations (out of ``max_updates`` when given), with the latest
+            training loss (and accuracy) and validation loss. True always
+            shows one (an ImportError tells how to install tqdm if it is
+            missing: ``pip install 'theanets[progress]'``), False never;
+            None (the default) shows one when stderr is a terminal or in a
+            Jupyter notebook, if tqdm is installed.
+        quiet : bool, optional
+            If True, theanets' INFO log records (including the optimizer's
+            per-epoch lines on the ``theanets.downhill`` logger) are
+            suppressed while training runs; warnings still show. Nothing
+            global changes: the loggers get their levels back whenever a
+            pair is handed to the caller and when training ends (see
+            :func:`theanets.history.quiet_logging`). Defaults to False.
         **kwargs
             Options for datasets (``batch_size``, ``iteration_size``,
             ``train_batches``, ``valid_batches``, ``axis``), the optimizer
@@ -859,6 +877,9 @@ class Network(object):
 
         Notes
         -----
+        Every call starts a new :attr:`history`, which records the monitor
+        values of each yielded pair (see :class:`theanets.history.History`).
+
         ``generator.throw(KeyboardInterrupt)`` on this generator is passed on
         to the trainer: the gradient trainers then restore the parameters
         with the best validation loss so far and stop, so the generator ends
@@ -883,6 +904,23 @@ class Network(object):
             If a training or validation loss becomes NaN or infinite; the
             parameters keep the values of the last finite epoch.
         """
+        self._history = history.History()
+        feedback = None
+        try:
+            feedback = history.TrainingFeedback(
+                self._history, progress=progress, quiet=quiet,
+                total=kwargs.get('max_updates') if algo_is_downhill(
+                    kwargs.get('algorithm', algo)) else None)
+            feedback.silence()
+            yield from self._itertrain(feedback, train, valid, algo, subalgo,
+                                       save_every, save_progress, kwargs)
+        finally:
+            if feedback is not None:
+                feedback.close()
+
+    def _itertrain(self, feedback, train, valid, algo, subalgo, save_every,
+                   save_progress, kwargs):
+        """The body of :meth:`itertrain`, reporting to ``feedback``."""
         if 'rng' not in kwargs:
             kwargs['rng'] = self._rng
         _check_training_keywords(kwargs, save_every)
@@ -943,14 +981,19 @@ class Network(object):
         start = time.time()
         pairs = trainer.itertrain(train, valid, **kwargs)
         for i, monitors in enumerate(pairs):
+            feedback.record(monitors)
             try:
-                yield monitors
+                with feedback.caller_turn():
+                    yield monitors
             except KeyboardInterrupt:
                 # Pass an interrupt thrown in by the caller on to the trainer,
                 # which restores its best parameters and stops.
                 if not hasattr(pairs, 'throw'):
                     raise
-                yield from _throw(pairs, KeyboardInterrupt)
+                for monitors in _throw(pairs, KeyboardInterrupt):
+                    feedback.record(monitors)
+                    with feedback.caller_turn():
+                        yield monitors
                 return
             now = time.time()
             if i and _should_save(save_progress, save_every, i, now - start):
@@ -1018,7 +1061,10 @@ class Network(object):
     def train(self, *args, **kwargs):
         """Train the network until the trainer stops.
 
-        Takes the arguments of :meth:`itertrain`.
+        Takes the arguments of :meth:`itertrain`, including ``progress``
+        (a tqdm progress bar) and ``quiet`` (no INFO log records while
+        training). The monitor values of every iteration are kept in
+        :attr:`history` afterwards.
 
         Returns
         -------
@@ -1054,6 +1100,153 @@ class Network(object):
                 pass
             util.log('training interrupted')
         return monitors
+
+    # ------------------------------------------------------------------
+    # history and summaries
+
+    @property
+    def history(self):
+        """The :class:`theanets.history.History` of the latest training run.
+
+        Each call of :meth:`itertrain` or :meth:`train` starts a new one and
+        records the training and validation monitor values of every
+        iteration; ``net.history.train['loss']`` is an array of the
+        training losses, ``net.history.valid['loss']`` one of the validation
+        losses (only iterations for which validation ran). Empty before the
+        first training run. Not saved with the model.
+        """
+        record = self.__dict__.get('_history')
+        if record is None:
+            record = self._history = history.History()
+        return record
+
+    def _summary_rows(self):
+        """One row of strings per layer, and the total parameter count."""
+        rows = []
+        total = 0
+        for layer in self.layers:
+            try:
+                shape = str(tuple(layer.output_shape))
+            except Exception:
+                shape = '?'
+            if isinstance(layer, layers.Input):
+                activation = '-'
+                inputs = '-'
+            else:
+                try:
+                    activation = layer._activation_name()
+                except Exception:
+                    activation = layer.kwargs.get('activation', '?')
+                if not isinstance(activation, str):
+                    activation = getattr(activation, '__name__',
+                                         type(activation).__name__)
+                inputs = ', '.join(_short_output_name(name)
+                                   for name in layer._input_shapes) or '-'
+            try:
+                count = sum(int(np.prod(p.get_value(borrow=True).shape))
+                            for p in layer.params)
+                total += count
+                count = str(count)
+            except Exception:
+                count = '?'
+            rows.append((layer.name, type(layer).__name__, shape, activation,
+                         count, inputs))
+        return rows, total
+
+    def _loss_descriptions(self):
+        """Describe each loss: weight, name, output and options."""
+        result = []
+        for loss in self.losses:
+            text = '{} * {} on {}'.format(
+                _format_number(loss.weight), _loss_key(loss),
+                _short_output_name(getattr(loss, 'output_name', 'out')))
+            if getattr(loss, '_weights', None) is not None:
+                text += ' (weighted)'
+            result.append(text)
+        return result
+
+    def summary(self):
+        """Return a table describing the network.
+
+        One row per layer: name, class, per-example output shape,
+        activation, number of learnable parameters and the layers it reads
+        from; then the total number of parameters and the losses with their
+        weights. Regularizers are options of each training call and are not
+        part of the model, so they are not listed.
+
+        Returns
+        -------
+        str
+            The table, several lines without a trailing newline.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([3, (4, 'tanh'), 2])
+        >>> print(net.summary())
+        Regressor: 3 layers, 26 parameters
+        layer  class        output shape  activation  params  inputs
+        -----  -----------  ------------  ----------  ------  ------
+        in     Input        (3,)          -           0       -
+        hid1   Feedforward  (4,)          tanh        16      in
+        out    Feedforward  (2,)          linear      10      hid1
+        total parameters: 26
+        losses: 1 * mse on out
+        """
+        rows, total = self._summary_rows()
+        header = ('layer', 'class', 'output shape', 'activation', 'params',
+                  'inputs')
+        widths = [max(len(row[i]) for row in [header] + rows)
+                  for i in range(len(header))]
+        table = [header, tuple('-' * w for w in widths)] + rows
+        lines = ['{}: {} layers, {} parameters'.format(
+            type(self).__name__, len(self.layers), total)]
+        for row in table:
+            lines.append('  '.join(cell.ljust(width) for cell, width
+                                   in zip(row, widths)).rstrip())
+        lines.append('total parameters: {}'.format(total))
+        lines.append('losses: {}'.format(
+            ', '.join(self._loss_descriptions()) or 'none'))
+        return '\n'.join(lines)
+
+    def __repr__(self):
+        rows, total = self._summary_rows()
+        parts = []
+        for name, kind, shape, activation, _, _ in rows:
+            if kind == 'Input':
+                parts.append('{} {}'.format(name, shape))
+            else:
+                parts.append('{} {} {} {}'.format(name, kind, shape,
+                                                  activation))
+        losses_text = '+'.join(
+            (_loss_key(loss) if loss.weight == 1 else '{}*{}'.format(
+                _format_number(loss.weight), _loss_key(loss)))
+            for loss in self.losses) or 'none'
+        return '{}([{}], {} params, loss={})'.format(
+            type(self).__name__, ' -> '.join(parts), total, losses_text)
+
+    def _repr_html_(self):
+        """An HTML table of :meth:`summary`, for Jupyter notebooks."""
+        esc = html.escape
+        rows, total = self._summary_rows()
+        header = ('layer', 'class', 'output shape', 'activation', 'params',
+                  'inputs')
+        out = ['<table class="theanets-summary">',
+               '<caption>{}: {} layers, {} parameters</caption>'.format(
+                   esc(type(self).__name__), len(self.layers), total),
+               '<thead><tr>{}</tr></thead>'.format(
+                   ''.join('<th>{}</th>'.format(esc(h)) for h in header)),
+               '<tbody>']
+        for row in rows:
+            out.append('<tr>{}</tr>'.format(
+                ''.join('<td>{}</td>'.format(esc(cell)) for cell in row)))
+        out.append('</tbody>')
+        out.append('<tfoot><tr><td colspan="{}">total parameters: {}</td>'
+                   '</tr>'.format(len(header), total))
+        out.append('<tr><td colspan="{}">losses: {}</td></tr></tfoot>'.format(
+            len(header),
+            esc(', '.join(self._loss_descriptions()) or 'none')))
+        out.append('</table>')
+        return '\n'.join(out)
 
     # ------------------------------------------------------------------
     # persistence
@@ -1386,6 +1579,35 @@ def _check_training_keywords(kwargs, save_every):
             save_every, bool) and save_every < 0:
         fail('save_every', 'a non-negative int (iterations) or float '
              '(minutes)', save_every)
+
+
+def _short_output_name(name):
+    """``'hid1:out'`` becomes ``'hid1'``; other outputs keep their suffix."""
+    return name[:-4] if name.endswith(':out') else name
+
+
+def _loss_key(loss):
+    """The short registered name of a loss (``'xe'``), else its class name."""
+    keys = type(loss).__dict__.get('__extra_registration_keys__') or []
+    return keys[0] if keys else type(loss).__name__.lower()
+
+
+def _format_number(value):
+    """Format a loss weight compactly (``1``, ``0.5``)."""
+    try:
+        return '{:g}'.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def algo_is_downhill(algo):
+    """True if ``itertrain`` trains with a single downhill optimizer."""
+    if isinstance(algo, (tuple, list)) and algo:
+        algo = algo[0]
+    if not isinstance(algo, str):
+        return False
+    return not algo.lower().startswith(
+        ('sample', 'layer', 'sup', 'pre', 'unsup'))
 
 
 def _is_int(x):
