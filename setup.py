@@ -11,6 +11,11 @@ def read(*names):
         return handle.read()
 
 
+TQDM = 'tqdm>=4.60'
+SKLEARN = 'scikit-learn>=1.3,<1.6'
+PLOT = ['matplotlib>=3.5,<3.9', 'contourpy<1.3']
+NOTEBOOK = ['nbclient', 'nbformat', 'ipykernel']
+
 VERSION = re.search(r"__version__ = '([^']+)'",
                     read('theanets', '__init__.py')).group(1)
 
@@ -34,10 +39,16 @@ setuptools.setup(
         'scipy-openblas32; platform_system=="Linux"',
     ],
     extras_require={
-        'test': ['pytest>=7', 'hypothesis'],
-        'docs': ['sphinx>=7'],
+        # Optional features; each pins what still supports numpy 1.23.
+        'progress': [TQDM],
+        'plot': PLOT,
+        'sklearn': [SKLEARN],
+        'notebook': NOTEBOOK + PLOT,
+        'docs': ['sphinx>=7', SKLEARN],
+        'test': ['pytest>=7', 'hypothesis', TQDM, SKLEARN, 'sphinx>=7']
+                + PLOT + NOTEBOOK,
         # Peers for the side-by-side benchmarks; never part of the core install.
-        'bench': ['torch==2.13.0'],
+        'bench': ['torch==2.13.0', SKLEARN],
     },
     classifiers=[
         'Development Status :: 4 - Beta',
