@@ -105,11 +105,12 @@ def test_readme_snippets(tmp_path):
     script.write_text('\n'.join(blocks) + (
         '\nprint(net.predict(test).shape, net.predict_proba(test).shape)'
         '\nprint((same.predict_proba(test) == net.predict_proba(test)).all())'
+        '\nprint((safe.predict_proba(test) == net.predict_proba(test)).all())'
         '\nprint(sorted(net.feed_forward(test)))\n'))
     out = run_python([str(script)], tmp_path).splitlines()
     assert len([line for line in out if line.startswith('loss ')]) == 5
-    assert out[-3:] == [
-        '(3,) (3, 50)', 'True',
+    assert out[-4:] == [
+        '(3,) (3, 50)', 'True', 'True',
         "['hid1:out', 'hid1:pre', 'in:out', 'out:out', 'out:pre']"]
 
 
