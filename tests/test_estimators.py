@@ -63,9 +63,10 @@ _CHECKS = pytest.mark.parametrize(
     **_CHECKS.kwargs)
 
 
-@pytest.mark.slow
 @_CHECKS
 def test_sklearn_estimator_checks(estimator, check):
+    # About a minute warm: run by default so CI holds the estimators to
+    # scikit-learn's conventions.
     check(estimator)
 
 
