@@ -14,12 +14,6 @@ from . import feedforward
 from . import util
 
 
-def _rng(rng):
-    if rng is None or isinstance(rng, int):
-        return np.random.RandomState(rng)
-    return rng
-
-
 def batches(arrays, steps=100, batch_size=64, rng=None):
     """Create a callable that samples batches of windows from sequences.
 
@@ -50,7 +44,7 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     """
     assert batch_size >= 2, 'batch_size must be at least 2!'
     assert isinstance(arrays, (tuple, list)), 'arrays must be a tuple or list!'
-    rng = _rng(rng)
+    rng = util.as_random_state(rng)
 
     def sample():
         xs = [np.zeros((batch_size, steps, a.shape[1]), a.dtype)
@@ -154,7 +148,7 @@ class Text(object):
         ((2, 4, 4), (2, 4))
         """
         assert batch_size >= 2, 'batch_size must be at least 2!'
-        rng = _rng(rng)
+        rng = util.as_random_state(rng)
         steps_index = np.arange(steps)
 
         def batch():
@@ -239,7 +233,7 @@ class Classifier(feedforward.Classifier):
         evaluated and sampled as well (theanets 0.8 raised an ``IndexError``
         there).
         """
-        rng = _rng(rng)
+        rng = util.as_random_state(rng)
         offset = len(labels)
         rows = max(2, streams)
         inputs = np.zeros((rows, offset + steps, self.layers[0].output_size),

@@ -103,12 +103,6 @@ def _known_algorithms():
                   if cls is not downhill.Optimizer)
 
 
-def _as_rng(rng):
-    if rng is None or isinstance(rng, int):
-        return np.random.RandomState(rng)
-    return rng
-
-
 def _snapshot(params):
     """Copies of the current values of some shared variables."""
     return [param.get_value(borrow=False) for param in params]
@@ -381,7 +375,7 @@ class SampleTrainer(object):
         for t in train:
             idim = first(t).shape[-1]
             odim = last(t).shape[-1]
-        rng = _as_rng(kwargs.get('rng'))
+        rng = util.as_random_state(kwargs.get('rng'))
         net = self.network
 
         for param in net.layers[-1].params:

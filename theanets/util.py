@@ -170,7 +170,12 @@ class Registrar(type):
         return isinstance(key, str) and key.lower() in cls._registry
 
 
-def _as_random_state(rng):
+def as_random_state(rng):
+    """Return ``rng`` as a numpy ``RandomState``.
+
+    ``None`` or an int (the seed) makes a new generator; anything else (a
+    ``RandomState``) is returned as it is, so callers share its stream.
+    """
     if rng is None or isinstance(rng, int):
         return np.random.RandomState(rng)
     return rng
@@ -210,7 +215,7 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
     array([[2., 0., 0.],
            [0., 2., 0.]], dtype=float32)
     """
-    rng = _as_random_state(rng)
+    rng = as_random_state(rng)
     arr = mean + std * rng.randn(rows, cols)
     if 0 < sparsity < 1:
         k = min(rows, cols)
@@ -246,7 +251,7 @@ def random_vector(size, mean=0, std=1, rng=None):
     >>> random_vector(4, rng=13).shape
     (4,)
     """
-    rng = _as_random_state(rng)
+    rng = as_random_state(rng)
     return (mean + std * rng.randn(size)).astype(FLOAT)
 
 

@@ -113,10 +113,8 @@ class Layer(Base):
         self.name = name or '{}{}'.format(
             self.__class__.__name__.lower(), Layer._count)
         self.kwargs = kwargs
-        rng = kwargs['rng'] if 'rng' in kwargs else kwargs.get('nrng')
-        if rng is None or isinstance(rng, int):
-            rng = np.random.RandomState(rng)
-        self.rng = rng
+        self.rng = util.as_random_state(
+            kwargs['rng'] if 'rng' in kwargs else kwargs.get('nrng'))
         self._params = []
         self._input_shapes = {}
         self._output_shapes = {}
