@@ -5,13 +5,20 @@ recurrent arrays, then the convolution inputs; several pinned scores in the
 spec depend on these exact values.
 """
 
+import json
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import theanets  # noqa: F401  (configures Theano before anything else)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NUM_EXAMPLES = 64
 NUM_INPUTS = 7
@@ -82,3 +89,32 @@ def messages(caplog):
         yield lambda: [record.getMessage() for record in caplog.records]
     finally:
         logger.removeHandler(caplog.handler)
+
+
+def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None):
+    """Run ``code`` in a new Python process and return ``(result, stderr)``.
+
+    The child sees no ``THEANO_FLAGS`` unless ``flags`` is given and reads no
+    user ``.theanorc``: ``THEANORC`` points to ``theanorc`` (written to a
+    temporary file) or to a file that does not exist. ``scan`` sets
+    ``THEANETS_SCAN``.
+    """
+    env = dict(os.environ)
+    env.pop('THEANO_FLAGS', None)
+    env.pop('THEANETS_SCAN', None)
+    if scan is not None:
+        env['THEANETS_SCAN'] = scan
+    if flags is not None:
+        env['THEANO_FLAGS'] = flags
+    rc = tmp_path / 'theanorc'
+    if theanorc is not None:
+        rc.write_text(textwrap.dedent(theanorc))
+    env['THEANORC'] = str(rc)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+    proc = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)], cwd=str(tmp_path),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr

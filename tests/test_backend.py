@@ -2,50 +2,16 @@
 
 Theano reads its flags once per process, so every test here runs a short
 script in a fresh interpreter. Each script prints one JSON document on its
-last stdout line; :func:`run` returns it parsed, together with stderr.
+last stdout line; :func:`conftest.run_fresh` returns it parsed, together with stderr.
 """
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import run_fresh
 
 INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
-
-
-def run(code, tmp_path, flags=None, theanorc=None, scan=None):
-    """Run ``code`` in a new Python process and return ``(result, stderr)``.
-
-    The child sees no ``THEANO_FLAGS`` unless ``flags`` is given and reads no
-    user ``.theanorc``: ``THEANORC`` points to ``theanorc`` (written to a
-    temporary file) or to a file that does not exist. ``scan`` sets
-    ``THEANETS_SCAN``.
-    """
-    env = dict(os.environ)
-    env.pop('THEANO_FLAGS', None)
-    env.pop('THEANETS_SCAN', None)
-    if scan is not None:
-        env['THEANETS_SCAN'] = scan
-    if flags is not None:
-        env['THEANO_FLAGS'] = flags
-    rc = tmp_path / 'theanorc'
-    if theanorc is not None:
-        rc.write_text(textwrap.dedent(theanorc))
-    env['THEANORC'] = str(rc)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-    proc = subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)], cwd=str(tmp_path),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
-
 
 INFO_SCRIPT = '''
 import json, logging, os, sys
@@ -60,7 +26,7 @@ print(json.dumps(info))
 @pytest.fixture(scope='module')
 def default(tmp_path_factory):
     """``backend.info()`` and stderr of a plain ``import theanets``."""
-    return run(INFO_SCRIPT, tmp_path_factory.mktemp('default'))
+    return run_fresh(INFO_SCRIPT, tmp_path_factory.mktemp('default'))
 
 
 def test_info_keys(default):
@@ -106,7 +72,7 @@ def test_ldflags_name_a_real_library(default):
 
 
 def test_blas_ops_compute_correct_values(tmp_path):
-    result, _ = run('''
+    result, _ = run_fresh('''
         import json
         import numpy as np
         import theanets
@@ -145,7 +111,7 @@ def test_blas_ops_compute_correct_values(tmp_path):
 
 @pytest.mark.parametrize('flags', ['floatX=float64', 'global.floatX=float64'])
 def test_theano_flags_floatx_respected(tmp_path, flags):
-    info, _ = run(INFO_SCRIPT, tmp_path, flags=flags)
+    info, _ = run_fresh(INFO_SCRIPT, tmp_path, flags=flags)
     assert info['floatX'] == 'float64'
     assert 'floatX' not in info['flags_set']
     assert info['env_flags'] == flags
@@ -153,7 +119,7 @@ def test_theano_flags_floatx_respected(tmp_path, flags):
 
 
 def test_theanorc_floatx_respected(tmp_path):
-    info, _ = run(INFO_SCRIPT, tmp_path, theanorc='''
+    info, _ = run_fresh(INFO_SCRIPT, tmp_path, theanorc='''
         [global]
         floatX = float64
     ''')
@@ -163,7 +129,7 @@ def test_theanorc_floatx_respected(tmp_path):
 
 
 def test_theanorc_blas_choice_respected(tmp_path):
-    info, err = run(INFO_SCRIPT, tmp_path, theanorc='''
+    info, err = run_fresh(INFO_SCRIPT, tmp_path, theanorc='''
         [blas]
         ldflags =
     ''')
@@ -175,7 +141,7 @@ def test_theanorc_blas_choice_respected(tmp_path):
 
 
 def test_user_cxxflags_win_over_prefixed_blas(default, tmp_path):
-    info, err = run(INFO_SCRIPT, tmp_path, flags='gcc.cxxflags=-O2')
+    info, err = run_fresh(INFO_SCRIPT, tmp_path, flags='gcc.cxxflags=-O2')
     if 'gcc.cxxflags' in default[0]['flags_set']:
         # The prefixed library needs our defines; without them, no BLAS.
         assert info['blas'] is None
@@ -187,7 +153,7 @@ def test_user_cxxflags_win_over_prefixed_blas(default, tmp_path):
 
 
 def test_setup_is_idempotent(tmp_path):
-    result, _ = run('''
+    result, _ = run_fresh('''
         import json, os, sys
         from theanets import backend
         first = backend.setup()
@@ -228,7 +194,7 @@ print(json.dumps({
 
 @pytest.mark.parametrize('mode', ['c', 'python'])
 def test_scan_values_and_gradients(tmp_path, mode):
-    result, err = run(SCAN_SCRIPT, tmp_path,
+    result, err = run_fresh(SCAN_SCRIPT, tmp_path,
                       scan=None if mode == 'c' else 'python')
     assert result['scan'] == mode, err
     if mode == 'c':
@@ -243,7 +209,7 @@ def test_scan_values_and_gradients(tmp_path, mode):
 
 
 def test_collections_callable_and_downhill_dataset(tmp_path):
-    result, _ = run('''
+    result, _ = run_fresh('''
         import collections, collections.abc, json
         import numpy as np
         import theanets
@@ -261,7 +227,7 @@ def test_collections_callable_and_downhill_dataset(tmp_path):
 
 
 def test_theano_imported_first(tmp_path):
-    result, err = run('''
+    result, err = run_fresh('''
         import json
         import theano
         import theanets
@@ -283,7 +249,7 @@ def test_theano_imported_first(tmp_path):
 
 
 def test_numpy_version_guard(tmp_path):
-    result, _ = run('''
+    result, _ = run_fresh('''
         import json, sys
         import numpy
         numpy.__version__ = '1.24.0'
@@ -305,7 +271,7 @@ def test_numpy_version_guard(tmp_path):
 
 
 def test_check_numpy_accepts_and_rejects_versions(tmp_path):
-    result, _ = run('''
+    result, _ = run_fresh('''
         import json
         import numpy
         from theanets import backend
@@ -326,7 +292,7 @@ def test_check_numpy_accepts_and_rejects_versions(tmp_path):
 
 
 def test_scan_falls_back_without_compiler(tmp_path):
-    info, err = run(INFO_SCRIPT, tmp_path, flags='cxx=')
+    info, err = run_fresh(INFO_SCRIPT, tmp_path, flags='cxx=')
     assert info['scan'] == 'python'
     assert 'Theano scan uses its slower Python loop' in err
     assert 'cxx flag empty' in err
@@ -334,7 +300,7 @@ def test_scan_falls_back_without_compiler(tmp_path):
 
 def test_pkg_resources_stand_in_when_setuptools_lacks_it(tmp_path):
     """Recurrent graphs build even where setuptools has no pkg_resources."""
-    result, _ = run('''
+    result, _ = run_fresh('''
         import importlib.abc, json, sys
 
         class HidePkgResources(importlib.abc.MetaPathFinder):

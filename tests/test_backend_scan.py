@@ -8,11 +8,8 @@ slow: each compiles scan graphs) run scripts in fresh interpreters and read
 the JSON document printed on their last stdout line.
 """
 
-import json
 import os
-import subprocess
 import sys
-import textwrap
 
 import logging
 
@@ -20,9 +17,10 @@ import numpy as np
 import pytest
 
 from theanets import backend
+
+from conftest import ROOT, run_fresh
 import theano  # noqa: E402  (configured by theanets)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTENSION = 'theano.scan_module.scan_perform_ext'
 
 
@@ -32,22 +30,9 @@ def run(code, cwd, scan=None, compiledir=None):
     ``scan`` sets ``THEANETS_SCAN``; ``compiledir`` gives Theano an empty
     compile directory under that path.
     """
-    env = dict(os.environ)
-    env.pop('THEANETS_SCAN', None)
-    env.pop('THEANO_FLAGS', None)
-    if scan is not None:
-        env['THEANETS_SCAN'] = scan
-    if compiledir is not None:
-        env['THEANO_FLAGS'] = 'base_compiledir={}'.format(compiledir)
-    env['THEANORC'] = os.path.join(str(cwd), 'no-theanorc')
-    env['PYTHONPATH'] = os.pathsep.join(
-        [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-    proc = subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)], cwd=str(cwd), env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+    flags = None if compiledir is None else 'base_compiledir={}'.format(
+        compiledir)
+    return run_fresh(code, cwd, flags=flags, scan=scan)
 
 
 SOURCE = os.path.join(os.path.dirname(theano.__file__), 'scan_module',
