@@ -14,7 +14,7 @@ import scipy.sparse
 from theanets import (
     feedforward, graph, layers, losses, recurrent, regularizers, util)
 
-from conftest import INPUTS, OUTPUTS, NUM_INPUTS, NUM_OUTPUTS
+from conftest import INPUTS, OUTPUTS, NUM_INPUTS, NUM_OUTPUTS, RNN_INPUTS
 
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
 
@@ -326,6 +326,67 @@ def test_feed_forward_compiles_once(regressor):
     regressor.predict(INPUTS)
     regressor.score(INPUTS, OUTPUTS)
     assert len(regressor._functions) == 1
+
+
+def test_predict_compiles_only_the_last_output():
+    net = feedforward.Regressor([NUM_INPUTS, 8, NUM_OUTPUTS])
+    net.predict(INPUTS)
+    (fn, ) = net._functions.values()
+    assert len(fn.maker.fgraph.outputs) == 1
+    outs = net.feed_forward(INPUTS)
+    np.testing.assert_array_equal(net.predict(INPUTS), outs['out:out'])
+
+
+def _count_rows_per_call(net, monkeypatch):
+    """Wrap the network's compiled functions; return the list of row counts
+    they will be called with."""
+    calls = []
+    for key, function in list(net._functions.items()):
+        def counting(*arrays, _fn=function):
+            calls.append(arrays[0].shape[0])
+            return _fn(*arrays)
+        monkeypatch.setitem(net._functions, key, counting)
+    return calls
+
+
+def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch):
+    whole = regressor.feed_forward(INPUTS)
+    calls = _count_rows_per_call(regressor, monkeypatch)
+    monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
+    chunked = regressor.feed_forward(INPUTS)
+    assert calls == [10] * 6 + [4]
+    assert sorted(chunked) == sorted(whole)
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-5,
+                                   atol=1e-6)
+    np.testing.assert_allclose(regressor.predict(INPUTS), whole['out:out'],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_regularized_predictions_are_not_chunked(regressor, monkeypatch):
+    # One call draws one noise sample for all rows, as in theanets 0.8.
+    regressor.predict(INPUTS[:1], input_noise=0.5)
+    calls = _count_rows_per_call(regressor, monkeypatch)
+    monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
+    out = regressor.predict(INPUTS, input_noise=0.5)
+    assert calls == [len(INPUTS)]
+    assert not np.allclose(out, regressor.predict(INPUTS))
+
+
+def test_recurrent_predictions_chunk_by_sequence(monkeypatch):
+    net = recurrent.Regressor([NUM_INPUTS, (4, 'rnn'), NUM_OUTPUTS])
+    whole = net.predict(RNN_INPUTS)
+    monkeypatch.setattr(net, 'predict_chunk_size', 5)
+    np.testing.assert_allclose(net.predict(RNN_INPUTS), whole, rtol=1e-5)
+
+
+def test_huge_finite_inputs_are_accepted(regressor):
+    # Their sum overflows to inf; only real NaN/inf values are errors.
+    x = np.full((4, NUM_INPUTS), 3e38, 'f')
+    assert regressor.predict(x).shape == (4, NUM_OUTPUTS)
+    x[2, 3] = np.inf
+    with pytest.raises(graph.DataError, match='1 NaN or infinite'):
+        regressor.predict(x)
 
 
 def test_float64_and_list_inputs_are_cast(regressor):

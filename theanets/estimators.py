@@ -37,6 +37,7 @@ except ImportError:  # older versions have a private method instead
         return estimator._validate_data(X, y, reset=reset, **kwargs)
 
 from . import feedforward
+from . import graph
 
 __all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder']
 
@@ -184,9 +185,10 @@ class _TheanetsEstimator(BaseEstimator):
         check_is_fitted(self, 'network_')
         X = _validate_data(self, X, reset=False, dtype=np.float32)
         with _quiet(self.verbose):
-            outputs = self.network_.feed_forward(X)
-        return np.asarray(outputs[self.network_.layers[-1].output_name],
-                          dtype=np.float64)
+            # Network.predict is the last layer's output for every model
+            # (a Classifier's own predict returns class indices).
+            outputs = graph.Network.predict(self.network_, X)
+        return np.asarray(outputs, dtype=np.float64)
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {'_xfail_checks': dict(_XFAIL_CHECKS)}

@@ -112,8 +112,10 @@ class Autoencoder(graph.Network):
         ndarray
             The encoding of each example.
         """
-        outputs = self.feed_forward(x, **kwargs)
-        enc = outputs[_require_output(outputs, self._find_output(layer))]
+        arrays = self._check_inputs(x)
+        outputs = self.build_graph(regularizers.from_kwargs(self, **kwargs))[0]
+        name = _require_output(outputs, self._find_output(layer))
+        enc = self._compute(arrays, [name], **kwargs)[0]
         if sample:
             return np.random.binomial(n=1, p=enc).astype(np.uint8)
         return enc
@@ -249,7 +251,8 @@ class Classifier(graph.Network):
         ndarray (num-examples, num-classes)
             The output of the last layer (softmax probabilities).
         """
-        return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
+        return self._compute(self._check_inputs(x),
+                             [self.layers[-1].output_name], **kwargs)[0]
 
     def predict_logit(self, x, **kwargs):
         """Compute the logits (pre-softmax values) of each example.
@@ -264,7 +267,8 @@ class Classifier(graph.Network):
         ndarray (num-examples, num-classes)
             The ``pre`` output of the last layer.
         """
-        return self.feed_forward(x, **kwargs)[self.layers[-1].full_name('pre')]
+        return self._compute(self._check_inputs(x),
+                             [self.layers[-1].full_name('pre')], **kwargs)[0]
 
     def classify(self, x, **kwargs):
         """Deprecated alias of :meth:`predict`."""

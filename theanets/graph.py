@@ -169,6 +169,11 @@ def _check_finite(arg, array, shape):
     values = array.data if scipy.sparse.issparse(array) else array
     if not isinstance(values, np.ndarray) or values.dtype.kind not in 'fc':
         return
+    # A sum is non-finite whenever any term is, and costs no temporary
+    # array; only a non-finite sum (which finite values can also overflow
+    # to) needs the element-wise check.
+    if np.isfinite(np.add.reduce(values, axis=None)):
+        return
     finite = np.isfinite(values)
     if not finite.all():
         bad = values[~finite]
@@ -756,16 +761,58 @@ class Network(object):
             If ``x`` does not fit the network inputs.
         """
         arrays = self._check_inputs(x)
+        labels = list(self.build_graph(
+            regularizers.from_kwargs(self, **kwargs))[0])
+        return dict(zip(labels, self._compute(arrays, labels, **kwargs)))
+
+    #: Examples per call of a compiled prediction function. Larger inputs are
+    #: computed in consecutive chunks of this many rows, which keeps the
+    #: intermediate activations in the CPU cache and bounds their memory.
+    predict_chunk_size = 1024
+
+    def _compute(self, arrays, names, **kwargs):
+        """Compute the outputs ``names`` for validated input ``arrays``.
+
+        One function is compiled per graph and set of requested outputs; a
+        function already compiled for all outputs (by :meth:`feed_forward`)
+        serves any subset. Without regularizers (whose random draws depend
+        on the call), inputs longer than :attr:`predict_chunk_size` are
+        computed chunk by chunk.
+        """
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
-        if key not in self._functions:
-            outputs, updates = self.build_graph(regs)
-            labels, exprs = list(outputs.keys()), list(outputs.values())
-            util.log('compiling feed_forward function')
-            self._functions[key] = (labels, theano.function(
-                self.inputs, exprs, updates=updates))
-        labels, fn = self._functions[key]
-        return dict(zip(labels, fn(*arrays)))
+        outputs, updates = self.build_graph(regs)
+        everything = (key, tuple(outputs))
+        if everything in self._functions:
+            fn, picked = self._functions[everything], [
+                list(outputs).index(name) for name in names]
+        else:
+            wanted = (key, tuple(names))
+            if wanted not in self._functions:
+                util.log('compiling {} function'.format(
+                    'feed_forward' if wanted == everything else
+                    'prediction ({})'.format(', '.join(names))))
+                self._functions[wanted] = theano.function(
+                    self.inputs, [outputs[name] for name in names],
+                    updates=updates)
+            fn, picked = self._functions[wanted], range(len(names))
+        rows = arrays[0].shape[0]
+        size = self.predict_chunk_size
+        chunks = []
+        if not (regs or updates) and rows > size:
+            for start in range(0, rows, size):
+                part = fn(*[a[start:start + size] for a in arrays])
+                if any(np.shape(r)[:1] != (min(size, rows - start), )
+                       for r in part):
+                    chunks = []  # an output without an example axis
+                    break
+                chunks.append(part)
+        if chunks:
+            results = [np.concatenate([c[j] for c in chunks])
+                       for j in range(len(chunks[0]))]
+        else:
+            results = fn(*arrays)
+        return [results[j] for j in picked]
 
     def predict(self, x, **kwargs):
         """Compute the output of the network's last layer.
@@ -783,7 +830,8 @@ class Network(object):
             The last layer's ``out`` output, e.g. of shape
             ``(examples, outputs)``.
         """
-        return self.feed_forward(x, **kwargs)[self.layers[-1].output_name]
+        return self._compute(self._check_inputs(x),
+                             [self.layers[-1].output_name], **kwargs)[0]
 
     def score(self, x, y, w=None, **kwargs):
         """Compute the (weighted) coefficient of determination R².
