@@ -326,3 +326,42 @@ def test_pkg_resources_stand_in_when_setuptools_lacks_it(tmp_path):
     ''', tmp_path)
     assert 'stand-in' in result['stand_in']
     assert result['sum'] == 6.0
+
+
+CACHE_SCRIPT = '''
+import json
+import numpy as np
+import theanets
+import theano
+import theano.tensor as TT
+from theano.gof import cc
+
+compiled = []
+original = cc.CLinker.compile_cmodule
+
+def counting(self, location=None):
+    compiled.append(sorted(type(node.op).__name__ for node in self.node_order))
+    return original(self, location)
+
+cc.CLinker.compile_cmodule = counting
+x = TT.matrix('x')
+w = theano.shared(np.ones((3, 2), 'float32'))
+b = theano.shared(np.zeros(2, 'float32'))
+f = theano.function([x], [TT.nnet.softmax(TT.dot(x, w) + b), x.T])
+probs, xt = f(np.ones((4, 3), 'float32'))
+print(json.dumps({'compiled': compiled, 'probs': probs.tolist(),
+                  'shape': xt.shape}))
+'''
+
+
+def test_compiled_modules_are_reused_by_the_next_process(tmp_path):
+    # Theano 1.0.5 would rebuild Dot22, SoftmaxWithBias and DimShuffle
+    # modules in every process (unversioned or randomly versioned keys).
+    flags = 'base_compiledir={}'.format(tmp_path / 'cache')
+    first, err = run_fresh(CACHE_SCRIPT, tmp_path, flags=flags)
+    ops = {name for module in first['compiled'] for name in module}
+    assert {'Dot22', 'SoftmaxWithBias', 'DimShuffle'} <= ops, err
+    second, err = run_fresh(CACHE_SCRIPT, tmp_path, flags=flags)
+    assert second['compiled'] == [], err
+    assert second['probs'] == first['probs'] == [[0.5, 0.5]] * 4
+    assert second['shape'] == [3, 4]

@@ -95,6 +95,46 @@ def test_environment_variable_keeps_python_loop(monkeypatch, caplog, value):
     assert caplog.text == ''
 
 
+LAZY_SCRIPT = '''
+import json, sys
+import numpy as np
+import theanets
+name = 'theano.scan_module.scan_perform_ext'
+loaded = [name in sys.modules]
+theanets.Regressor([3, 2]).predict(np.ones((1, 3), 'f'))
+loaded.append(name in sys.modules)
+theanets.recurrent.Regressor([3, (4, 'rnn'), 2]).predict(np.ones((1, 2, 3), 'f'))
+loaded.append(type(sys.modules.get(name)).__name__)
+print(json.dumps({'loaded': loaded, 'scan': theanets.backend.info()['scan']}))
+'''
+
+
+def test_c_scan_is_built_when_theano_first_needs_it(tmp_path):
+    # Importing theanets and compiling feed-forward models does not wait for
+    # the C scan extension; compiling a recurrent model loads it.
+    result, err = run(LAZY_SCRIPT, tmp_path)
+    assert result == {'loaded': [False, False, 'module'], 'scan': 'c'}, err
+
+
+def test_info_reports_python_when_the_lazy_build_fails(monkeypatch, caplog):
+    def fail(theano):
+        raise OSError('no compiler today')
+
+    monkeypatch.delenv(backend.SCAN_ENV, raising=False)
+    monkeypatch.delitem(sys.modules, EXTENSION, raising=False)
+    monkeypatch.setattr(backend, '_build_c_scan', fail)
+    lazy = backend._LazyCScan(theano)
+    monkeypatch.setattr(sys, 'meta_path', [lazy] + sys.meta_path)
+    monkeypatch.setitem(backend._state, 'scan', lazy)
+    with caplog.at_level(logging.WARNING, logger='theanets'):
+        with pytest.raises(ImportError):
+            __import__(EXTENSION)
+        assert backend.info()['scan'] == 'python'
+    assert lazy not in sys.meta_path
+    assert sys.modules[EXTENSION] is None
+    assert caplog.text.count('no compiler today') == 1
+
+
 # Values and gradients of several kinds of loops: raw scans with two-step
 # taps, an output that is not fed back, and a while loop; with NETWORK, also
 # theanets LSTM and GRU layers (the GRU runs backwards with truncated BPTT).

@@ -19,12 +19,18 @@ fixes before (and right after) its first import to work well here:
   ``PyCode_NewEmpty``, frame line numbers are not poked, Cython's use of
   CPython internals that changed is switched off) and compiles it into
   Theano's compile directory, where Theano looks for it (once per compile
-  directory; later imports just load it). If that fails, the extension is
+  directory, and only when Theano first needs it, i.e. when a model with a
+  recurrent layer is compiled; later runs just load it). If that fails, the
+  extension is
   marked unavailable and Theano uses its pure-Python scan loop, which costs
   about 12 us more per time step (a forward and backward pass through a
   small LSTM at batch size 1 takes about 1.6x as long; see
   ``benchmarks/README.md``). Set the environment variable
   ``THEANETS_SCAN=python`` to always use the Python loop;
+* Theano's compile cache rebuilds some modules in every process (ops
+  without parameters count as unversioned, and file-based ops are versioned
+  by a randomised string hash); their cache keys are repaired, which takes
+  about 2 s off every later start;
 * downhill 0.4.0 uses ``collections.Callable``, removed in Python 3.10;
 * Theano imports ``pkg_resources``, which setuptools 81 and later no longer
   ship; a minimal stand-in is provided when it is missing.
@@ -39,7 +45,9 @@ import collections.abc
 import configparser
 import ctypes
 import ctypes.util
+import hashlib
 import importlib
+import importlib.abc
 import importlib.util
 import logging
 import os
@@ -249,6 +257,42 @@ def _compile_c_scan(cmodule, scan_dir, location, init, marker):
         handle.write(marker)
 
 
+class _LazyCScan(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Builds the C scan extension when Theano first imports it.
+
+    Compiling it takes a few seconds on an empty compile directory, which
+    models without recurrent layers need not wait for.
+    """
+
+    def __init__(self, theano):
+        self.theano = theano
+        self.module = None
+
+    def find_spec(self, name, path=None, target=None):
+        if name != _SCAN_EXTENSION:
+            return None
+        self.resolve()
+        if sys.modules.get(name) is None:
+            # Returning None would let the next finder load Theano's own
+            # module, which tries to compile the unpatched source.
+            raise ImportError('the C scan extension is unavailable',
+                              name=name)
+        return importlib.util.spec_from_loader(name, self)
+
+    def resolve(self):
+        """Build and import the extension (or mark it unavailable) once."""
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+            _enable_c_scan(self.theano)
+            self.module = sys.modules.get(_SCAN_EXTENSION)
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        pass
+
+
 def _enable_c_scan(theano):
     """Replace the Python scan loop by the C extension, if it can be built.
 
@@ -278,6 +322,59 @@ def _patch_collections():
     """Restore the ``collections.Callable`` alias that downhill 0.4.0 uses."""
     if not hasattr(collections, 'Callable'):
         collections.Callable = collections.abc.Callable
+
+
+def _fix_module_cache_keys(theano):
+    """Let Theano's compile cache keep modules it would rebuild every run.
+
+    Theano 1.0.5 caches a compiled C module across processes only when its
+    key is "versioned", and two defects make common ops unversioned or
+    differently versioned in every process, so each new interpreter
+    recompiles them (about 0.5 s of gcc each, and a new directory in the
+    cache every time):
+
+    * ops without parameters (``Dot22``, ``Softmax``, ``Alloc``,
+      ``DeepCopyOp``, ...) contribute their empty ``__props__`` to the key's
+      version, which Theano reads as "unversioned";
+    * ops whose C code lives in files (``COp``, e.g. ``DimShuffle``) use
+      Python's ``hash()`` of that code as their version, which differs
+      between processes (string hashing is randomised).
+
+    The key's signature still identifies the op and its code exactly; only
+    the version part is repaired: parameter-less ops count as versioned and
+    ``COp`` versions use a digest of the code.
+    """
+    from theano.gof import cc, op
+    if getattr(cc.CLinker.cmodule_key_, '_theanets', False):
+        return
+
+    def stable_cop_version(self):
+        digest = hashlib.sha256('\0'.join(self.func_codes).encode('utf-8'))
+        version = (int(digest.hexdigest()[:15], 16), )
+        if hasattr(self, 'params_type'):
+            version += (self.params_type.c_code_cache_version(), )
+        return version
+
+    original_key = cc.CLinker.cmodule_key_
+
+    def cmodule_key_(self, fgraph, *args, **kwargs):
+        key = original_key(self, fgraph, *args, **kwargs)
+        if key is None or key[0]:
+            return key
+        version = []
+        for node in self.schedule(fgraph):
+            parts = [node.op.c_code_cache_version_apply(node)]
+            parts += [v.type.c_code_cache_version()
+                      for v in node.inputs + node.outputs]
+            if not all(parts):
+                return key  # genuinely unversioned
+            props = getattr(node.op, '__props__', None)
+            version.append((tuple(parts), props))
+        return tuple(version), key[1]
+
+    cmodule_key_._theanets = True
+    op.COp.c_code_cache_version = stable_cop_version
+    cc.CLinker.cmodule_key_ = cmodule_key_
 
 
 def _patch_pkg_resources():
@@ -357,7 +454,12 @@ def setup():
                 os.environ['THEANO_FLAGS'] = original
     import theano
     if scan_disabled:
-        _enable_c_scan(theano)
+        if os.environ.get(SCAN_ENV, '').strip().lower() == 'python':
+            _state['scan'] = None
+        else:
+            del sys.modules[_SCAN_EXTENSION]
+            _state['scan'] = _LazyCScan(theano)
+            sys.meta_path.insert(0, _state['scan'])
     if blas is None or not theano.config.blas.ldflags:
         _logger.warning(
             'no BLAS library linked; Theano uses its slower NumPy C-API GEMM. '
@@ -365,6 +467,7 @@ def setup():
             'system OpenBLAS for about 2.7x faster training')
     else:
         _logger.info('Theano BLAS: %s', blas)
+    _fix_module_cache_keys(theano)
     _state.update(theano=theano, blas=blas, flags=chosen)
     return theano
 
@@ -377,9 +480,12 @@ def info():
     dict
         ``blas`` (description of the linked BLAS, or None), ``ldflags``,
         ``floatX``, ``flags_set`` (the flags theanets chose) and ``scan``
-        (``'python'`` or ``'c'``).
+        (``'python'`` or ``'c'``; asking builds the C scan extension if
+        Theano has not needed it yet).
     """
     theano = setup()
+    if _state.get('scan') is not None:
+        _state['scan'].resolve()  # build the C scan now, to report on it
     return {
         'blas': _state['blas'],
         'ldflags': theano.config.blas.ldflags,
