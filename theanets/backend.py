@@ -55,6 +55,7 @@ import re
 import shlex
 import sys
 import types
+import warnings
 
 __all__ = ['setup', 'info']
 
@@ -231,7 +232,14 @@ def _build_c_scan(theano):
     # than making Theano try to compile the unpatched source.
     sys.path.insert(0, theano.config.compiledir)
     try:
-        importlib.import_module('scan_perform.scan_perform')
+        with warnings.catch_warnings():
+            # Cython's import-time checks: numpy's ndarray struct size and
+            # the package of the extension module; both harmless here.
+            warnings.filterwarnings('ignore', 'numpy.ndarray size changed',
+                                    RuntimeWarning)
+            warnings.filterwarnings('ignore', "can't resolve package",
+                                    ImportWarning)
+            importlib.import_module('scan_perform.scan_perform')
     except Exception:
         os.remove(init)
         raise
