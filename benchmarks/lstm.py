@@ -16,13 +16,16 @@ function; then the ratio of the two speeds.
 Usage::
 
     python benchmarks/lstm.py [--sequences 4096] [--epochs 5] [--threads 2]
-                              [--scan {c,python}] [--cold] [--skip-torch]
+                              [--lstm {fused,scan}] [--scan {c,python}]
+                              [--cold] [--skip-torch]
 
 ``--threads`` sets the OpenBLAS/OpenMP thread counts and
-``torch.set_num_threads``. ``--scan`` chooses Theano's scan loop (default:
-the C loop when theanets could build it). ``--cold`` points Theano at an
-empty compile directory, so the reported compile time includes compiling
-every C module from scratch.
+``torch.set_num_threads``. ``--lstm`` chooses how theanets runs the LSTM
+recurrence: the fused C Ops of ``theanets.ops`` (default) or ``theano.scan``
+(sets ``THEANETS_LSTM``). ``--scan`` chooses Theano's scan loop for the
+scan version (default: the C loop when theanets could build it). ``--cold``
+points Theano at an empty compile directory, so the reported compile time
+includes compiling every C module from scratch.
 PyTorch is an optional dependency (the ``bench`` extra); without it the
 script only measures theanets.
 """
@@ -56,6 +59,7 @@ def make_data(n, seed=0):
 
 def bench_theanets(x, y, epochs, learning_rate):
     import theanets
+    from theanets import ops
 
     t0 = time.perf_counter()
     net = theanets.recurrent.Classifier(
@@ -85,7 +89,8 @@ def bench_theanets(x, y, epochs, learning_rate):
         cpu_s=statistics.median(cpu),
         compile_s=max(t1 - t0 + first - epoch, 0.0),
         loss=float(loss),
-        scan=theanets.backend.info()['scan'])
+        scan=theanets.backend.info()['scan'],
+        lstm='fused' if ops.fused_lstm_enabled() else 'scan')
 
 
 def bench_torch(x, y, epochs, learning_rate, threads):
@@ -149,12 +154,16 @@ def main(argv=None):
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--cold', action='store_true',
                         help='compile Theano modules in an empty directory')
+    parser.add_argument('--lstm', choices=('fused', 'scan'),
+                        help='LSTM implementation (sets THEANETS_LSTM)')
     parser.add_argument('--scan', choices=('c', 'python'),
                         help='force the scan loop (sets THEANETS_SCAN)')
     parser.add_argument('--skip-torch', action='store_true')
     args = parser.parse_args(argv)
     if args.scan:
         os.environ['THEANETS_SCAN'] = args.scan
+    if args.lstm:
+        os.environ['THEANETS_LSTM'] = args.lstm
 
     # Thread counts must be fixed before numpy/OpenBLAS load.
     for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
@@ -175,7 +184,8 @@ def main(argv=None):
     th = bench_theanets(x, y, args.epochs, args.learning_rate)
     print('theanets: {seq_per_s:8.0f} sequences/s  (median '
           '{median_seq_per_s:.0f}; fastest epoch {epoch_s:.2f} s wall, '
-          '{cpu_s:.2f} s CPU; scan loop: {scan}; loss {loss:.3f})\n'
+          '{cpu_s:.2f} s CPU; LSTM: {lstm}; scan loop: {scan}; '
+          'loss {loss:.3f})\n'
           '          graph build + compile + one validation batch: '
           '{compile_s:.1f} s'.format(**th))
     sys.stdout.flush()
@@ -190,8 +200,8 @@ def main(argv=None):
           '{median_seq_per_s:.0f}; fastest epoch {epoch_s:.2f} s wall, '
           '{cpu_s:.2f} s CPU; torch {version}, torch.get_num_threads() = '
           '{threads}; loss {loss:.3f})'.format(**tr))
-    print('ratio pytorch / theanets: {:.1f}x'.format(
-        tr['seq_per_s'] / th['seq_per_s']))
+    print('ratio theanets / pytorch: {:.2f}x'.format(
+        th['seq_per_s'] / tr['seq_per_s']))
 
 
 if __name__ == '__main__':

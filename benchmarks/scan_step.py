@@ -9,7 +9,9 @@ and backward pass). Run once per loop and compare::
     python benchmarks/scan_step.py --scan python
 
 Threads are set to 1 (``--threads``) so that BLAS threading does not
-dominate the small matrix products.
+dominate the small matrix products. The LSTM runs through ``scan`` (the
+script sets ``THEANETS_LSTM=scan``) unless ``--lstm fused`` asks for the
+fused Ops of :mod:`theanets.ops`, which need no scan loop at all.
 """
 
 import argparse
@@ -22,9 +24,12 @@ def main(argv=None):
     parser.add_argument('--scan', choices=('c', 'python'))
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--form', default='lstm')
+    parser.add_argument('--lstm', choices=('scan', 'fused'), default='scan',
+                        help='how an LSTM runs (default: scan)')
     args = parser.parse_args(argv)
     if args.scan:
         os.environ['THEANETS_SCAN'] = args.scan
+    os.environ['THEANETS_LSTM'] = args.lstm
     for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ[var] = str(args.threads)
 
@@ -38,7 +43,9 @@ def main(argv=None):
     loss = net.loss()
     fn = theano.function(net.variables, [loss] + TT.grad(loss, net.params))
     rng = np.random.RandomState(0)
-    scan = theanets.backend.info()['scan']
+    loop = '{} scan loop'.format(theanets.backend.info()['scan'])
+    if args.form == 'lstm' and args.lstm == 'fused':
+        loop = 'fused LSTM Ops'
     for batch, steps in ((1, 20), (1, 200), (32, 20)):
         x = rng.randn(batch, steps, 16).astype('f')
         y = rng.randn(batch, steps, 10).astype('f')
@@ -50,9 +57,9 @@ def main(argv=None):
             for _ in range(calls):
                 fn(x, y)
             best = min(best, (time.perf_counter() - start) / calls)
-        print('{} scan loop, {}, batch {:2d}, {:3d} steps: {:7.1f} us per '
+        print('{}, {}, batch {:2d}, {:3d} steps: {:7.1f} us per '
               'call, {:6.1f} us per step'.format(
-                  scan, args.form, batch, steps, best * 1e6,
+                  loop, args.form, batch, steps, best * 1e6,
                   best * 1e6 / steps))
 
 

@@ -3,7 +3,9 @@ r"""Recurrent layers: hidden states that evolve over the time axis.
 Recurrent layers consume one input of shape ``(B, T, d)`` (batch, time,
 features) and produce outputs of shape ``(B, T, n)``. Each layer computes its
 input projections for all time steps at once, then runs a symbolic loop
-(Theano's ``scan``) over the time axis.
+(Theano's ``scan``) over the time axis; :class:`LSTM` instead runs the whole
+recurrence in the fused C Ops of :mod:`theanets.ops` unless ``bptt_limit``
+is set.
 
 Common keyword arguments (besides those of :class:`theanets.layers.Layer`):
 
@@ -29,6 +31,7 @@ import numbers
 
 import numpy as np
 
+from .. import ops
 from .. import util          # configures Theano
 from . import base
 import theano               # noqa: E402
@@ -545,6 +548,12 @@ class LSTM(Recurrent):
     Notes
     -----
     Outputs ``out`` (:math:`h`) and ``cell`` (:math:`c`), ``(B, T, n)``.
+
+    Unless ``bptt_limit`` is set, the recurrence runs in the fused C Ops of
+    :mod:`theanets.ops` (forward and back-propagation through time, each in
+    one call) instead of ``theano.scan``; the results agree to rounding.
+    The environment variable ``THEANETS_LSTM=scan`` forces the ``scan``
+    loop.
     """
 
     def __init__(self, c_0=None, **kwargs):
@@ -569,6 +578,12 @@ class LSTM(Recurrent):
         return spec
 
     def transform(self, inputs):
+        x = self._sequence(inputs)
+        xw = TT.dot(x, self.find('xh'))
+        fused = self._fused(inputs, xw, x.shape[1])
+        if fused is not None:
+            return fused
+        a = xw + self.find('b')
         n = self.output_size
 
         def step(a_t, h_tm1, c_tm1, hh, ci, cf, co):
@@ -579,8 +594,6 @@ class LSTM(Recurrent):
             o = TT.nnet.sigmoid(z[:, 3 * n:] + c * co)
             return [o * TT.tanh(c), c]
 
-        x = self._sequence(inputs)
-        a = TT.dot(x, self.find('xh')) + self.find('b')
         (out, cell), updates = self._scan(
             step, [a],
             [self._state(inputs, self.h_0), self._state(inputs, self.c_0)],
@@ -588,6 +601,36 @@ class LSTM(Recurrent):
             [self.find('hh'), self.find('ci'), self.find('cf'),
              self.find('co')])
         return dict(out=_time_major(out), cell=_time_major(cell)), updates
+
+    def _fused(self, inputs, xw, batch_size):
+        """Outputs computed by the fused Ops of :mod:`theanets.ops`, or None.
+
+        None means the ``scan`` loop must be used: back-propagation through
+        time is truncated (``bptt_limit``), the data type is not float32 or
+        float64, or the environment variable ``THEANETS_LSTM`` is ``scan``.
+        A backward layer feeds the reversed sequence and keeps the outputs
+        in processing order, as ``scan(go_backwards=True)`` does.
+        """
+        if self.kwargs.get('bptt_limit', -1) not in (-1, None):
+            return None
+        if not ops.fused_lstm_enabled():
+            return None
+        params = [self.find(name) for name in ('b', 'hh', 'ci', 'cf', 'co')]
+        states = [self._state(inputs, name) for name in (self.h_0, self.c_0)]
+        symbolic = [s for s in states if not isinstance(s, numbers.Integral)]
+        dtype = theano.scalar.upcast(
+            xw.dtype, *[v.dtype for v in params + symbolic])
+        if dtype not in ('float32', 'float64'):
+            return None
+        size = self.output_size
+        states = [TT.zeros((batch_size, size), dtype=dtype)
+                  if isinstance(s, numbers.Integral) else s for s in states]
+        xw = TT.cast(xw, dtype)
+        if self._backwards:
+            xw = xw[::-1]
+        out, cell = ops.lstm(
+            xw, *[TT.cast(v, dtype) for v in params + states])
+        return dict(out=_time_major(out), cell=_time_major(cell)), []
 
 
 class GRU(Recurrent):

@@ -1,0 +1,440 @@
+"""Tests for the fused LSTM Ops (theanets.ops) and their use by the LSTM
+layer.
+
+The Ops are checked against an independent numpy implementation (values),
+against ``theano.scan`` running the same equations (values and gradients,
+with cost terms on h only, c only and both), against finite differences
+(float64), and their single-precision sigmoid/tanh against numpy over a
+sweep of the float range. At the layer level, the fused and the scan
+implementations must give the same outputs and gradients in both
+directions with symbolic initial states.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import theanets  # noqa: F401  (configures Theano)
+from theanets import ops
+from theanets.layers import base, recurrent
+import theano  # noqa: E402
+import theano.tensor as TT  # noqa: E402
+
+NAMES = ('xw', 'b', 'hh', 'ci', 'cf', 'co', 'h0', 'c0')
+NDIMS = (3, 1, 2, 1, 1, 1, 2, 2)
+T, B, N = 5, 3, 4
+
+
+def _symbols(dtype):
+    return [TT.TensorType(dtype, (False, ) * nd)(name)
+            for name, nd in zip(NAMES, NDIMS)]
+
+
+def _values(dtype, steps=T, batch=B, n=N, seed=0):
+    rng = np.random.RandomState(seed)
+    shapes = dict(xw=(steps, batch, 4 * n), b=(4 * n, ), hh=(n, 4 * n),
+                  ci=(n, ), cf=(n, ), co=(n, ), h0=(batch, n), c0=(batch, n))
+    scale = dict(hh=0.5)
+    return [(rng.randn(*shapes[k]) * scale.get(k, 1)).astype(dtype)
+            for k in NAMES]
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def reference(xw, b, hh, ci, cf, co, h0, c0):
+    """The LSTM equations in float64, step by step."""
+    xw, b, hh, ci, cf, co, h, c = (np.asarray(v, 'f8')
+                                   for v in (xw, b, hh, ci, cf, co, h0, c0))
+    a = xw + b
+    n = hh.shape[0]
+    hs, cs = [], []
+    for a_t in a:
+        z = a_t + h @ hh
+        i = _sigmoid(z[:, :n] + c * ci)
+        f = _sigmoid(z[:, n:2 * n] + c * cf)
+        c = f * c + i * np.tanh(z[:, 2 * n:3 * n])
+        o = _sigmoid(z[:, 3 * n:] + c * co)
+        h = o * np.tanh(c)
+        hs.append(h)
+        cs.append(c)
+    return np.array(hs), np.array(cs)
+
+
+def scan_lstm(xw, b, hh, ci, cf, co, h0, c0):
+    """The same recurrence with theano.scan."""
+    n = hh.shape[0]
+    a = xw + b
+
+    def step(a_t, h_tm1, c_tm1, hh, ci, cf, co):
+        z = a_t + TT.dot(h_tm1, hh)
+        i = TT.nnet.sigmoid(z[:, :n] + c_tm1 * ci)
+        f = TT.nnet.sigmoid(z[:, n:2 * n] + c_tm1 * cf)
+        c = f * c_tm1 + i * TT.tanh(z[:, 2 * n:3 * n])
+        o = TT.nnet.sigmoid(z[:, 3 * n:] + c * co)
+        return [o * TT.tanh(c), c]
+    (h, c), _ = theano.scan(step, sequences=[a], outputs_info=[h0, c0],
+                            non_sequences=[hh, ci, cf, co])
+    return h, c
+
+
+
+COSTS = ('h', 'c', 'both')
+# C implementations (of the fused Ops too) without the slow graph
+# optimisations; the layer tests below compile in the default mode.
+FAST_C = theano.Mode(linker='cvm', optimizer='fast_compile')
+RTOL = dict(float32=1e-5, float64=1e-10)
+LABELS = ['h', 'c'] + ['d{}/d{}'.format(cost, name)
+                       for cost in COSTS for name in NAMES]
+
+
+def _compile_pair(dtype):
+    """Compile the fused Op and scan side by side.
+
+    Returns ``run(values, seed)``: ``h``, ``c`` and the gradients of
+    ``sum(h wh)``, ``sum(c wc)`` and of their sum w.r.t. every input
+    (random weights ``wh``, ``wc`` drawn from ``seed``), once for the fused
+    Op and once for scan.
+    """
+    args = _symbols(dtype)
+    wh = TT.tensor3('wh', dtype=dtype)
+    wc = TT.tensor3('wc', dtype=dtype)
+    outputs = []
+    for impl in (ops.lstm, scan_lstm):
+        h, c = impl(*args)
+        outputs.extend([h, c])
+        for cost in COSTS:
+            terms = dict(h=[(h * wh).sum()], c=[(c * wc).sum()])
+            terms['both'] = terms['h'] + terms['c']
+            outputs.extend(TT.grad(sum(terms[cost]), args))
+    fn = theano.function(args + [wh, wc], outputs, mode=FAST_C)
+
+    def run(values, seed=5):
+        rng = np.random.RandomState(seed)
+        shape = values[0].shape[:2] + (values[2].shape[0], )
+        weights = [rng.randn(*shape).astype(dtype) for _ in 'hc']
+        results = fn(*(list(values) + weights))
+        half = len(results) // 2
+        return results[:half], results[half:]
+    return run
+
+
+@pytest.fixture(scope='module', params=['float32', 'float64'])
+def pair(request):
+    return request.param, _compile_pair(request.param)
+
+
+def _assert_same(fused, scan, dtype):
+    assert len(fused) == len(scan) == len(LABELS)
+    rtol = RTOL[dtype]
+    for label, x, y in zip(LABELS, fused, scan):
+        assert x.dtype == dtype, label
+        assert x.shape == y.shape, label
+        np.testing.assert_allclose(x, y, rtol=rtol,
+                                   atol=rtol * max(np.abs(y).max(), 1e-3),
+                                   err_msg=label)
+
+
+def test_forward_matches_numpy(pair):
+    dtype, run = pair
+    values = _values(dtype)
+    fused, _ = run(values)
+    h, c = reference(*values)
+    tol = dict(float32=2e-6, float64=1e-13)[dtype]
+    assert fused[0].shape == fused[1].shape == (T, B, N)
+    np.testing.assert_allclose(fused[0], h, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fused[1], c, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize('shape', [(T, B, N), (1, 1, N), (1, B, N),
+                                   (T, 1, N), (3, 2, 1)])
+def test_values_and_gradients_match_scan(pair, shape):
+    dtype, run = pair
+    fused, scan = run(_values(dtype, *shape))
+    _assert_same(fused, scan, dtype)
+
+
+def test_cost_terms_reach_the_right_inputs(pair):
+    # The gradients of the h-only and the c-only cost are both nonzero and
+    # add up to the gradient of their sum.
+    dtype, run = pair
+    fused, _ = run(_values(dtype))
+    size = len(NAMES)
+    grads = {cost: fused[2 + size * k:2 + size * (k + 1)]
+             for k, cost in enumerate(COSTS)}
+    for gh, gc, both in zip(grads['h'], grads['c'], grads['both']):
+        assert np.abs(gh).max() > 0 and np.abs(gc).max() > 0
+        np.testing.assert_allclose(gh + gc, both, rtol=1e-4, atol=1e-5)
+
+
+def test_c_code_matches_numpy_perform():
+    # Theano's Python linker runs the Ops' NumPy ``perform``.
+    args = _symbols('float64')
+    h, c = ops.lstm(*args)
+    cost = (h ** 2).sum() + (c * 0.5).sum()
+    outputs = [h, c] + TT.grad(cost, args)
+    values = _values('float64', seed=7)
+    fast = theano.function(args, outputs)(*values)
+    slow = theano.function(args, outputs, mode=theano.Mode(linker='py'))(
+        *values)
+    for label, x, y in zip(['h', 'c'] + list(NAMES), fast, slow):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13,
+                                   err_msg=label)
+
+
+def test_verify_grad_float64():
+    rng = np.random.RandomState(11)
+    values = _values('float64', steps=3, batch=2, n=2, seed=4)
+
+    def cost(*args):
+        h, c = ops.lstm(*args)
+        return TT.concatenate([h, TT.tanh(c)], axis=2)
+    theano.gradient.verify_grad(cost, values, rng=rng, eps=1e-6,
+                                abs_tol=1e-6, rel_tol=1e-5)
+
+
+# ----------------------------------------------------------------------
+# single-precision nonlinearities, special values
+
+
+@pytest.fixture(scope='module')
+def gates():
+    """Function of ``a`` ``(T, B, 4n)`` with zero weights and states.
+
+    The saved activations are then sigmoid, sigmoid, tanh and sigmoid of
+    the four blocks of ``a`` (and tanh(c) with c = sigmoid(a_i) tanh(a_c)).
+    """
+    a = TT.tensor3('a', dtype='float32')
+    n = a.shape[2] // 4
+    zeros = TT.zeros((n, ), 'float32')
+    states = TT.zeros((a.shape[1], n), 'float32')
+    h, c, acts = ops.lstm_forward(
+        a, TT.zeros((4 * n, ), 'float32'), TT.zeros((n, 4 * n), 'float32'),
+        zeros, zeros, zeros, states, states)
+    return theano.function([a], [h, c, acts])
+
+
+def _gate_values(gates, x):
+    """The five saved activations for ``x`` in every block, ``(5, len(x))``:
+    one unit, one row per value."""
+    _, _, acts = gates(np.repeat(x[None, :, None], 4, axis=2))
+    return acts[0].T
+
+
+def _ulp_error(got, exact):
+    spacing = np.abs(np.spacing(exact.astype('float32'))).astype('f8')
+    return np.abs(got.astype('f8') - exact) / spacing
+
+
+def test_sigmoid_and_tanh_accuracy(gates):
+    rng = np.random.RandomState(0)
+    x = np.concatenate([
+        np.linspace(-20, 20, 40001), rng.randn(20000) * 4,
+        np.logspace(-40, 2.2, 4000), -np.logspace(-40, 2.2, 4000)])
+    x = x.astype('float32')
+    acts = _gate_values(gates, x)
+    x64 = x.astype('f8')
+    with np.errstate(over='ignore', under='ignore'):
+        sig = 1 / (1 + np.exp(-x64))
+    normal = sig >= np.finfo('float32').tiny
+    for k in (0, 1, 3):
+        assert _ulp_error(acts[k][normal], sig[normal]).max() <= 3
+        # results below the smallest normal float (x < -87.3) flush to 0
+        assert (acts[k][~normal] <= sig[~normal]).all()
+        assert (acts[k][x < -87.34] == 0).all()
+    assert _ulp_error(acts[2], np.tanh(x64)).max() <= 2
+    # tanh keeps tiny arguments exactly
+    tiny = np.abs(x) < 1e-4
+    np.testing.assert_array_equal(acts[2][tiny], x[tiny])
+
+
+def test_saturation_and_special_values(gates):
+    x = np.array([np.inf, -np.inf, 200, -200, 30, -30, 0, -0.0, np.nan],
+                 'float32')
+    acts = _gate_values(gates, x)
+    sig, th = acts[0], acts[2]
+    np.testing.assert_array_equal(sig[:4], [1, 0, 1, 0])
+    np.testing.assert_array_equal(th[:6], [1, -1, 1, -1, 1, -1])
+    assert sig[4] == 1 and 0 < sig[5] < 1e-12
+    assert sig[6] == sig[7] == 0.5
+    assert th[6] == th[7] == 0
+    assert np.isnan(sig[8]) and np.isnan(th[8])
+
+
+def test_nan_propagates(gates, pair):
+    a = np.zeros((1, 2, 8), 'float32')
+    a[0, 1, 2] = np.nan  # the candidate of row 1, unit 0
+    h, c, _ = gates(a)
+    assert np.isfinite(h[0, 0]).all() and np.isfinite(c[0, 1, 1])
+    assert np.isnan(c[0, 1, 0]) and np.isnan(h[0, 1, 0])
+    # across time steps, and into the gradients
+    dtype, run = pair
+    values = _values(dtype, steps=3, batch=2, n=2)
+    values[0][0, 1, 0] = np.nan
+    (h, c, *grads), _ = run(values)
+    assert np.isnan(h[1:, 1]).all() and np.isfinite(h[:, 0]).all()
+    assert np.isnan(grads[2]).any()  # d cost / d hh
+
+
+# ----------------------------------------------------------------------
+# errors
+
+
+def test_rejects_mixed_dtypes_and_ranks():
+    args = _symbols('float32')
+    args[2] = TT.matrix('hh', dtype='float64')
+    with pytest.raises(TypeError, match='one dtype'):
+        ops.lstm(*args)
+    with pytest.raises(TypeError, match='dimensions'):
+        ops.lstm(*([TT.matrix('xw')] + _symbols('float32')[1:]))
+
+
+def test_rejects_wrong_shapes():
+    args = _symbols('float64')
+    fn = theano.function(args, ops.lstm(*args))
+    values = _values('float64')
+    values[6] = values[6][:, :2]
+    with pytest.raises(ValueError, match='h0'):
+        fn(*values)
+
+
+def test_gradient_through_saved_activations_is_refused():
+    args = _symbols('float32')
+    _, _, acts = ops.lstm_forward(*args)
+    with pytest.raises(NotImplementedError, match='saved activations'):
+        TT.grad(acts.sum(), args[0])
+
+
+# ----------------------------------------------------------------------
+# the LSTM layer
+
+
+def _lstm_graph(direction, **kwargs):
+    """Input variables, layer, outputs and updates of an LSTM layer with
+    initial states from the inputs 'h0' and 'c0'."""
+    inputs = [base.Input(size=3, ndim=3, name='in'),
+              base.Input(size=N, name='h0'), base.Input(size=N, name='c0')]
+    layer = recurrent.LSTM(size=N, inputs='in', name='l', h_0='h0',
+                           c_0='c0', direction=direction, rng=17, **kwargs)
+    graph = type('Graph', (), dict(layers=inputs + [layer]))
+    for item in graph.layers:
+        item.bind(graph)
+    exprs = {item.output_name: item.input for item in inputs}
+    outputs, updates = layer.connect(exprs)
+    return [item.input for item in inputs], layer, outputs, updates
+
+
+def _op_names(outputs):
+    variables = theano.gof.graph.ancestors(list(outputs))
+    return {type(v.owner.op).__name__ for v in variables if v.owner}
+
+
+def test_layer_uses_fused_op_unless_told(monkeypatch):
+    monkeypatch.delenv(ops.ENV, raising=False)
+    _, _, outputs, updates = _lstm_graph('forward')
+    assert list(updates) == []
+    assert 'LSTMForward' in _op_names(outputs.values())
+    assert 'Scan' not in _op_names(outputs.values())
+    monkeypatch.setenv(ops.ENV, 'scan')
+    _, _, outputs, _ = _lstm_graph('forward')
+    assert 'Scan' in _op_names(outputs.values())
+    assert 'LSTMForward' not in _op_names(outputs.values())
+
+
+def test_layer_with_bptt_limit_uses_scan(monkeypatch):
+    monkeypatch.delenv(ops.ENV, raising=False)
+    _, _, outputs, _ = _lstm_graph('forward', bptt_limit=2)
+    assert 'Scan' in _op_names(outputs.values())
+
+
+@pytest.fixture(scope='module')
+def layer_pair():
+    """Fused and scan LSTM layers (same seed) in both directions: outputs
+    and gradients w.r.t. parameters, data and initial states, from one
+    compiled function fed the same data."""
+    saved = os.environ.get(ops.ENV)
+    exprs, variables = {}, {}
+    try:
+        for impl in ('fused', 'scan'):
+            os.environ[ops.ENV] = impl
+            for direction in ('forward', 'backward'):
+                inputs, layer, outputs, _ = _lstm_graph(direction)
+                rng = np.random.RandomState(2)
+                out, cell = outputs['l:out'], outputs['l:cell']
+                cost = ((out * rng.randn(2, 4, N).astype('f')).sum() +
+                        (cell * rng.randn(2, 4, N).astype('f')).sum())
+                key = impl, direction
+                exprs[key] = [out, cell] + TT.grad(cost, layer.params + inputs)
+                variables[key] = inputs
+    finally:
+        if saved is None:
+            os.environ.pop(ops.ENV, None)
+        else:
+            os.environ[ops.ENV] = saved
+    keys = sorted(exprs)
+    fn = theano.function([v for k in keys for v in variables[k]],
+                         [e for k in keys for e in exprs[k]])
+    rng = np.random.RandomState(9)
+    data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f'),
+            rng.randn(2, N).astype('f')]
+    values = fn(*(data * len(keys)))
+    size = len(values) // len(keys)
+    return {k: values[i * size:(i + 1) * size] for i, k in enumerate(keys)}
+
+
+@pytest.mark.parametrize('direction', ['forward', 'backward'])
+def test_layer_fused_matches_scan(layer_pair, direction):
+    fused = layer_pair['fused', direction]
+    scan = layer_pair['scan', direction]
+    # out, cell; gradients w.r.t. xh hh b ci cf co, in, h0, c0
+    assert len(fused) == len(scan) == 11
+    for k, (x, y) in enumerate(zip(fused, scan)):
+        assert x.shape == y.shape
+        assert np.abs(x).max() > 0
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6,
+                                   err_msg=str(k))
+
+
+def test_layer_backward_direction_reverses(layer_pair):
+    # The backward layer's first output consumed the last input step.
+    fw = layer_pair['fused', 'forward'][0]
+    bw = layer_pair['fused', 'backward'][0]
+    assert not np.allclose(fw, bw)
+
+
+# ----------------------------------------------------------------------
+# without a BLAS library (Theano's NumPy-based gemm), in a fresh process
+
+NO_BLAS_SCRIPT = '''
+import numpy as np
+import theanets
+import theano
+import theano.tensor as TT
+from theanets import ops
+assert theano.config.blas.ldflags == ''
+rng = np.random.RandomState(0)
+vals = [rng.randn(*s) for s in [(4, 3, 8), (8,), (2, 8), (2,), (2,), (2,),
+                                (3, 2), (3, 2)]]
+args = [TT.TensorType('float64', (False,) * v.ndim)() for v in vals]
+h, c = ops.lstm(*args)
+outs = [h, c] + TT.grad((h ** 2).sum() + c.sum(), args)
+fast = theano.function(args, outs)(*vals)
+slow = theano.function(args, outs, mode=theano.Mode(linker='py'))(*vals)
+for x, y in zip(fast, slow):
+    np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+print('ok')
+'''
+
+
+@pytest.mark.slow
+def test_without_blas(tmp_path):
+    env = dict(os.environ)
+    env['THEANO_FLAGS'] = 'blas.ldflags=,base_compiledir={}'.format(tmp_path)
+    proc = subprocess.run([sys.executable, '-c', NO_BLAS_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith('ok')
