@@ -547,3 +547,19 @@ def test_unsupervised_pretraining_needs_a_hidden_layer():
     pairs = trainer.UnsupervisedPretrainer('sgd', net).itertrain(None)
     with pytest.raises(util.ConfigurationError, match='hidden layer'):
         next(pairs)
+
+
+@pytest.mark.parametrize('form', ['lstm', 'rnn'])
+def test_esgd_refuses_recurrent_layers_before_compiling(form, monkeypatch):
+    from theanets import recurrent
+    net = recurrent.Regressor([3, (4, form), 2])
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError('theano.function must not be called')
+
+    monkeypatch.setattr(trainer.theano, 'function', no_compiling)
+    x = np.zeros((2, 5, 3), 'f')
+    y = np.zeros((2, 5, 2), 'f')
+    with pytest.raises(util.ConfigurationError,
+                       match=r'"esgd" needs second derivatives.*"hid1"'):
+        net.train([x, y], algo='esgd', max_updates=1)

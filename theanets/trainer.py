@@ -128,6 +128,26 @@ def _non_finite(pair, params):
     return None
 
 
+def _check_esgd_layers(network):
+    """Raise ConfigurationError if ESGD cannot train ``network``.
+
+    ESGD estimates curvature from Hessian-vector products (the R-operator of
+    the gradient). Theano 1.0.5 fails while compiling that for the gradient
+    of a ``scan`` loop (an internal ``ValueError``), and the fused LSTM Ops
+    define no second derivatives, so no recurrent layer can be trained
+    with it.
+    """
+    recurrent = [layer.name for layer in network.layers
+                 if isinstance(layer, (layers.recurrent.Recurrent,
+                                       layers.recurrent.Bidirectional))]
+    if recurrent:
+        raise util.ConfigurationError(
+            'algo: "esgd" needs second derivatives, which Theano cannot '
+            'compute through the recurrent layer(s) {}; use another '
+            'algorithm, e.g. "rmsprop" or "adam"'.format(
+                ', '.join('"{}"'.format(name) for name in recurrent)))
+
+
 class DownhillTrainer(object):
     """Train a network with a gradient-based optimizer from downhill.
 
@@ -232,6 +252,8 @@ class DownhillTrainer(object):
         :meth:`theanets.Network.train` does).
         """
         net = self.network
+        if self.algo.lower() == 'esgd':
+            _check_esgd_layers(net)
         optimizer = downhill.build(
             self.algo,
             loss=net.loss(**kwargs),
