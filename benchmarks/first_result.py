@@ -22,7 +22,6 @@ Usage::
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time

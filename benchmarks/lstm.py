@@ -34,8 +34,9 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
+
+from common import add_common_arguments, set_threads, use_cold_theano_cache
 
 # numpy, Theano and PyTorch are imported only after main() has set the thread
 # counts, which BLAS libraries read when they are loaded.
@@ -149,30 +150,22 @@ def main(argv=None):
     parser.add_argument('--sequences', type=int, default=4096)
     parser.add_argument('--epochs', type=int, default=5,
                         help='timed epochs after the first (default 5)')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='threads for BLAS and PyTorch (default 2)')
     parser.add_argument('--learning-rate', type=float, default=1e-3)
-    parser.add_argument('--cold', action='store_true',
-                        help='compile Theano modules in an empty directory')
     parser.add_argument('--lstm', choices=('fused', 'scan'),
                         help='LSTM implementation (sets THEANETS_LSTM)')
     parser.add_argument('--scan', choices=('c', 'python'),
                         help='force the scan loop (sets THEANETS_SCAN)')
     parser.add_argument('--skip-torch', action='store_true')
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.scan:
         os.environ['THEANETS_SCAN'] = args.scan
     if args.lstm:
         os.environ['THEANETS_LSTM'] = args.lstm
 
-    # Thread counts must be fixed before numpy/OpenBLAS load.
-    for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-        os.environ[var] = str(args.threads)
+    set_threads(args.threads)
     if args.cold:
-        tmp = tempfile.mkdtemp(prefix='theano-cold-')
-        flags = os.environ.get('THEANO_FLAGS', '')
-        os.environ['THEANO_FLAGS'] = ','.join(
-            f for f in (flags, 'base_compiledir=' + tmp) if f)
+        use_cold_theano_cache()
 
     x, y = make_data(args.sequences)
     n = len(x) - len(x) % BATCH

@@ -25,7 +25,6 @@ skipped.
 """
 
 import argparse
-import statistics
 import sys
 import time
 
