@@ -17,12 +17,14 @@ Usage::
 
     python benchmarks/lstm.py [--sequences 4096] [--epochs 5] [--threads 2]
                               [--lstm {fused,scan}] [--scan {c,python}]
-                              [--cold] [--skip-torch]
+                              [--form {lstm,gru}] [--cold] [--skip-torch]
 
 ``--threads`` sets the OpenBLAS/OpenMP thread counts and
 ``torch.set_num_threads``. ``--lstm`` chooses how theanets runs the LSTM
 recurrence: the fused C Ops of ``theanets.ops`` (default) or ``theano.scan``
-(sets ``THEANETS_LSTM``). ``--scan`` chooses Theano's scan loop for the
+(sets ``THEANETS_LSTM``; with ``--form gru``, ``THEANETS_GRU``). ``--form
+gru`` replaces the LSTM by a GRU (tanh candidate) in both libraries
+(``nn.GRU`` in PyTorch). ``--scan`` chooses Theano's scan loop for the
 scan version (default: the C loop when theanets could build it). ``--cold``
 points Theano at an empty compile directory, so the reported compile time
 includes compiling every C module from scratch.
@@ -58,13 +60,15 @@ def make_data(n, seed=0):
     return x, y
 
 
-def bench_theanets(x, y, epochs, learning_rate):
+def bench_theanets(x, y, epochs, learning_rate, form='lstm'):
     import theanets
     from theanets import ops
 
     t0 = time.perf_counter()
-    net = theanets.recurrent.Classifier(
-        [FEATURES, dict(form='lstm', size=HIDDEN), CLASSES])
+    layer = dict(form=form, size=HIDDEN)
+    if form == 'gru':
+        layer['activation'] = 'tanh'
+    net = theanets.recurrent.Classifier([FEATURES, layer, CLASSES])
     # A tiny validation set, validated only once (before the first epoch),
     # so the timed epochs are pure training.
     valid = [x[:BATCH], y[:BATCH]]
@@ -91,10 +95,12 @@ def bench_theanets(x, y, epochs, learning_rate):
         compile_s=max(t1 - t0 + first - epoch, 0.0),
         loss=float(loss),
         scan=theanets.backend.info()['scan'],
-        lstm='fused' if ops.fused_lstm_enabled() else 'scan')
+        form=form.upper(),
+        lstm='fused' if (ops.fused_gru_enabled() if form == 'gru'
+                         else ops.fused_lstm_enabled()) else 'scan')
 
 
-def bench_torch(x, y, epochs, learning_rate, threads):
+def bench_torch(x, y, epochs, learning_rate, threads, form='lstm'):
     import torch
 
     torch.set_num_threads(threads)
@@ -103,7 +109,8 @@ def bench_torch(x, y, epochs, learning_rate, threads):
     class Model(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.lstm = torch.nn.LSTM(FEATURES, HIDDEN, batch_first=True)
+            rnn = torch.nn.GRU if form == 'gru' else torch.nn.LSTM
+            self.lstm = rnn(FEATURES, HIDDEN, batch_first=True)
             self.out = torch.nn.Linear(HIDDEN, CLASSES)
 
         def forward(self, inputs):
@@ -152,7 +159,10 @@ def main(argv=None):
                         help='timed epochs after the first (default 5)')
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--lstm', choices=('fused', 'scan'),
-                        help='LSTM implementation (sets THEANETS_LSTM)')
+                        help='recurrence implementation (sets '
+                        'THEANETS_LSTM, or THEANETS_GRU with --form gru)')
+    parser.add_argument('--form', choices=('lstm', 'gru'), default='lstm',
+                        help='recurrent layer (default lstm)')
     parser.add_argument('--scan', choices=('c', 'python'),
                         help='force the scan loop (sets THEANETS_SCAN)')
     parser.add_argument('--skip-torch', action='store_true')
@@ -161,7 +171,8 @@ def main(argv=None):
     if args.scan:
         os.environ['THEANETS_SCAN'] = args.scan
     if args.lstm:
-        os.environ['THEANETS_LSTM'] = args.lstm
+        env = 'THEANETS_GRU' if args.form == 'gru' else 'THEANETS_LSTM'
+        os.environ[env] = args.lstm
 
     set_threads(args.threads)
     if args.cold:
@@ -170,14 +181,15 @@ def main(argv=None):
     x, y = make_data(args.sequences)
     n = len(x) - len(x) % BATCH
     x, y = x[:n], y[:n]
-    print('task: {} sequences x {} steps x {} features -> LSTM({}) -> {} '
+    print('task: {} sequences x {} steps x {} features -> {}({}) -> {} '
           'classes per step; batch {}, Adam lr {:g}, float32, CPU'.format(
-              n, STEPS, FEATURES, HIDDEN, CLASSES, BATCH, args.learning_rate))
+              n, STEPS, FEATURES, args.form.upper(), HIDDEN, CLASSES, BATCH,
+              args.learning_rate))
 
-    th = bench_theanets(x, y, args.epochs, args.learning_rate)
+    th = bench_theanets(x, y, args.epochs, args.learning_rate, args.form)
     print('theanets: {seq_per_s:8.0f} sequences/s  (median '
           '{median_seq_per_s:.0f}; fastest epoch {epoch_s:.2f} s wall, '
-          '{cpu_s:.2f} s CPU; LSTM: {lstm}; scan loop: {scan}; '
+          '{cpu_s:.2f} s CPU; {form}: {lstm}; scan loop: {scan}; '
           'loss {loss:.3f})\n'
           '          graph build + compile + one validation batch: '
           '{compile_s:.1f} s'.format(**th))
@@ -185,7 +197,8 @@ def main(argv=None):
     if args.skip_torch:
         return
     try:
-        tr = bench_torch(x, y, args.epochs, args.learning_rate, args.threads)
+        tr = bench_torch(x, y, args.epochs, args.learning_rate, args.threads,
+                         args.form)
     except ImportError:
         print('pytorch:  not installed (pip install "theanets[bench]")')
         return

@@ -1,13 +1,16 @@
-"""Tests for the fused LSTM Ops (theanets.ops) and their use by the LSTM
-layer.
+"""Tests for the fused LSTM and GRU Ops (theanets.ops) and their use by the
+LSTM and GRU layers.
 
 The Ops are checked against an independent numpy implementation (values),
 against ``theano.scan`` running the same equations (values and gradients,
 with cost terms on h only, c only and both), against finite differences
 (float64), and their single-precision sigmoid/tanh against numpy over a
-sweep of the float range. At the layer level, the fused and the scan
+sweep of the float range. The GRU Ops likewise, for each candidate
+activation they implement and with cost terms on each of the four outputs
+and on all together. At the layer level, the fused and the scan
 implementations must give the same outputs and gradients in both
-directions with symbolic initial states.
+directions with symbolic initial states, and the GRU layer must fall back
+on scan when the Ops cannot run it.
 """
 
 import os
@@ -426,6 +429,15 @@ fast = theano.function(args, outs)(*vals)
 slow = theano.function(args, outs, mode=theano.Mode(linker='py'))(*vals)
 for x, y in zip(fast, slow):
     np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+vals = [rng.randn(*s) for s in [(4, 3, 6), (6,), (2, 2), (2, 2), (2, 2),
+                                (3, 2)]]
+args = [TT.TensorType('float64', (False,) * v.ndim)() for v in vals]
+outs = list(ops.gru(*args))
+outs += TT.grad(sum((x ** 2).sum() for x in outs), args)
+fast = theano.function(args, outs)(*vals)
+slow = theano.function(args, outs, mode=theano.Mode(linker='py'))(*vals)
+for x, y in zip(fast, slow):
+    np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
 print('ok')
 '''
 
@@ -438,3 +450,308 @@ def test_without_blas(tmp_path):
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith('ok')
+
+
+# ----------------------------------------------------------------------
+# the fused GRU Ops
+
+GRU_NAMES = ('xw', 'b', 'hh', 'hr', 'hz', 'h0')
+GRU_NDIMS = (3, 1, 2, 2, 2, 2)
+GRU_OUTPUTS = ('pre', 'hid', 'rate', 'out')
+GRU_COSTS = GRU_OUTPUTS + ('all', )
+GRU_LABELS = list(GRU_OUTPUTS) + ['d{}/d{}'.format(cost, name)
+                                  for cost in GRU_COSTS for name in GRU_NAMES]
+ACTIVATIONS = ('tanh', 'relu', 'sigmoid', 'linear')
+NUMPY_ACTIVATIONS = dict(tanh=np.tanh, sigmoid=_sigmoid, linear=lambda x: x,
+                         relu=lambda x: np.maximum(x, 0))
+
+
+def _gru_symbols(dtype):
+    return [TT.TensorType(dtype, (False, ) * nd)(name)
+            for name, nd in zip(GRU_NAMES, GRU_NDIMS)]
+
+
+def _gru_values(dtype, steps=T, batch=B, n=N, seed=0):
+    rng = np.random.RandomState(seed)
+    shapes = dict(xw=(steps, batch, 3 * n), b=(3 * n, ), hh=(n, n),
+                  hr=(n, n), hz=(n, n), h0=(batch, n))
+    return [(rng.randn(*shapes[k]) * (0.5 if k[0] == 'h' else 1))
+            .astype(dtype) for k in GRU_NAMES]
+
+
+def gru_reference(xw, b, hh, hr, hz, h0, activation='tanh'):
+    """The GRU equations in float64, step by step: pre, hid, rate, out."""
+    xw, b, hh, hr, hz, h = (np.asarray(v, 'f8')
+                            for v in (xw, b, hh, hr, hz, h0))
+    g = NUMPY_ACTIVATIONS[activation]
+    a = xw + b
+    n = hh.shape[0]
+    results = []
+    for a_t in a:
+        r = _sigmoid(a_t[:, n:2 * n] + h @ hr)
+        z = _sigmoid(a_t[:, 2 * n:] + h @ hz)
+        pre = a_t[:, :n] + (r * h) @ hh
+        hid = g(pre)
+        h = (1 - z) * h + z * hid
+        results.append((pre, hid, z, h))
+    return [np.array(v) for v in zip(*results)]
+
+
+def scan_gru(xw, b, hh, hr, hz, h0, activation='tanh'):
+    """The same recurrence with theano.scan, in the layer's formulation."""
+    g = dict(tanh=TT.tanh, sigmoid=TT.nnet.sigmoid, linear=lambda x: x,
+             relu=lambda x: (x + abs(x)) / 2)[activation]
+    n = hh.shape[0]
+    a = xw + b
+
+    def step(ah_t, ar_t, az_t, h_tm1, hh, hr, hz):
+        r = TT.nnet.sigmoid(ar_t + TT.dot(h_tm1, hr))
+        z = TT.nnet.sigmoid(az_t + TT.dot(h_tm1, hz))
+        pre = ah_t + TT.dot(r * h_tm1, hh)
+        hid = g(pre)
+        return [pre, hid, z, (1 - z) * h_tm1 + z * hid]
+    outputs, _ = theano.scan(
+        step, sequences=[a[:, :, :n], a[:, :, n:2 * n], a[:, :, 2 * n:]],
+        outputs_info=[None, None, None, h0], non_sequences=[hh, hr, hz])
+    return outputs
+
+
+def _compile_gru_pair(dtype, activation):
+    """Fused GRU and scan side by side: the four outputs and the gradients
+    of ``sum(output * weights)`` for each output and for all four together
+    w.r.t. every input (weights drawn from ``seed``), fused then scan."""
+    args = _gru_symbols(dtype)
+    weights = [TT.tensor3('w' + name, dtype=dtype) for name in GRU_OUTPUTS]
+    outputs = []
+    for impl in (ops.gru, scan_gru):
+        results = impl(*args, activation=activation)
+        outputs.extend(results)
+        terms = [(x * w).sum() for x, w in zip(results, weights)]
+        for cost in terms + [sum(terms)]:
+            outputs.extend(TT.grad(cost, args))
+    fn = theano.function(args + weights, outputs, mode=FAST_C)
+
+    def run(values, seed=5):
+        rng = np.random.RandomState(seed)
+        shape = values[0].shape[:2] + (values[2].shape[0], )
+        ws = [rng.randn(*shape).astype(dtype) for _ in GRU_OUTPUTS]
+        results = fn(*(list(values) + ws))
+        half = len(results) // 2
+        return results[:half], results[half:]
+    return run
+
+
+@pytest.fixture(scope='module', params=[
+    (dtype, act) for dtype in ('float32', 'float64') for act in ACTIVATIONS])
+def gru_pair(request):
+    dtype, activation = request.param
+    return dtype, activation, _compile_gru_pair(dtype, activation)
+
+
+# scan's float64 gradients are themselves only good to about 1e-8 here (the
+# fused Op agrees better with finite differences, see below)
+GRU_RTOL = dict(float32=2e-5, float64=1e-6)
+
+
+def _assert_same_gru(fused, scan, dtype):
+    assert len(fused) == len(scan) == len(GRU_LABELS)
+    rtol = GRU_RTOL[dtype]
+    for label, x, y in zip(GRU_LABELS, fused, scan):
+        assert x.dtype == dtype, label
+        assert x.shape == y.shape, label
+        np.testing.assert_allclose(x, y, rtol=rtol,
+                                   atol=rtol * max(np.abs(y).max(), 1e-3),
+                                   err_msg=label)
+
+
+def test_gru_forward_matches_numpy(gru_pair):
+    dtype, activation, run = gru_pair
+    values = _gru_values(dtype)
+    fused, _ = run(values)
+    expected = gru_reference(*values, activation=activation)
+    tol = dict(float32=3e-6, float64=1e-13)[dtype]
+    for label, x, y in zip(GRU_OUTPUTS, fused, expected):
+        assert x.shape == (T, B, N)
+        np.testing.assert_allclose(x, y, rtol=tol, atol=tol, err_msg=label)
+
+
+@pytest.mark.parametrize('shape', [(T, B, N), (1, 1, N), (T, 1, N),
+                                   (1, B, N), (3, 2, 1)])
+def test_gru_values_and_gradients_match_scan(gru_pair, shape):
+    dtype, _, run = gru_pair
+    fused, scan = run(_gru_values(dtype, *shape))
+    _assert_same_gru(fused, scan, dtype)
+
+
+def test_gru_cost_terms_reach_the_inputs(gru_pair):
+    # Each output's cost (over several steps) has a nonzero gradient w.r.t.
+    # every input, and the four gradients add up to that of the sum.
+    dtype, activation, run = gru_pair
+    fused, _ = run(_gru_values(dtype))
+    size = len(GRU_NAMES)
+    grads = [fused[4 + size * k:4 + size * (k + 1)]
+             for k in range(len(GRU_COSTS))]
+    for k, name in enumerate(GRU_NAMES):
+        for cost in range(4):
+            assert np.abs(grads[cost][k]).max() > 0, (GRU_COSTS[cost], name)
+        total = sum(grads[cost][k] for cost in range(4))
+        np.testing.assert_allclose(total, grads[4][k], rtol=1e-4, atol=1e-5)
+
+
+def test_gru_c_code_matches_numpy_perform():
+    args = _gru_symbols('float64')
+    values = _gru_values('float64', seed=7)
+    for activation in ACTIVATIONS:
+        results = ops.gru(*args, activation=activation)
+        cost = sum((x ** 2).sum() * (k + 1) for k, x in enumerate(results))
+        outputs = list(results) + TT.grad(cost, args)
+        fast = theano.function(args, outputs, mode=FAST_C)(*values)
+        slow = theano.function(args, outputs, mode=theano.Mode(linker='py'))(
+            *values)
+        for label, x, y in zip(GRU_OUTPUTS + GRU_NAMES, fast, slow):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13,
+                                       err_msg=activation + ' ' + label)
+
+
+@pytest.mark.parametrize('activation', ACTIVATIONS)
+def test_gru_verify_grad_float64(activation):
+    rng = np.random.RandomState(11)
+    values = _gru_values('float64', steps=3, batch=2, n=2, seed=4)
+
+    def cost(*args):
+        return TT.concatenate(ops.gru(*args, activation=activation), axis=2)
+    theano.gradient.verify_grad(cost, values, rng=rng, eps=1e-7,
+                                abs_tol=1e-6, rel_tol=1e-5, mode=FAST_C)
+
+
+def test_gru_nan_propagates():
+    args = _gru_symbols('float32')
+    results = ops.gru(*args)
+    fn = theano.function(args, list(results) + [TT.grad(
+        results[3].sum(), args[2])], mode=FAST_C)
+    values = _gru_values('float32', steps=3, batch=2, n=2)
+    values[0][0, 1, 0] = np.nan  # the candidate of row 1, unit 0
+    pre, hid, rate, out, dhh = fn(*values)
+    assert np.isnan(pre[0, 1, 0]) and np.isnan(out[0, 1, 0])
+    assert np.isfinite(pre[0, 1, 1]) and np.isfinite(rate[0, 1]).all()
+    assert np.isnan(out[1:, 1]).all() and np.isfinite(out[:, 0]).all()
+    assert np.isnan(dhh).any()
+
+
+def test_gru_rejects_bad_inputs():
+    args = _gru_symbols('float32')
+    args[3] = TT.matrix('hr', dtype='float64')
+    with pytest.raises(TypeError, match='GRU op: inputs must share'):
+        ops.gru(*args)
+    with pytest.raises(ValueError, match='activation'):
+        ops.GRUForward('softplus')
+    args = _gru_symbols('float64')
+    fn = theano.function(args, ops.gru(*args), mode=FAST_C)
+    values = _gru_values('float64')
+    values[5] = values[5][:, :2]
+    with pytest.raises(ValueError, match='h0'):
+        fn(*values)
+    saved = ops.GRUForward()(args[0], args[1], args[2],
+                             TT.concatenate([args[3], args[4]], axis=1),
+                             args[5])[4]
+    with pytest.raises(NotImplementedError, match='reset gate'):
+        TT.grad(saved.sum(), args[0])
+
+
+def _gru_graph(direction, **kwargs):
+    """Input variables, layer, outputs and updates of a GRU layer with the
+    initial state from the input 'h0'."""
+    inputs = [base.Input(size=3, ndim=3, name='in'),
+              base.Input(size=N, name='h0')]
+    layer = recurrent.GRU(size=N, inputs='in', name='l', h_0='h0',
+                          direction=direction, rng=17, **kwargs)
+    graph = type('Graph', (), dict(layers=inputs + [layer]))
+    for item in graph.layers:
+        item.bind(graph)
+    exprs = {item.output_name: item.input for item in inputs}
+    outputs, updates = layer.connect(exprs)
+    return [item.input for item in inputs], layer, outputs, updates
+
+
+@pytest.mark.parametrize('kwargs, fused', [
+    ({}, True),  # the default activation, relu
+    (dict(activation='tanh'), True), (dict(activation='logistic'), True),
+    (dict(activation='rect:max'), True), (dict(activation='linear'), True),
+    (dict(activation='softplus'), False),
+    (dict(activation='tanh+relu'), False),
+    (dict(activation='tanh', bptt_limit=2), False),
+])
+def test_gru_layer_uses_fused_op_when_possible(monkeypatch, kwargs, fused):
+    monkeypatch.delenv(ops.GRU_ENV, raising=False)
+    _, _, outputs, updates = _gru_graph('forward', **kwargs)
+    names = _op_names(outputs.values())
+    assert ('GRUForward' in names) == fused
+    assert ('Scan' in names) != fused
+    if fused:
+        assert list(updates) == []
+
+
+def test_gru_layer_environment_switch(monkeypatch):
+    monkeypatch.setenv(ops.GRU_ENV, 'scan')
+    _, _, outputs, _ = _gru_graph('forward', activation='tanh')
+    assert 'Scan' in _op_names(outputs.values())
+    assert 'GRUForward' not in _op_names(outputs.values())
+    # the LSTM switch is separate
+    monkeypatch.setenv(ops.ENV, 'scan')
+    monkeypatch.delenv(ops.GRU_ENV)
+    _, _, outputs, _ = _gru_graph('forward', activation='tanh')
+    assert 'GRUForward' in _op_names(outputs.values())
+
+
+@pytest.fixture(scope='module')
+def gru_layer_pair():
+    """Fused and scan GRU layers (same seed, tanh) in both directions: the
+    four outputs and the gradients of a cost on all of them w.r.t.
+    parameters, data and initial state, from one compiled function."""
+    saved = os.environ.get(ops.GRU_ENV)
+    exprs, variables = {}, {}
+    try:
+        for impl in ('fused', 'scan'):
+            os.environ[ops.GRU_ENV] = impl
+            for direction in ('forward', 'backward'):
+                inputs, layer, outputs, _ = _gru_graph(direction,
+                                                       activation='tanh')
+                rng = np.random.RandomState(2)
+                results = [outputs['l:' + name] for name in GRU_OUTPUTS]
+                cost = sum((x * rng.randn(2, 4, N).astype('f')).sum()
+                           for x in results)
+                key = impl, direction
+                exprs[key] = results + TT.grad(cost, layer.params + inputs)
+                variables[key] = inputs
+    finally:
+        if saved is None:
+            os.environ.pop(ops.GRU_ENV, None)
+        else:
+            os.environ[ops.GRU_ENV] = saved
+    keys = sorted(exprs)
+    fn = theano.function([v for k in keys for v in variables[k]],
+                         [e for k in keys for e in exprs[k]])
+    rng = np.random.RandomState(9)
+    data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f')]
+    values = fn(*(data * len(keys)))
+    size = len(values) // len(keys)
+    return {k: values[i * size:(i + 1) * size] for i, k in enumerate(keys)}
+
+
+@pytest.mark.parametrize('direction', ['forward', 'backward'])
+def test_gru_layer_fused_matches_scan(gru_layer_pair, direction):
+    fused = gru_layer_pair['fused', direction]
+    scan = gru_layer_pair['scan', direction]
+    # pre, hid, rate, out; gradients w.r.t. hh hr hz w b, in, h0
+    assert len(fused) == len(scan) == 11
+    for k, (x, y) in enumerate(zip(fused, scan)):
+        assert x.shape == y.shape
+        assert np.abs(x).max() > 0
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6,
+                                   err_msg=str(k))
+
+
+def test_gru_layer_backward_direction_reverses(gru_layer_pair):
+    fw = gru_layer_pair['fused', 'forward'][3]
+    bw = gru_layer_pair['fused', 'backward'][3]
+    assert not np.allclose(fw, bw)

@@ -3,9 +3,10 @@ r"""Recurrent layers: hidden states that evolve over the time axis.
 Recurrent layers consume one input of shape ``(B, T, d)`` (batch, time,
 features) and produce outputs of shape ``(B, T, n)``. Each layer computes its
 input projections for all time steps at once, then runs a symbolic loop
-(Theano's ``scan``) over the time axis; :class:`LSTM` instead runs the whole
-recurrence in the fused C Ops of :mod:`theanets.ops` unless ``bptt_limit``
-is set.
+(Theano's ``scan``) over the time axis; :class:`LSTM` and :class:`GRU`
+instead run the whole recurrence in the fused C Ops of :mod:`theanets.ops`
+unless ``bptt_limit`` is set (the GRU also needs one of the activations the
+Ops implement).
 
 Common keyword arguments (besides those of :class:`theanets.layers.Layer`):
 
@@ -648,6 +649,15 @@ class GRU(Recurrent):
 
     Outputs ``pre`` (:math:`p`), ``hid`` (:math:`\hat h`), ``rate``
     (:math:`z`) and ``out`` (:math:`h`), all ``(B, T, n)``.
+
+    Notes
+    -----
+    Unless ``bptt_limit`` is set, the recurrence runs in the fused C Ops of
+    :mod:`theanets.ops` (forward and back-propagation through time, each in
+    one call) instead of ``theano.scan`` when the activation :math:`g` is
+    ``'tanh'``, ``'linear'``, ``'relu'`` (``'rect:max'``) or ``'sigmoid'``
+    (``'logistic'``); the results agree to rounding. The environment
+    variable ``THEANETS_GRU=scan`` forces the ``scan`` loop.
     """
 
     def setup(self):
@@ -669,13 +679,53 @@ class GRU(Recurrent):
             return [pre, hid, z, (1 - z) * h_tm1 + z * hid]
 
         x = self._sequence(inputs)
-        a = TT.dot(x, self.find('w')) + self.find('b')
+        xw = TT.dot(x, self.find('w'))
+        fused = self._fused(inputs, xw, x.shape[1])
+        if fused is not None:
+            return fused
+        a = xw + self.find('b')
         (pre, hid, rate, out), updates = self._scan(
             step, [a[:, :, :n], a[:, :, n:2 * n], a[:, :, 2 * n:]],
             [None, None, None, self._state(inputs, self.h_0)], x.shape[1],
             [self.find('hh'), self.find('hr'), self.find('hz')])
         return dict(pre=_time_major(pre), hid=_time_major(hid),
                     rate=_time_major(rate), out=_time_major(out)), updates
+
+    def _fused(self, inputs, xw, batch_size):
+        """Outputs computed by the fused Ops of :mod:`theanets.ops`, or None.
+
+        None means the ``scan`` loop must be used: back-propagation through
+        time is truncated (``bptt_limit``), the activation is not one the
+        Ops implement (:func:`theanets.ops.gru_activation`), the data type
+        is not float32 or float64, or the environment variable
+        ``THEANETS_GRU`` is ``scan``. A backward layer feeds the reversed
+        sequence and keeps the outputs in processing order, as
+        ``scan(go_backwards=True)`` does.
+        """
+        if self.kwargs.get('bptt_limit', -1) not in (-1, None):
+            return None
+        if not ops.fused_gru_enabled():
+            return None
+        kind = ops.gru_activation(self.activate)
+        if kind is None:
+            return None
+        params = [self.find(name) for name in ('b', 'hh', 'hr', 'hz')]
+        state = self._state(inputs, self.h_0)
+        symbolic = [] if isinstance(state, numbers.Integral) else [state]
+        dtype = theano.scalar.upcast(
+            xw.dtype, *[v.dtype for v in params + symbolic])
+        if dtype not in ('float32', 'float64'):
+            return None
+        if not symbolic:
+            state = TT.zeros((batch_size, self.output_size), dtype=dtype)
+        xw = TT.cast(xw, dtype)
+        if self._backwards:
+            xw = xw[::-1]
+        pre, hid, rate, out = ops.gru(
+            xw, *[TT.cast(v, dtype) for v in params + [state]],
+            activation=kind)
+        return dict(pre=_time_major(pre), hid=_time_major(hid),
+                    rate=_time_major(rate), out=_time_major(out)), []
 
 
 class MUT1(Recurrent):
