@@ -201,6 +201,33 @@ class Recurrent(base.Layer):
             results = [results]
         return list(results), updates
 
+    def _fused_arguments(self, inputs, xw, batch_size, params, states):
+        """Arguments for a fused recurrence Op of :mod:`theanets.ops`, or None.
+
+        Returns ``xw``, the parameters named ``params`` and the initial
+        states named ``states`` (zeros where no input holds them), all cast
+        to one float dtype; ``xw`` is reversed for a backward layer, whose
+        outputs then stay in processing order, as with
+        ``scan(go_backwards=True)``. None means the ``scan`` loop must be
+        used: back-propagation through time is truncated (``bptt_limit``)
+        or the data type is not float32 or float64.
+        """
+        if self.kwargs.get('bptt_limit', -1) not in (-1, None):
+            return None
+        params = [self.find(name) for name in params]
+        states = [self._state(inputs, name) for name in states]
+        symbolic = [s for s in states if not isinstance(s, numbers.Integral)]
+        dtype = theano.scalar.upcast(
+            xw.dtype, *[v.dtype for v in params + symbolic])
+        if dtype not in ('float32', 'float64'):
+            return None
+        states = [TT.zeros((batch_size, self.output_size), dtype=dtype)
+                  if isinstance(s, numbers.Integral) else s for s in states]
+        xw = TT.cast(xw, dtype)
+        if self._backwards:
+            xw = xw[::-1]
+        return [xw] + [TT.cast(v, dtype) for v in params + states]
+
     def _state(self, inputs, name):
         """The initial state named ``name`` if given, else the zeros width.
 
@@ -606,31 +633,18 @@ class LSTM(Recurrent):
     def _fused(self, inputs, xw, batch_size):
         """Outputs computed by the fused Ops of :mod:`theanets.ops`, or None.
 
-        None means the ``scan`` loop must be used: back-propagation through
-        time is truncated (``bptt_limit``), the data type is not float32 or
-        float64, or the environment variable ``THEANETS_LSTM`` is ``scan``.
-        A backward layer feeds the reversed sequence and keeps the outputs
-        in processing order, as ``scan(go_backwards=True)`` does.
+        None means the ``scan`` loop must be used: see
+        :meth:`Recurrent._fused_arguments`, or the environment variable
+        ``THEANETS_LSTM`` is ``scan``.
         """
-        if self.kwargs.get('bptt_limit', -1) not in (-1, None):
-            return None
         if not ops.fused_lstm_enabled():
             return None
-        params = [self.find(name) for name in ('b', 'hh', 'ci', 'cf', 'co')]
-        states = [self._state(inputs, name) for name in (self.h_0, self.c_0)]
-        symbolic = [s for s in states if not isinstance(s, numbers.Integral)]
-        dtype = theano.scalar.upcast(
-            xw.dtype, *[v.dtype for v in params + symbolic])
-        if dtype not in ('float32', 'float64'):
+        args = self._fused_arguments(
+            inputs, xw, batch_size, ('b', 'hh', 'ci', 'cf', 'co'),
+            (self.h_0, self.c_0))
+        if args is None:
             return None
-        size = self.output_size
-        states = [TT.zeros((batch_size, size), dtype=dtype)
-                  if isinstance(s, numbers.Integral) else s for s in states]
-        xw = TT.cast(xw, dtype)
-        if self._backwards:
-            xw = xw[::-1]
-        out, cell = ops.lstm(
-            xw, *[TT.cast(v, dtype) for v in params + states])
+        out, cell = ops.lstm(*args)
         return dict(out=_time_major(out), cell=_time_major(cell)), []
 
 
@@ -694,36 +708,21 @@ class GRU(Recurrent):
     def _fused(self, inputs, xw, batch_size):
         """Outputs computed by the fused Ops of :mod:`theanets.ops`, or None.
 
-        None means the ``scan`` loop must be used: back-propagation through
-        time is truncated (``bptt_limit``), the activation is not one the
-        Ops implement (:func:`theanets.ops.gru_activation`), the data type
-        is not float32 or float64, or the environment variable
-        ``THEANETS_GRU`` is ``scan``. A backward layer feeds the reversed
-        sequence and keeps the outputs in processing order, as
-        ``scan(go_backwards=True)`` does.
+        None means the ``scan`` loop must be used: see
+        :meth:`Recurrent._fused_arguments`, the activation is not one the
+        Ops implement (:func:`theanets.ops.gru_activation`), or the
+        environment variable ``THEANETS_GRU`` is ``scan``.
         """
-        if self.kwargs.get('bptt_limit', -1) not in (-1, None):
-            return None
         if not ops.fused_gru_enabled():
             return None
         kind = ops.gru_activation(self.activate)
         if kind is None:
             return None
-        params = [self.find(name) for name in ('b', 'hh', 'hr', 'hz')]
-        state = self._state(inputs, self.h_0)
-        symbolic = [] if isinstance(state, numbers.Integral) else [state]
-        dtype = theano.scalar.upcast(
-            xw.dtype, *[v.dtype for v in params + symbolic])
-        if dtype not in ('float32', 'float64'):
+        args = self._fused_arguments(
+            inputs, xw, batch_size, ('b', 'hh', 'hr', 'hz'), (self.h_0, ))
+        if args is None:
             return None
-        if not symbolic:
-            state = TT.zeros((batch_size, self.output_size), dtype=dtype)
-        xw = TT.cast(xw, dtype)
-        if self._backwards:
-            xw = xw[::-1]
-        pre, hid, rate, out = ops.gru(
-            xw, *[TT.cast(v, dtype) for v in params + [state]],
-            activation=kind)
+        pre, hid, rate, out = ops.gru(*args, activation=kind)
         return dict(pre=_time_major(pre), hid=_time_major(hid),
                     rate=_time_major(rate), out=_time_major(out)), []
 
