@@ -354,39 +354,46 @@ def test_layer_with_bptt_limit_uses_scan(monkeypatch):
     assert 'Scan' in _op_names(outputs.values())
 
 
-@pytest.fixture(scope='module')
-def layer_pair():
-    """Fused and scan LSTM layers (same seed) in both directions: outputs
-    and gradients w.r.t. parameters, data and initial states, from one
-    compiled function fed the same data."""
-    saved = os.environ.get(ops.ENV)
+def _fused_and_scan_values(env, graph, names, data):
+    """Fused and scan layers (same seed) in both directions, switched by the
+    environment variable ``env``: their outputs ``names`` and the gradients
+    of a random projection of them w.r.t. parameters, data and initial
+    states, from one compiled function fed ``data``. Keyed by
+    ``(implementation, direction)``."""
+    saved = os.environ.get(env)
     exprs, variables = {}, {}
     try:
         for impl in ('fused', 'scan'):
-            os.environ[ops.ENV] = impl
+            os.environ[env] = impl
             for direction in ('forward', 'backward'):
-                inputs, layer, outputs, _ = _lstm_graph(direction)
+                inputs, layer, outputs, _ = graph(direction)
                 rng = np.random.RandomState(2)
-                out, cell = outputs['l:out'], outputs['l:cell']
-                cost = ((out * rng.randn(2, 4, N).astype('f')).sum() +
-                        (cell * rng.randn(2, 4, N).astype('f')).sum())
+                results = [outputs['l:' + name] for name in names]
+                cost = sum((x * rng.randn(2, 4, N).astype('f')).sum()
+                           for x in results)
                 key = impl, direction
-                exprs[key] = [out, cell] + TT.grad(cost, layer.params + inputs)
+                exprs[key] = results + TT.grad(cost, layer.params + inputs)
                 variables[key] = inputs
     finally:
         if saved is None:
-            os.environ.pop(ops.ENV, None)
+            os.environ.pop(env, None)
         else:
-            os.environ[ops.ENV] = saved
+            os.environ[env] = saved
     keys = sorted(exprs)
     fn = theano.function([v for k in keys for v in variables[k]],
                          [e for k in keys for e in exprs[k]])
-    rng = np.random.RandomState(9)
-    data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f'),
-            rng.randn(2, N).astype('f')]
     values = fn(*(data * len(keys)))
     size = len(values) // len(keys)
     return {k: values[i * size:(i + 1) * size] for i, k in enumerate(keys)}
+
+
+@pytest.fixture(scope='module')
+def layer_pair():
+    """Fused and scan LSTM layers: out, cell and their gradients."""
+    rng = np.random.RandomState(9)
+    data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f'),
+            rng.randn(2, N).astype('f')]
+    return _fused_and_scan_values(ops.ENV, _lstm_graph, ['out', 'cell'], data)
 
 
 @pytest.mark.parametrize('direction', ['forward', 'backward'])
@@ -705,37 +712,14 @@ def test_gru_layer_environment_switch(monkeypatch):
 
 @pytest.fixture(scope='module')
 def gru_layer_pair():
-    """Fused and scan GRU layers (same seed, tanh) in both directions: the
-    four outputs and the gradients of a cost on all of them w.r.t.
-    parameters, data and initial state, from one compiled function."""
-    saved = os.environ.get(ops.GRU_ENV)
-    exprs, variables = {}, {}
-    try:
-        for impl in ('fused', 'scan'):
-            os.environ[ops.GRU_ENV] = impl
-            for direction in ('forward', 'backward'):
-                inputs, layer, outputs, _ = _gru_graph(direction,
-                                                       activation='tanh')
-                rng = np.random.RandomState(2)
-                results = [outputs['l:' + name] for name in GRU_OUTPUTS]
-                cost = sum((x * rng.randn(2, 4, N).astype('f')).sum()
-                           for x in results)
-                key = impl, direction
-                exprs[key] = results + TT.grad(cost, layer.params + inputs)
-                variables[key] = inputs
-    finally:
-        if saved is None:
-            os.environ.pop(ops.GRU_ENV, None)
-        else:
-            os.environ[ops.GRU_ENV] = saved
-    keys = sorted(exprs)
-    fn = theano.function([v for k in keys for v in variables[k]],
-                         [e for k in keys for e in exprs[k]])
+    """Fused and scan GRU layers (tanh): the four outputs and the gradients
+    of a cost on all of them."""
     rng = np.random.RandomState(9)
     data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f')]
-    values = fn(*(data * len(keys)))
-    size = len(values) // len(keys)
-    return {k: values[i * size:(i + 1) * size] for i, k in enumerate(keys)}
+    def graph(direction):
+        return _gru_graph(direction, activation='tanh')
+
+    return _fused_and_scan_values(ops.GRU_ENV, graph, GRU_OUTPUTS, data)
 
 
 @pytest.mark.parametrize('direction', ['forward', 'backward'])
