@@ -396,17 +396,22 @@ def layer_pair():
     return _fused_and_scan_values(ops.ENV, _lstm_graph, ['out', 'cell'], data)
 
 
-@pytest.mark.parametrize('direction', ['forward', 'backward'])
-def test_layer_fused_matches_scan(layer_pair, direction):
-    fused = layer_pair['fused', direction]
-    scan = layer_pair['scan', direction]
-    # out, cell; gradients w.r.t. xh hh b ci cf co, in, h0, c0
-    assert len(fused) == len(scan) == 11
+def _assert_fused_matches_scan(pair, direction, count, rtol, atol):
+    """Fused and scan values of ``pair`` agree, all ``count`` non-zero."""
+    fused = pair['fused', direction]
+    scan = pair['scan', direction]
+    assert len(fused) == len(scan) == count
     for k, (x, y) in enumerate(zip(fused, scan)):
         assert x.shape == y.shape
         assert np.abs(x).max() > 0
-        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol,
                                    err_msg=str(k))
+
+
+@pytest.mark.parametrize('direction', ['forward', 'backward'])
+def test_layer_fused_matches_scan(layer_pair, direction):
+    # out, cell; gradients w.r.t. xh hh b ci cf co, in, h0, c0
+    _assert_fused_matches_scan(layer_pair, direction, 11, 1e-5, 1e-6)
 
 
 def test_layer_backward_direction_reverses(layer_pair):
@@ -724,15 +729,8 @@ def gru_layer_pair():
 
 @pytest.mark.parametrize('direction', ['forward', 'backward'])
 def test_gru_layer_fused_matches_scan(gru_layer_pair, direction):
-    fused = gru_layer_pair['fused', direction]
-    scan = gru_layer_pair['scan', direction]
     # pre, hid, rate, out; gradients w.r.t. hh hr hz w b, in, h0
-    assert len(fused) == len(scan) == 11
-    for k, (x, y) in enumerate(zip(fused, scan)):
-        assert x.shape == y.shape
-        assert np.abs(x).max() > 0
-        np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6,
-                                   err_msg=str(k))
+    _assert_fused_matches_scan(gru_layer_pair, direction, 11, 2e-5, 2e-6)
 
 
 def test_gru_layer_backward_direction_reverses(gru_layer_pair):

@@ -251,8 +251,7 @@ class Classifier(graph.Network):
         ndarray (num-examples, num-classes)
             The output of the last layer (softmax probabilities).
         """
-        return self._compute(self._check_inputs(x),
-                             [self.layers[-1].output_name], **kwargs)[0]
+        return self._compute_one(x, self.layers[-1].output_name, **kwargs)
 
     def predict_logit(self, x, **kwargs):
         """Compute the logits (pre-softmax values) of each example.
@@ -267,8 +266,8 @@ class Classifier(graph.Network):
         ndarray (num-examples, num-classes)
             The ``pre`` output of the last layer.
         """
-        return self._compute(self._check_inputs(x),
-                             [self.layers[-1].full_name('pre')], **kwargs)[0]
+        return self._compute_one(x, self.layers[-1].full_name('pre'),
+                                 **kwargs)
 
     def classify(self, x, **kwargs):
         """Deprecated alias of :meth:`predict`."""

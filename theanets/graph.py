@@ -814,6 +814,10 @@ class Network(object):
             results = fn(*arrays)
         return [results[j] for j in picked]
 
+    def _compute_one(self, x, name, **kwargs):
+        """Validate ``x`` and compute the single output ``name``."""
+        return self._compute(self._check_inputs(x), [name], **kwargs)[0]
+
     def predict(self, x, **kwargs):
         """Compute the output of the network's last layer.
 
@@ -830,8 +834,7 @@ class Network(object):
             The last layer's ``out`` output, e.g. of shape
             ``(examples, outputs)``.
         """
-        return self._compute(self._check_inputs(x),
-                             [self.layers[-1].output_name], **kwargs)[0]
+        return self._compute_one(x, self.layers[-1].output_name, **kwargs)
 
     def score(self, x, y, w=None, **kwargs):
         """Compute the (weighted) coefficient of determination R².
