@@ -131,10 +131,11 @@ def pair(request):
     return request.param, _compile_pair(request.param)
 
 
-def _assert_same(fused, scan, dtype):
-    assert len(fused) == len(scan) == len(LABELS)
-    rtol = RTOL[dtype]
-    for label, x, y in zip(LABELS, fused, scan):
+def _assert_same(fused, scan, dtype, labels=LABELS, rtols=RTOL):
+    """Fused and scan values agree; ``labels`` name them in order."""
+    assert len(fused) == len(scan) == len(labels)
+    rtol = rtols[dtype]
+    for label, x, y in zip(labels, fused, scan):
         assert x.dtype == dtype, label
         assert x.shape == y.shape, label
         np.testing.assert_allclose(x, y, rtol=rtol,
@@ -565,17 +566,6 @@ def gru_pair(request):
 GRU_RTOL = dict(float32=2e-5, float64=1e-6)
 
 
-def _assert_same_gru(fused, scan, dtype):
-    assert len(fused) == len(scan) == len(GRU_LABELS)
-    rtol = GRU_RTOL[dtype]
-    for label, x, y in zip(GRU_LABELS, fused, scan):
-        assert x.dtype == dtype, label
-        assert x.shape == y.shape, label
-        np.testing.assert_allclose(x, y, rtol=rtol,
-                                   atol=rtol * max(np.abs(y).max(), 1e-3),
-                                   err_msg=label)
-
-
 def test_gru_forward_matches_numpy(gru_pair):
     dtype, activation, run = gru_pair
     values = _gru_values(dtype)
@@ -592,7 +582,7 @@ def test_gru_forward_matches_numpy(gru_pair):
 def test_gru_values_and_gradients_match_scan(gru_pair, shape):
     dtype, _, run = gru_pair
     fused, scan = run(_gru_values(dtype, *shape))
-    _assert_same_gru(fused, scan, dtype)
+    _assert_same(fused, scan, dtype, GRU_LABELS, GRU_RTOL)
 
 
 def test_gru_cost_terms_reach_the_inputs(gru_pair):
