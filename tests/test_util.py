@@ -184,7 +184,7 @@ def test_detailed_callsite(monkeypatch):
     handler = Collect()
     logger = logging.getLogger('theanets')
     logger.addHandler(handler)
-    monkeypatch.setattr(util, '_detailed_callsite', False)
+    monkeypatch.setattr(theanets._logging, '_detailed_callsite', False)
     try:
         util.enable_detailed_callsite_logging()
         util.log('where am I')

@@ -35,39 +35,12 @@ Examples
 
 import numpy as np
 
-from . import util          # configures Theano
-import theano               # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from . import exceptions
+from . import util
+from .backend import theano, TT
 
 __all__ = ['Activation', 'Compose', 'CommonActivation', 'Prelu', 'LGrelu',
            'Elu', 'Maxout', 'build']
-
-
-class _ConfigKeyError(KeyError, util.ConfigurationError):
-    """A required activation argument is missing (also a KeyError)."""
-
-    def __str__(self):
-        return str(self.args[0]) if self.args else ''
-
-
-class _ConfigValueError(ValueError, util.ConfigurationError):
-    """An activation argument has an invalid value."""
-
-
-class _ConfigTypeError(TypeError, util.ConfigurationError):
-    """An activation specification has the wrong type or cannot be built."""
-
-
-class _UnknownActivationError(util.UnknownNameError):
-    """An activation name is neither a common name nor a registered class."""
-
-    def __init__(self, key, known, hint=''):
-        super().__init__(key, 'activation', known)
-        self.hint = hint
-
-    def __str__(self):
-        text = super().__str__()
-        return '{} ({})'.format(text, self.hint) if self.hint else text
 
 
 # Module-level formulas of the common activations. Models saved by theanets
@@ -183,7 +156,7 @@ def build(name, layer, **kwargs):
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
-        raise _ConfigTypeError(
+        raise exceptions.ConfigTypeError(
             'activation must be a name or an Activation instance, got {!r}'
             .format(name))
     if '+' in name:
@@ -199,16 +172,16 @@ def build(name, layer, **kwargs):
         try:
             kwargs['pieces'] = int(count)
         except ValueError:
-            raise _ConfigValueError(
+            raise exceptions.ConfigValueError(
                 'maxout pieces must be an integer (as in "maxout:3"), '
                 'got {!r}'.format(count)) from None
     key = name.lower()
     if key == 'compose':
-        raise _ConfigTypeError(
+        raise exceptions.ConfigTypeError(
             'activation "compose" cannot be built by name; join names with '
             '"+" instead, e.g. "relu+norm:z"')
     if not Activation.is_registered(key):
-        raise _UnknownActivationError(
+        raise exceptions.UnknownActivationError(
             key, list(Activation._registry) + list(_COMMON), _hint(name))
     return Activation.build(key, name=name, layer=layer, **kwargs)
 
@@ -319,7 +292,7 @@ class CommonActivation(Activation):
 
     def __init__(self, name, layer=None, **kwargs):
         if name not in _COMMON:
-            raise _UnknownActivationError(name, list(_COMMON), _hint(name))
+            raise exceptions.UnknownActivationError(name, list(_COMMON), _hint(name))
         super().__init__(name, None)
 
     def __call__(self, x):
@@ -541,13 +514,13 @@ class Maxout(Activation):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if 'pieces' not in self.kwargs:
-            raise _ConfigKeyError(
+            raise exceptions.ConfigKeyError(
                 'maxout needs a number of pieces: use "maxout:k", e.g. '
                 '"maxout:3" (missing argument "pieces")')
         pieces = self.kwargs['pieces']
         if isinstance(pieces, bool) or not isinstance(
                 pieces, (int, np.integer)) or pieces < 1:
-            raise _ConfigValueError(
+            raise exceptions.ConfigValueError(
                 'maxout pieces must be a positive integer, got {!r}'
                 .format(pieces))
         self.pieces = int(pieces)

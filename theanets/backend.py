@@ -33,7 +33,19 @@ fixes before (and right after) its first import to work well here:
   about 2 s off every later start;
 * downhill 0.4.0 uses ``collections.Callable``, removed in Python 3.10;
 * Theano imports ``pkg_resources``, which setuptools 81 and later no longer
-  ship; a minimal stand-in is provided when it is missing.
+  ship; a minimal stand-in is provided when it is missing;
+* downhill 0.4.0 prints its progress straight to stdout with ``click``; its
+  messages are routed into the ``theanets.downhill`` logger instead (see
+  :func:`route_downhill_logging`).
+
+This module is the only one that patches Theano, downhill or the standard
+library, and the only one that imports Theano directly: the rest of
+theanets imports the configured modules from here::
+
+    from .backend import theano, TT   # theano and theano.tensor
+    from .backend import SS           # theano.sparse
+
+Asking for one of these names runs :func:`setup` first.
 
 Every flag the user set (``THEANO_FLAGS`` or a ``.theanorc`` file) wins over
 the defaults chosen here. :func:`setup` is idempotent; :func:`info` tells what
@@ -57,9 +69,25 @@ import sys
 import types
 import warnings
 
-__all__ = ['setup', 'info']
+from . import _logging
 
-_logger = logging.getLogger('theanets')
+__all__ = ['setup', 'info', 'route_downhill_logging']
+
+_logger = _logging.logger
+
+#: What other theanets modules import from here, configured: each name maps
+#: to a module path, or to ``module:attribute``.
+_EXPORTS = {
+    'theano': 'theano',
+    'TT': 'theano.tensor',
+    'SS': 'theano.sparse',
+    'pool': 'theano.tensor.signal.pool',
+    'blas': 'theano.tensor.blas',
+    'blas_headers': 'theano.tensor.blas_headers',
+    'DisconnectedType': 'theano.gradient:DisconnectedType',
+    'MRG_RandomStreams': 'theano.sandbox.rng_mrg:MRG_RandomStreams',
+    'downhill': 'downhill',
+}
 
 #: BLAS routines that Theano's C code may call, by their Fortran names.
 _BLAS_ROUTINES = (
@@ -476,6 +504,7 @@ def setup():
     else:
         _logger.info('Theano BLAS: %s', blas)
     _fix_module_cache_keys(theano)
+    route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=chosen)
     return theano
 
@@ -501,3 +530,77 @@ def info():
         'flags_set': dict(_state['flags']),
         'scan': 'python' if sys.modules.get(_SCAN_EXTENSION, 0) is None else 'c',
     }
+
+
+_downhill_logger = logging.getLogger('theanets.downhill')
+
+
+def _log_downhill(msg):
+    """Log one downhill message (colour codes removed) at INFO level."""
+    import click
+    _downhill_logger.info(click.unstyle(str(msg)),
+                          extra={'callsite': 'downhill'})
+
+
+def _log_downhill_param(name, value):
+    """Log an optimizer setting as ``setting: <name> = <value>``."""
+    import theano
+    if isinstance(value, theano.gof.Constant):  # e.g. the cast learning rate
+        value = '{:g}'.format(float(value.data))
+    _log_downhill('setting: {} = {}'.format(name, value))
+
+
+class _EchoToLog(object):
+    """Stand-in for ``click`` inside ``downhill.dataset``: ``echo`` logs."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def echo(self, message=None, *args, **kwargs):
+        _log_downhill('' if message is None else message)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def route_downhill_logging():
+    """Send downhill's console output to the ``theanets.downhill`` logger.
+
+    downhill 0.4.0 prints its progress lines (optimizer settings,
+    compilation notices, one line per epoch and validation, dataset
+    summaries) straight to stdout with ``click.echo``. That output cannot be
+    silenced and pollutes doctests and notebooks. This function replaces
+    ``downhill.util.log`` and ``downhill.util.log_param`` (used by all of
+    downhill's optimizers) and the ``click`` reference of
+    ``downhill.dataset`` (whose ``Dataset`` echoes a summary) so that these
+    messages become INFO records of the ``theanets.downhill`` logger, with
+    colour codes removed. ``click`` itself is not modified.
+
+    The theanets logger's default handler shows them on stderr; use
+    ``logging.getLogger('theanets.downhill').setLevel(logging.WARNING)`` to
+    hide them. :func:`setup` calls it once; calling it again changes
+    nothing.
+
+    Examples
+    --------
+    >>> import downhill
+    >>> route_downhill_logging()
+    >>> downhill.util.log('this line goes to the theanets.downhill logger')
+    """
+    import downhill.dataset
+    import downhill.util
+    downhill.util.log = _log_downhill
+    downhill.util.log_param = _log_downhill_param
+    if not isinstance(downhill.dataset.click, _EchoToLog):
+        downhill.dataset.click = _EchoToLog(downhill.dataset.click)
+
+
+def __getattr__(name):
+    """Give other modules the configured Theano (and downhill) modules."""
+    if name not in _EXPORTS:
+        raise AttributeError(
+            'module {!r} has no attribute {!r}'.format(__name__, name))
+    setup()
+    module, _, attribute = _EXPORTS[name].partition(':')
+    value = importlib.import_module(module)
+    return getattr(value, attribute) if attribute else value

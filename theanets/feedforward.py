@@ -9,7 +9,7 @@ from . import graph
 from . import layers
 from . import regularizers
 from . import util
-import theano  # noqa: E402  (configured by util)
+from .backend import theano
 
 
 def _require_output(outputs, key):

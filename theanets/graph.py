@@ -29,8 +29,7 @@ from . import layers
 from . import losses
 from . import regularizers
 from . import serialize
-import theano  # noqa: E402  (configured by util)
-import theano.tensor as TT  # noqa: E402
+from .backend import theano, TT
 
 
 #: Raised for data that do not fit the model (defined in :mod:`theanets.util`).

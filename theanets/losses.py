@@ -21,9 +21,9 @@ Examples
 
 import numpy as np
 
+from . import exceptions
 from . import util
-import theano  # noqa: E402  (util configures Theano first)
-import theano.tensor as TT  # noqa: E402
+from .backend import theano, TT
 
 __all__ = [
     'Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'GaussianLogLikelihood',
@@ -48,14 +48,6 @@ def _variable(containers, ndim, name, argument):
 
 def _is_ndim(target):
     return isinstance(target, (int, np.integer)) and not isinstance(target, bool)
-
-
-class _TargetError(util.ConfigurationError, TypeError):
-    """A classification loss was given a symbolic target.
-
-    It is a :class:`TypeError` (what theanets 0.8 raised) and a
-    :class:`~theanets.util.ConfigurationError`.
-    """
 
 
 class Loss(util.Registrar('_LossBase', (), {})):
@@ -404,7 +396,7 @@ class CrossEntropy(Loss):
 
     def _target_variable(self, target):
         if not _is_ndim(target):
-            raise _TargetError(
+            raise exceptions.ConfigTypeError(
                 '{} needs target to be an int number of label dimensions; '
                 'got {!r}'.format(type(self).__name__, target))
         return super()._target_variable(target)

@@ -19,8 +19,7 @@ import numpy as np
 from . import util
 from .layers import base
 
-import theano.tensor as TT  # noqa: E402  (util configures Theano first)
-from theano.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402
+from .backend import TT, MRG_RandomStreams
 
 # MRG_RandomStreams accepts integer seeds in [1, 2**31 - 21069).
 _MAX_SEED = 2147462579

@@ -15,85 +15,23 @@ monitor dictionaries:
 * :class:`UnsupervisedPretrainer` -- layer-wise training of a shadow
   autoencoder whose encoder weights are copied back (``algo='pretrain'``).
 
-Importing this module also routes downhill's console output into the
-``theanets.downhill`` logger (see :func:`route_downhill_logging`).
+downhill's console output goes to the ``theanets.downhill`` logger (see
+:func:`theanets.backend.route_downhill_logging`).
 """
 
-import logging
-
-import click
-import downhill
-import downhill.dataset
-import downhill.util
 import numpy as np
 
+from . import backend
 from . import util
 from . import layers
-import theano  # noqa: E402  (configured by util)
+from .backend import theano, downhill
 
 __all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'route_downhill_logging']
 
-_downhill_logger = logging.getLogger('theanets.downhill')
-
-
-def _log_downhill(msg):
-    """Log one downhill message (colour codes removed) at INFO level."""
-    _downhill_logger.info(click.unstyle(str(msg)),
-                          extra={'callsite': 'downhill'})
-
-
-def _log_downhill_param(name, value):
-    """Log an optimizer setting as ``setting: <name> = <value>``."""
-    if isinstance(value, theano.gof.Constant):  # e.g. the cast learning rate
-        value = '{:g}'.format(float(value.data))
-    _log_downhill('setting: {} = {}'.format(name, value))
-
-
-class _EchoToLog(object):
-    """Stand-in for ``click`` inside ``downhill.dataset``: ``echo`` logs."""
-
-    def __init__(self, module):
-        self._module = module
-
-    def echo(self, message=None, *args, **kwargs):
-        _log_downhill('' if message is None else message)
-
-    def __getattr__(self, name):
-        return getattr(self._module, name)
-
-
-def route_downhill_logging():
-    """Send downhill's console output to the ``theanets.downhill`` logger.
-
-    downhill 0.4.0 prints its progress lines (optimizer settings,
-    compilation notices, one line per epoch and validation, dataset
-    summaries) straight to stdout with ``click.echo``. That output cannot be
-    silenced and pollutes doctests and notebooks. This function replaces
-    ``downhill.util.log`` and ``downhill.util.log_param`` (used by all of
-    downhill's optimizers) and the ``click`` reference of
-    ``downhill.dataset`` (whose ``Dataset`` echoes a summary) so that these
-    messages become INFO records of the ``theanets.downhill`` logger, with
-    colour codes removed. ``click`` itself is not modified.
-
-    The theanets logger's default handler shows them on stderr; use
-    ``logging.getLogger('theanets.downhill').setLevel(logging.WARNING)`` to
-    hide them. The function is called once when :mod:`theanets.trainer` is
-    imported; calling it again changes nothing.
-
-    Examples
-    --------
-    >>> import downhill
-    >>> route_downhill_logging()
-    >>> downhill.util.log('this line goes to the theanets.downhill logger')
-    """
-    downhill.util.log = _log_downhill
-    downhill.util.log_param = _log_downhill_param
-    if not isinstance(downhill.dataset.click, _EchoToLog):
-        downhill.dataset.click = _EchoToLog(downhill.dataset.click)
-
-
-route_downhill_logging()
+#: Kept here for code that calls ``theanets.trainer.route_downhill_logging``.
+route_downhill_logging = backend.route_downhill_logging
+_EchoToLog = backend._EchoToLog
 
 
 def _known_algorithms():

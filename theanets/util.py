@@ -1,58 +1,26 @@
 """Utility functions and classes shared across theanets.
 
-This module holds the library's error types, the metaclass that gives
-layers, losses, regularizers and activations their by-name registries, the
-random initialisers for parameter values, glob helpers for outputs and
-parameters, and logging.
+This module holds the metaclass that gives layers, losses, regularizers
+and activations their by-name registries, the registry of model classes,
+the random initialisers for parameter values and glob helpers for outputs
+and parameters. For code written against earlier versions it also offers
+the error classes (defined in :mod:`theanets.exceptions`) and :func:`log`
+(defined in :mod:`theanets._logging`).
 """
 
 import fnmatch
-import inspect
-import logging
-import os
 
 import numpy as np
 
-from . import backend
+from . import _logging
+from .backend import theano, TT
+from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
+                         ModelFileError, MissingModelFileError,
+                         UnknownNameError)
+from ._logging import log, enable_detailed_callsite_logging
 
-_logger = logging.getLogger('theanets')
-_detailed_callsite = False
-
-
-class _Formatter(logging.Formatter):
-    """Format records as ``YYYYMMDD HHMMSS theanets message``."""
-
-    def __init__(self):
-        super().__init__('%(asctime)s %(callsite)s %(message)s',
-                         datefmt='%Y%m%d %H%M%S')
-
-    def format(self, record):
-        if not hasattr(record, 'callsite'):
-            record.callsite = 'theanets'
-        return super().format(record)
-
-
-def _default_handler():
-    """Give the ``theanets`` logger a stderr handler at INFO level.
-
-    Applications that configure logging themselves can remove it with
-    ``logging.getLogger('theanets').handlers.clear()``, or silence the library
-    with ``logging.getLogger('theanets').setLevel(logging.WARNING)``.
-    """
-    if not any(getattr(h, '_theanets_default', False) for h in _logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(_Formatter())
-        handler._theanets_default = True
-        _logger.addHandler(handler)
-        _logger.setLevel(logging.INFO)
-        _logger.propagate = False
-
-
-_default_handler()
-
-# Configured after the handler exists, so the BLAS line reaches the user.
-theano = backend.setup()
-import theano.tensor as TT  # noqa: E402  (Theano must be configured first)
+#: Formats log records (kept here for code that used ``util._Formatter``).
+_Formatter = _logging.Formatter
 
 #: Python-2 era alias kept for code that tests ``isinstance(x, basestring)``.
 basestring = str
@@ -65,64 +33,6 @@ FLOAT_CONTAINERS = (TT.scalar, TT.vector, TT.matrix, TT.tensor3, TT.tensor4)
 
 #: Int32 symbolic-variable constructors, indexed by number of dimensions.
 INT_CONTAINERS = (TT.iscalar, TT.ivector, TT.imatrix, TT.itensor3, TT.itensor4)
-
-
-class Error(Exception):
-    """Base class of the errors theanets raises."""
-
-
-class ConfigurationError(Error):
-    """A model, layer, loss or regularizer was configured incorrectly."""
-
-
-class DataError(Error, ValueError):
-    """An array given to a model does not fit the variable that receives it.
-
-    Raised before any Theano function sees the data; the message names the
-    argument and gives the expected and the actual shape, dtype or values.
-    It is a :class:`ValueError`.
-    """
-
-
-class TrainingError(Error, ValueError):
-    """Training cannot go on, e.g. because the loss became NaN or infinite.
-
-    The model's parameters are left at their values after the last epoch
-    whose monitors were all finite. It is a :class:`ValueError`.
-    """
-
-
-class ModelFileError(Error, ValueError):
-    """A model file cannot be read or written.
-
-    Raised by :meth:`theanets.Network.load` for a missing, truncated or
-    corrupt file and for a file that holds no theanets model, and by
-    :meth:`theanets.Network.save` for a model the safe ``.npz`` format cannot
-    describe. It is a :class:`ValueError`.
-    """
-
-
-class MissingModelFileError(ModelFileError, FileNotFoundError):
-    """The model file to load does not exist (also a FileNotFoundError)."""
-
-
-class UnknownNameError(KeyError, ConfigurationError):
-    """A registry lookup used a name that is not registered.
-
-    It is a :class:`KeyError` (as the original library raised) and a
-    :class:`ConfigurationError` (as this project's convention asks), so
-    ``except KeyError`` and ``except ConfigurationError`` both catch it.
-    """
-
-    def __init__(self, key, family, known):
-        self.key = key
-        self.family = family
-        self.known = sorted(known)
-        super().__init__(key)
-
-    def __str__(self):
-        return 'unknown {} {!r}; known names are: {}'.format(
-            self.family, self.key, ', '.join(self.known))
 
 
 class Registrar(type):
@@ -310,41 +220,54 @@ def params_matching(layers, patterns):
                 yield name, param
 
 
-def enable_detailed_callsite_logging():
-    """Name the calling module and line in log lines instead of ``theanets``."""
-    global _detailed_callsite
-    _detailed_callsite = True
+#: Model classes by ``module.Class`` path; see :func:`register_model`.
+_MODELS = {}
 
 
-def _callsite(frame):
-    """Return ``'module.path:line'`` for a frame inside the package."""
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    filename = os.path.abspath(frame.f_code.co_filename)
-    if filename.startswith(package_dir + os.sep):
-        rel = os.path.relpath(filename, package_dir)
-    else:
-        rel = os.path.basename(filename)
-    module = os.path.splitext(rel)[0].replace(os.sep, '.')
-    return '{}:{}'.format(module, frame.f_lineno)
+def register_model(cls):
+    """Register a model class, so that ``.npz`` files may name it.
 
-
-def log(msg, *args, **kwargs):
-    """Log a message through the ``theanets`` logger at INFO level.
-
-    The message is formatted with ``msg.format(*args, **kwargs)``.
+    The model classes of theanets register themselves when they are defined;
+    a subclass defined elsewhere must be registered before a model of that
+    class can be saved in, or loaded from, the safe ``.npz`` format (which
+    never imports a name from the file). Usable as a class decorator.
 
     Parameters
     ----------
-    msg : str
-        A message, possibly with ``str.format`` fields.
+    cls : type
+        A subclass of :class:`theanets.Network`.
+
+    Returns
+    -------
+    type
+        ``cls``, unchanged.
 
     Examples
     --------
-    >>> log('training {} layers', 3)
+    >>> @theanets.util.register_model
+    ... class MyRegressor(theanets.Regressor):
+    ...     pass
+    >>> model_class(MyRegressor.__module__ + '.MyRegressor') is MyRegressor
+    True
     """
-    text = msg.format(*args, **kwargs)
-    if _detailed_callsite:
-        caller = inspect.currentframe().f_back
-        _logger.info(text, extra={'callsite': _callsite(caller)})
-    else:
-        _logger.info(text)
+    _MODELS['{}.{}'.format(cls.__module__, cls.__qualname__)] = cls
+    return cls
+
+
+def model_class(path):
+    """Return the registered model class named ``module.Class``.
+
+    Raises
+    ------
+    UnknownNameError
+        If no model class of that name is registered.
+    """
+    try:
+        return _MODELS[path]
+    except (KeyError, TypeError):
+        raise UnknownNameError(path, 'model class', _MODELS) from None
+
+
+def model_classes():
+    """A copy of the model registry: ``{'module.Class': class}``."""
+    return dict(_MODELS)

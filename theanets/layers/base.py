@@ -17,11 +17,10 @@ import operator
 
 import numpy as np
 
+from .. import exceptions
 from .. import util
 from .. import activations
-import theano  # noqa: E402  (configured by util)
-import theano.sparse as SS  # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from ..backend import theano, TT, SS
 
 __all__ = ['Layer', 'Input', 'Product', 'Flatten', 'Concatenate', 'Reshape']
 
@@ -33,22 +32,6 @@ def _known_product(shape):
     if shape is None or any(dim is None for dim in shape):
         return None
     return int(functools.reduce(operator.mul, shape, 1))
-
-
-class _MissingSizeError(KeyError, util.ConfigurationError):
-    """An input layer got neither ``size`` nor ``shape``.
-
-    A :class:`KeyError` for the key ``'size'`` (as the original raised) that
-    is also a :class:`theanets.util.ConfigurationError`.
-    """
-
-    def __init__(self, name):
-        super().__init__('size')
-        self.layer_name = name
-
-    def __str__(self):
-        return 'input layer "{}" needs a size or a shape'.format(
-            self.layer_name)
 
 
 class Layer(Base):
@@ -545,7 +528,7 @@ class Input(Layer):
             ndim = 1 + len(shape)
         else:
             if 'size' not in kwargs:
-                raise _MissingSizeError(name)
+                raise exceptions.MissingSizeError(name)
             kwargs['shape'] = (None, ) * (ndim - 2) + (kwargs.pop('size'), )
         kwargs['activation'] = 'linear'
         super().__init__(name=name, **kwargs)

@@ -18,11 +18,9 @@ import numbers
 
 import numpy as np
 
-from .. import util          # configures Theano
+from .. import util
 from . import base
-import theano               # noqa: E402
-import theano.tensor as TT  # noqa: E402
-from theano.tensor.signal import pool  # noqa: E402
+from ..backend import theano, TT, pool
 
 __all__ = ['Convolution', 'Conv1', 'Conv2', 'Pooling', 'Pool1', 'Pool2']
 

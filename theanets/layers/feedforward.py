@@ -6,8 +6,7 @@ Each layer exposes two outputs: ``pre``, the affine "pre-activation", and
 
 from .. import util
 from .base import Layer
-import theano.sparse as SS  # noqa: E402  (configured by util)
-import theano.tensor as TT  # noqa: E402
+from ..backend import TT, SS
 
 __all__ = ['Feedforward', 'Classifier', 'Tied']
 

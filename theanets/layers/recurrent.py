@@ -33,10 +33,9 @@ import numbers
 import numpy as np
 
 from .. import ops
-from .. import util          # configures Theano
+from .. import util
 from . import base
-import theano               # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from ..backend import theano, TT
 
 __all__ = [
     'Recurrent', 'RNN', 'BCRNN', 'RRNN', 'MRNN', 'LSTM', 'GRU', 'Clockwork',

@@ -1,0 +1,133 @@
+"""Every error class theanets raises.
+
+The public ones are also importable from :mod:`theanets.util` (where they
+were defined before) and from the package itself. Several errors are also
+instances of a built-in exception class, so that code written against
+theanets 0.8, which raised ``KeyError``, ``ValueError`` or ``TypeError`` in
+those places, keeps catching them:
+
+=========================  ==================================================
+class                      also a
+=========================  ==================================================
+:class:`ConfigurationError`  --
+:class:`UnknownNameError`  ``KeyError``
+:class:`DataError`         ``ValueError``
+:class:`TrainingError`     ``ValueError``
+:class:`ModelFileError`    ``ValueError``
+:class:`MissingModelFileError`  ``FileNotFoundError``
+=========================  ==================================================
+
+This module imports nothing from theanets, so every other module can use it.
+
+Examples
+--------
+>>> issubclass(DataError, ValueError), issubclass(UnknownNameError, KeyError)
+(True, True)
+"""
+
+__all__ = ['Error', 'ConfigurationError', 'DataError', 'TrainingError',
+           'ModelFileError', 'MissingModelFileError', 'UnknownNameError']
+
+
+class Error(Exception):
+    """Base class of the errors theanets raises."""
+
+
+class ConfigurationError(Error):
+    """A model, layer, loss or regularizer was configured incorrectly."""
+
+
+class DataError(Error, ValueError):
+    """An array given to a model does not fit the variable that receives it.
+
+    Raised before any Theano function sees the data; the message names the
+    argument and gives the expected and the actual shape, dtype or values.
+    It is a :class:`ValueError`.
+    """
+
+
+class TrainingError(Error, ValueError):
+    """Training cannot go on, e.g. because the loss became NaN or infinite.
+
+    The model's parameters are left at their values after the last epoch
+    whose monitors were all finite. It is a :class:`ValueError`.
+    """
+
+
+class ModelFileError(Error, ValueError):
+    """A model file cannot be read or written.
+
+    Raised by :meth:`theanets.Network.load` for a missing, truncated or
+    corrupt file and for a file that holds no theanets model, and by
+    :meth:`theanets.Network.save` for a model the safe ``.npz`` format cannot
+    describe. It is a :class:`ValueError`.
+    """
+
+
+class MissingModelFileError(ModelFileError, FileNotFoundError):
+    """The model file to load does not exist (also a FileNotFoundError)."""
+
+
+class UnknownNameError(KeyError, ConfigurationError):
+    """A registry lookup used a name that is not registered.
+
+    It is a :class:`KeyError` (as the original library raised) and a
+    :class:`ConfigurationError` (as this project's convention asks), so
+    ``except KeyError`` and ``except ConfigurationError`` both catch it.
+    """
+
+    def __init__(self, key, family, known):
+        self.key = key
+        self.family = family
+        self.known = sorted(known)
+        super().__init__(key)
+
+    def __str__(self):
+        return 'unknown {} {!r}; known names are: {}'.format(
+            self.family, self.key, ', '.join(self.known))
+
+
+# Errors of particular configuration mistakes. Each is a ConfigurationError
+# and the built-in exception theanets 0.8 raised in that place.
+
+class ConfigKeyError(KeyError, ConfigurationError):
+    """A required argument is missing (also a KeyError)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ''
+
+
+class ConfigValueError(ValueError, ConfigurationError):
+    """An argument has an invalid value (also a ValueError)."""
+
+
+class ConfigTypeError(TypeError, ConfigurationError):
+    """A specification has the wrong type or cannot be built (a TypeError)."""
+
+
+class UnknownActivationError(UnknownNameError):
+    """An activation name is neither a common name nor a registered class."""
+
+    def __init__(self, key, known, hint=''):
+        super().__init__(key, 'activation', known)
+        self.hint = hint
+
+    def __str__(self):
+        text = super().__str__()
+        return '{} ({})'.format(text, self.hint) if self.hint else text
+
+
+class MissingSizeError(KeyError, ConfigurationError):
+    """An input layer got neither ``size`` nor ``shape``.
+
+    A :class:`KeyError` for the key ``'size'`` (as the original raised) that
+    is also a :class:`ConfigurationError`.
+    """
+
+    def __init__(self, name):
+        super().__init__('size')
+        self.layer_name = name
+
+    def __str__(self):
+        return 'input layer "{}" needs a size or a shape'.format(
+            self.layer_name)
