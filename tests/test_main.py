@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import theanets
 from theanets import feedforward, graph, main
 
 
@@ -25,7 +26,7 @@ def test_network_instance():
 
 
 def test_bare_network_class_rejected():
-    with pytest.raises(AssertionError, match='Autoencoder'):
+    with pytest.raises(theanets.util.ConfigurationError, match="Autoencoder"):
         main.Experiment(graph.Network, layers=(3, 2))
 
 

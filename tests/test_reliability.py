@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from theanets import feedforward, graph, recurrent, trainer, util
+from theanets import feedforward, graph, recurrent, trainer, util, validation
 import theano
 
 from conftest import (INPUTS, OUTPUTS, CLASSES, CLASS_WEIGHTS, NUM_INPUTS,
@@ -157,8 +157,8 @@ def test_training_data_rejected(no_compile, clf, data, message):
 def test_negative_labels_in_range_accepted(clf):
     # xe/hinge count labels from -n_classes as numpy indices (spec, pinned
     # recurrent classifier data); the check must let them through.
-    checked = clf._check_dataset(
-        [INPUTS, CLASSES - NUM_CLASSES, CLASS_WEIGHTS], 'train', True)
+    checked = validation.check_dataset(
+        clf, [INPUTS, CLASSES - NUM_CLASSES, CLASS_WEIGHTS], 'train', True)
     assert checked[1].min() == CLASSES.min() - NUM_CLASSES
 
 

@@ -37,7 +37,6 @@ except ImportError:  # older versions have a private method instead
         return estimator._validate_data(X, y, reset=reset, **kwargs)
 
 from . import feedforward
-from . import graph
 
 __all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder']
 
@@ -185,9 +184,12 @@ class _TheanetsEstimator(BaseEstimator):
         check_is_fitted(self, 'network_')
         X = _validate_data(self, X, reset=False, dtype=np.float32)
         with _quiet(self.verbose):
-            # Network.predict is the last layer's output for every model
-            # (a Classifier's own predict returns class indices).
-            outputs = graph.Network.predict(self.network_, X)
+            # The last layer's output: a Classifier's predict returns class
+            # indices, its predict_proba that output.
+            if isinstance(self.network_, feedforward.Classifier):
+                outputs = self.network_.predict_proba(X)
+            else:
+                outputs = self.network_.predict(X)
         return np.asarray(outputs, dtype=np.float64)
 
     def _more_tags(self):  # scikit-learn < 1.6

@@ -9,6 +9,7 @@ from . import graph
 from . import layers
 from . import regularizers
 from . import util
+from . import validation
 from .backend import theano
 
 
@@ -112,7 +113,7 @@ class Autoencoder(graph.Network):
         ndarray
             The encoding of each example.
         """
-        arrays = self._check_inputs(x)
+        arrays = validation.check_inputs(self, x)
         outputs = self.build_graph(regularizers.from_kwargs(self, **kwargs))[0]
         name = _require_output(outputs, self._find_output(layer))
         enc = self._compute(arrays, [name], **kwargs)[0]
@@ -154,8 +155,8 @@ class Autoencoder(graph.Network):
         shape = None
         for candidate in self.layers:
             if candidate.output_name == key:
-                shape = graph._shape_of(candidate)
-        z = graph._check_array('z', z, outputs[key], shape)
+                shape = validation.shape_of(candidate)
+        z = validation.check_array('z', z, outputs[key], shape)
         return self._functions[cache](z)[0]
 
 

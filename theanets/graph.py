@@ -2,203 +2,32 @@
 
 A network is a list of layers (connected by name into a computation graph)
 plus a list of losses. This module turns layer specifications into layer
-objects, builds and caches the symbolic graph, compiles the feed-forward
-function used for prediction, and drives training through the trainers of
-:mod:`theanets.trainer`.
+objects, builds and caches the symbolic graph and compiles the functions
+used for prediction. The rest of a model's work is done by small services
+that take a network: :mod:`theanets.validation` checks data,
+:mod:`theanets.training` runs the training loop (with the trainers of
+:mod:`theanets.trainer` and the options of :mod:`theanets.options`),
+:mod:`theanets.summary` describes the model and :mod:`theanets.saving`
+writes and reads model files.
 """
 
-import gzip
 import hashlib
-import html
-import io
-import os
-import pickle
-import struct
-import tempfile
-import time
-import warnings
-import zlib
 
-import downhill
 import numpy as np
-import scipy.sparse
 
-from . import util
 from . import history
 from . import layers
 from . import losses
 from . import regularizers
-from . import serialize
+from . import saving
+from . import summary
+from . import training
+from . import util
+from . import validation
 from .backend import theano, TT
+from .exceptions import DataError
 
-
-#: Raised for data that do not fit the model (defined in :mod:`theanets.util`).
-DataError = util.DataError
-
-
-def _expected_shape(variable, shape):
-    """Format the array shape a variable expects, e.g. ``(N, 7)``."""
-    if shape is None or len(shape) != variable.ndim - 1:
-        dims = ['N'] + ['?'] * (variable.ndim - 1)
-    else:
-        dims = ['N'] + ['?' if s is None else str(s) for s in shape]
-    if len(dims) == 1:
-        return '(N,)'
-    return '({})'.format(', '.join(dims))
-
-
-def _check_array(arg, array, variable, shape=None, convert=True):
-    """Check (and if needed convert) one data array for a symbolic variable.
-
-    This is the single place where data entering the model through the public
-    API (``feed_forward``, ``predict``, ``score``, ``decode``, ``train``) is
-    validated, so that mistakes are reported with the argument name and the
-    expected and actual shapes instead of as a Theano traceback.
-
-    Parameters
-    ----------
-    arg : str
-        How the caller named the array (e.g. ``'x'`` or ``'train[1]'``).
-    array : array-like
-        The data.
-    variable : Theano variable
-        The symbolic variable that will receive the array.
-    shape : tuple, optional
-        Per-example shape (without the batch axis) the variable stands for;
-        entries that are None are not checked.
-    convert : bool, optional
-        If True (the default), array-likes are turned into numpy arrays.
-        If False, other containers (pandas frames, shared variables) are
-        passed on, checked as far as they expose ``ndim`` and ``shape``.
-        Numpy arrays and scipy sparse matrices of another numeric dtype are
-        cast to the variable's dtype in both cases.
-
-    Returns
-    -------
-    array
-        The array, cast to the variable's dtype where that was needed.
-
-    Raises
-    ------
-    DataError
-        If the array has the wrong number of dimensions, a per-example axis of
-        the wrong length, a non-numeric dtype, non-integer values for an
-        integer variable, no examples at all, NaN or infinite values, or is
-        dense where a sparse matrix is expected (or the other way round).
-
-    Examples
-    --------
-    >>> var = theano.tensor.matrix('in')
-    >>> _check_array('x', np.zeros((2, 3)), var, (3,)).dtype == var.dtype
-    True
-    >>> _check_array('x', np.zeros((2, 4)), var, (3,))
-    Traceback (most recent call last):
-    ...
-    theanets.util.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
-    """
-    name = getattr(variable, 'name', None)
-    sparse_format = getattr(variable.type, 'format', None)
-    expected = '{}-D {} of shape {} with dtype {}'.format(
-        variable.ndim,
-        'array' if sparse_format is None else
-        'scipy.sparse {} matrix'.format(sparse_format),
-        _expected_shape(variable, shape), variable.dtype)
-    if name:
-        expected += ' for "{}"'.format(name)
-
-    def fail(what, actual_shape, actual_dtype):
-        if isinstance(actual_shape, tuple) or actual_shape is None:
-            actual_shape = tuple(actual_shape or ())
-        raise DataError('{}: expected a {}, got {} of shape {} with dtype '
-                        '{}'.format(arg, expected, what, actual_shape,
-                                    actual_dtype))
-
-    if isinstance(array, theano.Variable):
-        return array  # e.g. a shared variable holding a dataset
-    if sparse_format is not None:
-        if not scipy.sparse.issparse(array):
-            fail('a dense {}'.format(type(array).__name__),
-                 getattr(array, 'shape', '?'), getattr(array, 'dtype', '?'))
-        if array.format != sparse_format:
-            array = array.asformat(sparse_format)
-    elif scipy.sparse.issparse(array):
-        fail('a scipy.sparse matrix', array.shape, array.dtype)
-    elif convert and not isinstance(array, np.ndarray):
-        try:
-            with warnings.catch_warnings():
-                # numpy 1.23 only warns when it makes an object array from
-                # ragged nested lists; treat that as the error it becomes
-                warnings.simplefilter('error', np.VisibleDeprecationWarning)
-                array = np.asarray(array)
-        except Exception:  # ragged lists and other odd objects
-            fail('an object that is not an array ({})'.format(
-                type(array).__name__), '?', '?')
-    ndim = getattr(array, 'ndim', None)
-    actual_shape = getattr(array, 'shape', None)
-    dtype = getattr(array, 'dtype', None)
-    if ndim is None or actual_shape is None:
-        return array  # not array-like; downhill reports what it cannot use
-    actual_shape = tuple(actual_shape)
-    if ndim != variable.ndim:
-        fail('a {}-D array'.format(ndim), actual_shape, dtype)
-    if shape is not None and len(shape) == ndim - 1:
-        for want, got in zip(shape, actual_shape[1:]):
-            if want is not None and want != got:
-                fail('an array', actual_shape, dtype)
-    if ndim > 0 and actual_shape[0] == 0:
-        raise DataError('{}: expected at least one example, got an empty '
-                        'array of shape {}'.format(arg, actual_shape))
-    if not isinstance(dtype, np.dtype):
-        return array  # pandas frames expose per-column dtypes only
-    want_int = variable.dtype.startswith(('int', 'uint'))
-    if dtype != variable.dtype:
-        if want_int and dtype.kind not in 'iub':
-            fail('an array of non-integer values', actual_shape, dtype)
-        if not want_int and dtype.kind not in 'iubf':
-            fail('an array of non-numeric values', actual_shape, dtype)
-    _check_finite(arg, array, actual_shape)
-    if dtype != variable.dtype and (
-            isinstance(array, np.ndarray) or scipy.sparse.issparse(array)):
-        array = array.astype(variable.dtype)
-    return array
-
-
-def _check_finite(arg, array, shape):
-    """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
-    values = array.data if scipy.sparse.issparse(array) else array
-    if not isinstance(values, np.ndarray) or values.dtype.kind not in 'fc':
-        return
-    # A sum is non-finite whenever any term is, and costs no temporary
-    # array; only a non-finite sum (which finite values can also overflow
-    # to) needs the element-wise check.
-    if np.isfinite(np.add.reduce(values, axis=None)):
-        return
-    finite = np.isfinite(values)
-    if not finite.all():
-        bad = values[~finite]
-        raise DataError(
-            '{}: expected finite values, got {} NaN or infinite value(s) '
-            '(e.g. {}) in an array of shape {}'.format(
-                arg, bad.size, bad.flat[0], shape))
-
-
-def _check_labels(arg, labels, num_classes):
-    """Raise DataError unless integer class labels fit ``num_classes``.
-
-    Labels in ``[0, num_classes)`` name a class; as in theanets 0.8 the
-    cross-entropy and hinge losses also accept labels down to
-    ``-num_classes``, which count from the last class (numpy indexing).
-    """
-    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in 'iu' \
-            or not labels.size:
-        return
-    low, high = labels.min(), labels.max()
-    if high >= num_classes or low < -num_classes:
-        raise DataError(
-            '{}: expected integer class labels in [0, {}) for a model with {} '
-            'classes (negative labels count from the last class, down to '
-            '-{}), got labels from {} to {}'.format(
-                arg, num_classes, num_classes, num_classes, low, high))
+__all__ = ['Network', 'DataError']
 
 
 class Network(object):
@@ -254,6 +83,13 @@ class Network(object):
 
     #: Number of dimensions of the default loss target.
     OUTPUT_NDIM = 2
+
+    def __init_subclass__(cls, **kwargs):
+        # theanets' own model classes may be named by .npz files; others
+        # must be registered explicitly (theanets.util.register_model).
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.split('.')[0] == 'theanets':
+            util.register_model(cls)
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
         if not (rng is None or isinstance(rng, np.random.RandomState) or
@@ -713,28 +549,6 @@ class Network(object):
     # ------------------------------------------------------------------
     # evaluation
 
-    def _check_inputs(self, x, arg='x'):
-        """Validate the data for the network inputs; return a list of arrays."""
-        inputs = [layer for layer in self.layers
-                  if isinstance(layer, layers.Input)]
-        if len(inputs) == 1:
-            arrays = [x]
-            names = [arg]
-        else:
-            if not isinstance(x, (tuple, list)) or len(x) != len(inputs):
-                raise DataError(
-                    '{}: this network has {} input layers ({}); expected a '
-                    'list of {} arrays in that order, got {}'.format(
-                        arg, len(inputs),
-                        ', '.join('"{}"'.format(l.name) for l in inputs),
-                        len(inputs), type(x).__name__ if not isinstance(
-                            x, (tuple, list)) else '{} arrays'.format(len(x))))
-            arrays = list(x)
-            names = ['{}[{}]'.format(arg, i) for i in range(len(x))]
-        return [_check_array(name, array, layer.input,
-                             _shape_of(layer))
-                for name, array, layer in zip(names, arrays, inputs)]
-
     def feed_forward(self, x, **kwargs):
         """Compute every output of the network for some input data.
 
@@ -759,7 +573,7 @@ class Network(object):
         DataError
             If ``x`` does not fit the network inputs.
         """
-        arrays = self._check_inputs(x)
+        arrays = validation.check_inputs(self, x)
         labels = list(self.build_graph(
             regularizers.from_kwargs(self, **kwargs))[0])
         return dict(zip(labels, self._compute(arrays, labels, **kwargs)))
@@ -815,7 +629,7 @@ class Network(object):
 
     def _compute_one(self, x, name, **kwargs):
         """Validate ``x`` and compute the single output ``name``."""
-        return self._compute(self._check_inputs(x), [name], **kwargs)[0]
+        return self._compute(validation.check_inputs(self, x), [name], **kwargs)[0]
 
     def predict(self, x, **kwargs):
         """Compute the output of the network's last layer.
@@ -860,13 +674,13 @@ class Network(object):
             a finite numeric array shaped like the predictions.
         """
         predicted = self.predict(x, **kwargs)
-        y = _check_like('y', y, predicted.shape, predicted.dtype)
+        y = validation.check_like('y', y, predicted.shape, predicted.dtype)
         u = y - predicted
         v = y - y.mean()
         if w is None:
             w = np.ones_like(u)
         else:
-            w = _check_like('w', w, u.shape, u.dtype)
+            w = validation.check_like('w', w, u.shape, u.dtype)
         return 1 - (w * u * u).sum() / (w * v * v).sum()
 
     # ------------------------------------------------------------------
@@ -955,158 +769,11 @@ class Network(object):
             parameters keep the values of the last finite epoch.
         """
         self._history = history.History()
-        feedback = None
-        try:
-            feedback = history.TrainingFeedback(
-                self._history, progress=progress, quiet=quiet,
-                total=kwargs.get('max_updates') if algo_is_downhill(
-                    kwargs.get('algorithm', algo)) else None)
-            feedback.silence()
-            yield from self._itertrain(feedback, train, valid, algo, subalgo,
-                                       save_every, save_progress, kwargs)
-        finally:
-            if feedback is not None:
-                feedback.close()
-
-    def _itertrain(self, feedback, train, valid, algo, subalgo, save_every,
-                   save_progress, kwargs):
-        """The body of :meth:`itertrain`, reporting to ``feedback``."""
-        if 'rng' not in kwargs:
-            kwargs['rng'] = self._rng
-        _check_training_keywords(kwargs, save_every)
-
-        if 'algorithm' in kwargs:
-            warnings.warn('please use the "algo" keyword argument instead of '
-                          'the deprecated "algorithm"', DeprecationWarning,
-                          stacklevel=2)
-            algo = kwargs.pop('algorithm')
-            if isinstance(algo, (tuple, list)):
-                algo = algo[0]
-
-        full_check = False
-        if isinstance(algo, str):
-            from . import trainer as trainers  # it imports the model classes
-            name = algo.lower()
-            if name == 'sample':
-                trainer = trainers.SampleTrainer(self)
-            elif name.startswith('layer') or name.startswith('sup'):
-                trainer = trainers.SupervisedPretrainer(subalgo, self)
-                full_check = True
-            elif name.startswith('pre') or name.startswith('unsup'):
-                trainer = trainers.UnsupervisedPretrainer(subalgo, self)
-            else:
-                trainer = trainers.DownhillTrainer(name, self)
-                full_check = True
-        else:
-            trainer = algo
-
-        if full_check:
-            # Report configuration problems (e.g. a regularizer that cannot
-            # apply) before data problems; the graph is cached for training.
-            self.loss(**kwargs)
-
-        if valid is None:
-            valid = train
-        checked = {}
-        for name, data in (('train', train), ('valid', valid)):
-            if id(data) not in checked and isinstance(data, (tuple, list)) \
-                    and kwargs.get('axis', 0) == 0:
-                checked[id(data)] = self._check_dataset(data, name, full_check)
-
-        def dataset(data, name):
-            if isinstance(data, downhill.Dataset):
-                return data
-            return downhill.Dataset(
-                checked.get(id(data), data),
-                name=name,
-                batch_size=kwargs.get('batch_size', 32),
-                iteration_size=kwargs.get(
-                    'iteration_size', kwargs.get('{}_batches'.format(name))),
-                axis=kwargs.get('axis', 0),
-                rng=kwargs['rng'])
-
-        valid = dataset(valid, 'valid')
-        train = dataset(train, 'train')
-
-        start = time.time()
-        pairs = trainer.itertrain(train, valid, **kwargs)
-        for i, monitors in enumerate(pairs):
-            feedback.record(monitors)
-            try:
-                with feedback.caller_turn():
-                    yield monitors
-            except KeyboardInterrupt:
-                # Pass an interrupt thrown in by the caller on to the trainer,
-                # which restores its best parameters and stops.
-                if not hasattr(pairs, 'throw'):
-                    raise
-                for monitors in _throw(pairs, KeyboardInterrupt):
-                    feedback.record(monitors)
-                    with feedback.caller_turn():
-                        yield monitors
-                return
-            now = time.time()
-            if i and _should_save(save_progress, save_every, i, now - start):
-                if isinstance(save_progress, str):
-                    self.save(save_progress.format(int(now)))
-                else:
-                    self.save(save_progress)
-                start = now
-
-    def _check_dataset(self, data, name, full):
-        """Validate a list of training arrays; return the (cast) list."""
-        data = list(data)
-        if full:
-            variables = self.variables
-            if len(data) != len(variables):
-                raise DataError(
-                    '{}: expected {} arrays, one for each of the variables '
-                    '{}, got {}'.format(name, len(variables),
-                                        [v.name for v in variables],
-                                        len(data)))
-        else:
-            variables = self.inputs[:len(data)]
-        # An input read only as a recurrent initial state (``h_0='h0'``) has a
-        # declared size that nothing checks, as in the original; only inputs
-        # that some layer reads as data are held to their declared width.
-        fed = {name for layer in self.layers for name in layer._input_shapes}
-        shapes = {layer.input: _shape_of(layer) for layer in self.layers
-                  if isinstance(layer, layers.Input) and layer.output_name in fed}
-        classes = self._num_classes()
-        for i, var in enumerate(variables):
-            arg = '{}[{}]'.format(name, i)
-            data[i] = _check_array(arg, data[i], var, shapes.get(var),
-                                   convert=False)
-            if var in classes:
-                _check_labels(arg, data[i], classes[var])
-        lengths = [(var.name, data[i].shape[0])
-                   for i, var in enumerate(variables[:len(data)])
-                   if not isinstance(data[i], theano.Variable) and
-                   len(getattr(data[i], 'shape', ())) > 0]
-        if len(set(n for _, n in lengths)) > 1:
-            raise DataError(
-                '{}: expected the same number of examples (length of axis 0) '
-                'in every array, got {}'.format(
-                    name, ', '.join('{} for "{}"'.format(n, v)
-                                    for v, n in lengths)))
-        return data
-
-    def _num_classes(self):
-        """Map the label variable of each classification loss to its width."""
-        shapes = {}
-        for layer in self.layers:
-            for key, shape in layer._output_shapes.items():
-                shapes[layer.full_name(key)] = shape
-        result = {}
-        for loss in self.losses:
-            if not isinstance(loss, losses.CrossEntropy):
-                continue
-            shape = shapes.get(loss.output_name)
-            target = getattr(loss, '_target', None)
-            if shape and shape[-1] and target is not None and \
-                    target.dtype.startswith('int'):
-                result[target] = shape[-1]
-        return result
+        yield from training.itertrain(
+            self, self._history, self._rng, train, valid=valid, algo=algo,
+            subalgo=subalgo, save_every=save_every,
+            save_progress=save_progress, progress=progress, quiet=quiet,
+            **kwargs)
 
     def train(self, *args, **kwargs):
         """Train the network until the trainer stops.
@@ -1135,21 +802,7 @@ class Network(object):
         train again). A second interrupt while the trainer winds down is
         raised as usual.
         """
-        monitors = None
-        iterator = self.itertrain(*args, **kwargs)
-        try:
-            for monitors in iterator:
-                pass
-        except KeyboardInterrupt:
-            # An interrupt outside the optimizer's own steps (e.g. while
-            # saving progress): let the trainer restore its best parameters.
-            try:
-                for monitors in _throw(iterator, KeyboardInterrupt):
-                    pass
-            except KeyboardInterrupt:
-                pass
-            util.log('training interrupted')
-        return monitors
+        return training.train(self.itertrain(*args, **kwargs))
 
     # ------------------------------------------------------------------
     # history and summaries
@@ -1169,51 +822,6 @@ class Network(object):
         if record is None:
             record = self._history = history.History()
         return record
-
-    def _summary_rows(self):
-        """One row of strings per layer, and the total parameter count."""
-        rows = []
-        total = 0
-        for layer in self.layers:
-            try:
-                shape = str(tuple(layer.output_shape))
-            except Exception:
-                shape = '?'
-            if isinstance(layer, layers.Input):
-                activation = '-'
-                inputs = '-'
-            else:
-                try:
-                    activation = layer._activation_name()
-                except Exception:
-                    activation = layer.kwargs.get('activation', '?')
-                if not isinstance(activation, str):
-                    activation = getattr(activation, '__name__',
-                                         type(activation).__name__)
-                inputs = ', '.join(_short_output_name(name)
-                                   for name in layer._input_shapes) or '-'
-            try:
-                count = sum(int(np.prod(p.get_value(borrow=True).shape))
-                            for p in layer.params)
-                total += count
-                count = str(count)
-            except Exception:
-                count = '?'
-            rows.append((layer.name, type(layer).__name__, shape, activation,
-                         count, inputs))
-        return rows, total
-
-    def _loss_descriptions(self):
-        """Describe each loss: weight, name, output and options."""
-        result = []
-        for loss in self.losses:
-            text = '{} * {} on {}'.format(
-                _format_number(loss.weight), _loss_key(loss),
-                _short_output_name(getattr(loss, 'output_name', 'out')))
-            if getattr(loss, '_weights', None) is not None:
-                text += ' (weighted)'
-            result.append(text)
-        return result
 
     def summary(self):
         """Return a table describing the network.
@@ -1242,61 +850,14 @@ class Network(object):
         total parameters: 26
         losses: 1 * mse on out
         """
-        rows, total = self._summary_rows()
-        header = ('layer', 'class', 'output shape', 'activation', 'params',
-                  'inputs')
-        widths = [max(len(row[i]) for row in [header] + rows)
-                  for i in range(len(header))]
-        table = [header, tuple('-' * w for w in widths)] + rows
-        lines = ['{}: {} layers, {} parameters'.format(
-            type(self).__name__, len(self.layers), total)]
-        for row in table:
-            lines.append('  '.join(cell.ljust(width) for cell, width
-                                   in zip(row, widths)).rstrip())
-        lines.append('total parameters: {}'.format(total))
-        lines.append('losses: {}'.format(
-            ', '.join(self._loss_descriptions()) or 'none'))
-        return '\n'.join(lines)
+        return summary.summary(self)
 
     def __repr__(self):
-        rows, total = self._summary_rows()
-        parts = []
-        for name, kind, shape, activation, _, _ in rows:
-            if kind == 'Input':
-                parts.append('{} {}'.format(name, shape))
-            else:
-                parts.append('{} {} {} {}'.format(name, kind, shape,
-                                                  activation))
-        losses_text = '+'.join(
-            (_loss_key(loss) if loss.weight == 1 else '{}*{}'.format(
-                _format_number(loss.weight), _loss_key(loss)))
-            for loss in self.losses) or 'none'
-        return '{}([{}], {} params, loss={})'.format(
-            type(self).__name__, ' -> '.join(parts), total, losses_text)
+        return summary.short_repr(self)
 
     def _repr_html_(self):
         """An HTML table of :meth:`summary`, for Jupyter notebooks."""
-        esc = html.escape
-        rows, total = self._summary_rows()
-        header = ('layer', 'class', 'output shape', 'activation', 'params',
-                  'inputs')
-        out = ['<table class="theanets-summary">',
-               '<caption>{}: {} layers, {} parameters</caption>'.format(
-                   esc(type(self).__name__), len(self.layers), total),
-               '<thead><tr>{}</tr></thead>'.format(
-                   ''.join('<th>{}</th>'.format(esc(h)) for h in header)),
-               '<tbody>']
-        for row in rows:
-            out.append('<tr>{}</tr>'.format(
-                ''.join('<td>{}</td>'.format(esc(cell)) for cell in row)))
-        out.append('</tbody>')
-        out.append('<tfoot><tr><td colspan="{}">total parameters: {}</td>'
-                   '</tr>'.format(len(header), total))
-        out.append('<tr><td colspan="{}">losses: {}</td></tr></tfoot>'.format(
-            len(header),
-            esc(', '.join(self._loss_descriptions()) or 'none')))
-        out.append('</table>')
-        return '\n'.join(out)
+        return summary.html_table(self)
 
     # ------------------------------------------------------------------
     # persistence
@@ -1354,26 +915,7 @@ class Network(object):
         >>> buffer.getvalue()[:2]
         b'PK'
         """
-        if isinstance(filename_or_handle, (str, os.PathLike)):
-            path = os.fspath(filename_or_handle)
-            fmt = _file_format(path, format)
-
-            def write(handle):
-                if fmt == 'npz':
-                    serialize.save(self, handle)
-                elif path.lower().endswith('.gz'):
-                    with gzip.GzipFile(filename=os.path.basename(path),
-                                       mode='wb', fileobj=handle) as zipped:
-                        pickle.dump(self, zipped, -1)
-                else:
-                    pickle.dump(self, handle, -1)
-
-            _atomic_write(path, write)
-        elif _file_format(None, format) == 'npz':
-            serialize.save(self, filename_or_handle)
-        else:
-            pickle.dump(self, filename_or_handle, -1)
-        util.log('saved model to {}', filename_or_handle)
+        saving.save(self, filename_or_handle, format)
 
     @classmethod
     def load(cls, filename_or_handle, allow_pickle=True):
@@ -1422,24 +964,7 @@ class Network(object):
         >>> type(theanets.Network.load(buffer)).__name__
         'Regressor'
         """
-        if isinstance(filename_or_handle, (str, os.PathLike)):
-            path = os.fspath(filename_or_handle)
-            try:
-                handle = open(path, 'rb')
-            except FileNotFoundError:
-                raise util.MissingModelFileError(
-                    'cannot load a model from {!r}: no such file'.format(
-                        path)) from None
-            with handle:
-                model = _load_handle(handle, path, allow_pickle,
-                                     path.lower().endswith('.gz'),
-                                     path.lower().endswith('.npz'))
-        else:
-            model = _load_handle(filename_or_handle,
-                                 repr(filename_or_handle), allow_pickle,
-                                 False, False)
-        util.log('loaded model from {}', filename_or_handle)
-        return model
+        return saving.load(filename_or_handle, allow_pickle)
 
     def __getstate__(self):
         return (self.layers, self.losses, self._rng)
@@ -1455,121 +980,7 @@ class Network(object):
         self._functions = {}
 
 
-def _file_format(path, format):
-    """Resolve the ``format`` argument of :meth:`Network.save`."""
-    if format is None:
-        return 'npz' if path and path.lower().endswith('.npz') else 'pickle'
-    if format not in ('npz', 'pickle'):
-        raise ValueError('format: expected None, "pickle" or "npz", got '
-                         '{!r}'.format(format))
-    return format
-
-
-def _atomic_write(path, write):
-    """Call ``write(handle)`` on a temporary file, then rename it to path."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix='.{}.'.format(os.path.basename(path)), suffix='.tmp',
-        dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-#: Errors that unpickling a truncated or corrupt file raises.
-_CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
-            ValueError, IndexError, TypeError, struct.error, UnicodeError,
-            MemoryError)
-
-
-def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
-    """Read a model from an open binary file; see :meth:`Network.load`."""
-    try:
-        start = handle.tell()
-        head = handle.read(4)
-        handle.seek(start)
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        head = None  # not seekable: only pickles can be read
-    if head is not None and serialize.is_npz(head):
-        return serialize.load(handle, name)
-    if npz_only:
-        raise util.ModelFileError(
-            '{} is not a theanets .npz model file (it is not an npz archive '
-            'or is truncated)'.format(name))
-    if head is not None and not head:
-        raise util.ModelFileError(
-            'cannot load a model from {}: the file is empty'.format(name))
-    if not allow_pickle:
-        raise util.ModelFileError(
-            'refusing to unpickle {} because allow_pickle is False; only the '
-            'safe .npz format can be loaded this way'.format(name))
-    try:
-        if gzipped:
-            with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
-                model = pickle.load(zipped)
-        else:
-            model = pickle.load(handle)
-    except _CORRUPT as e:
-        raise util.ModelFileError(
-            'cannot load a model from {}: the file is truncated or corrupt '
-            '({}: {})'.format(name, type(e).__name__, e)) from e
-    except (AttributeError, ImportError) as e:
-        raise util.ModelFileError(
-            'cannot load a model from {}: the pickle refers to a name this '
-            'installation does not have ({}: {}); it is not a theanets model '
-            'or comes from an incompatible version'.format(
-                name, type(e).__name__, e)) from e
-    if not isinstance(model, Network):
-        raise util.ModelFileError(
-            'cannot load a model from {}: it holds a {}, not a theanets '
-            'model'.format(name, type(model).__name__))
-    return model
-
-
-def _throw(generator, exc):
-    """Throw ``exc`` into a generator; yield what it yields afterwards."""
-    try:
-        item = generator.throw(exc)
-    except StopIteration:
-        return
-    yield item
-    yield from generator
-
-
-def _check_like(arg, array, shape, dtype):
-    """Check a finite numeric array of a given shape (targets, weights)."""
-    try:
-        array = np.asarray(array)
-    except Exception:
-        raise DataError('{}: expected an array of shape {}, got {}'.format(
-            arg, shape, type(array).__name__)) from None
-    if array.dtype.kind not in 'iubf':
-        raise DataError('{}: expected an array of numbers of shape {}, got '
-                        'an array of dtype {}'.format(arg, shape, array.dtype))
-    if array.shape != tuple(shape):
-        raise DataError('{}: expected an array of shape {} (like the '
-                        'predictions), got shape {}'.format(
-                            arg, tuple(shape), array.shape))
-    _check_finite(arg, array, array.shape)
-    if array.dtype.kind != 'f':
-        array = array.astype(dtype)
-    return array
+util.register_model(Network)
 
 
 def _check_size_keywords(form, kwargs):
@@ -1588,78 +999,6 @@ def _check_size_keywords(form, kwargs):
                 'None for unknown lengths), got {!r}'.format(form, shape))
 
 
-#: Training keywords that must be positive integers (None allowed).
-_POSITIVE_INT_KEYWORDS = ('batch_size', 'iteration_size', 'train_batches',
-                          'valid_batches', 'validate_every')
-
-#: Training keywords that must be non-negative integers (None allowed).
-_NON_NEGATIVE_INT_KEYWORDS = ('patience', 'max_updates')
-
-#: Training keywords that must be non-negative finite numbers.
-_NON_NEGATIVE_KEYWORDS = ('learning_rate', 'momentum', 'min_improvement',
-                          'max_gradient_norm', 'max_gradient_elem')
-
-
-def _check_training_keywords(kwargs, save_every):
-    """Raise ConfigurationError for nonsensical training options."""
-    def fail(key, expected, value):
-        raise util.ConfigurationError(
-            '{}: expected {}, got {!r}'.format(key, expected, value))
-
-    for key in _POSITIVE_INT_KEYWORDS:
-        value = kwargs.get(key)
-        if value is not None and (not _is_int(value) or value <= 0):
-            fail(key, 'a positive integer', value)
-    for key in _NON_NEGATIVE_INT_KEYWORDS:
-        value = kwargs.get(key)
-        if value is not None and (not _is_int(value) or value < 0):
-            fail(key, 'a non-negative integer', value)
-    for key in _NON_NEGATIVE_KEYWORDS:
-        value = kwargs.get(key)
-        if value is None or isinstance(value, theano.Variable):
-            continue  # e.g. a shared, scheduled learning rate
-        if isinstance(value, bool) or not isinstance(
-                value, (int, float, np.integer, np.floating)) or \
-                not np.isfinite(value) or value < 0:
-            fail(key, 'a non-negative finite number', value)
-    momentum = kwargs.get('momentum')
-    if isinstance(momentum, (int, float, np.number)) and momentum >= 1:
-        fail('momentum', 'a number in [0, 1)', momentum)
-    if isinstance(save_every, (int, float)) and not isinstance(
-            save_every, bool) and save_every < 0:
-        fail('save_every', 'a non-negative int (iterations) or float '
-             '(minutes)', save_every)
-
-
-def _short_output_name(name):
-    """``'hid1:out'`` becomes ``'hid1'``; other outputs keep their suffix."""
-    return name[:-4] if name.endswith(':out') else name
-
-
-def _loss_key(loss):
-    """The short registered name of a loss (``'xe'``), else its class name."""
-    keys = type(loss).__dict__.get('__extra_registration_keys__') or []
-    return keys[0] if keys else type(loss).__name__.lower()
-
-
-def _format_number(value):
-    """Format a loss weight compactly (``1``, ``0.5``)."""
-    try:
-        return '{:g}'.format(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def algo_is_downhill(algo):
-    """True if ``itertrain`` trains with a single downhill optimizer."""
-    if isinstance(algo, (tuple, list)) and algo:
-        algo = algo[0]
-    if not isinstance(algo, str):
-        return False
-    return not algo.lower().startswith(
-        ('sample', 'layer', 'sup', 'pre', 'unsup'))
-
-
 def _is_int(x):
     """True for Python and numpy integers (but not for bools)."""
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -1667,14 +1006,6 @@ def _is_int(x):
 
 def _lower(form):
     return form.lower() if isinstance(form, str) else form
-
-
-def _shape_of(layer):
-    """The per-example output shape of an input layer, if it is known."""
-    try:
-        return tuple(layer.output_shape)
-    except Exception:  # an unbound layer has no shape yet
-        return None
 
 
 def _monitor_levels(levels):
@@ -1695,14 +1026,3 @@ def _fraction_below(threshold):
     def fn(expr):
         return TT.cast(TT.lt(expr, threshold), util.FLOAT).mean()
     return fn
-
-
-def _should_save(save_progress, save_every, iteration, elapsed):
-    """Decide whether to save the model after the given iteration."""
-    if save_progress is None:
-        return False
-    if isinstance(save_every, float):
-        return elapsed > 60 * save_every
-    if isinstance(save_every, int):
-        return save_every != 0 and iteration % save_every == 0
-    return False

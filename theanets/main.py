@@ -2,6 +2,7 @@
 
 import os
 
+from . import exceptions
 from . import graph
 
 
@@ -35,9 +36,11 @@ class Experiment(object):
         elif isinstance(network, graph.Network):
             self.network = network
         else:
-            assert network is not graph.Network, \
-                'use a concrete model class such as theanets.Autoencoder, ' \
-                'theanets.Regressor or theanets.Classifier, not Network'
+            if network is graph.Network:
+                raise exceptions.ConfigTypeError(
+                    'network: use a concrete model class such as '
+                    'theanets.Autoencoder, theanets.Regressor or '
+                    'theanets.Classifier, not Network')
             self.network = network(*args, **kwargs)
 
     def train(self, *args, **kwargs):

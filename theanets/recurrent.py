@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from . import exceptions
 from . import feedforward
 from . import util
 
@@ -42,8 +43,11 @@ def batches(arrays, steps=100, batch_size=64, rng=None):
     >>> [a.shape for a in sample()]
     [(4, 10, 3), (4, 10, 2)]
     """
-    assert batch_size >= 2, 'batch_size must be at least 2!'
-    assert isinstance(arrays, (tuple, list)), 'arrays must be a tuple or list!'
+    _check_batch_size(batch_size)
+    if not isinstance(arrays, (tuple, list)):
+        raise exceptions.ConfigTypeError(
+            'arrays: expected a tuple or list of arrays, got {}'.format(
+                type(arrays).__name__))
     rng = util.as_random_state(rng)
 
     def sample():
@@ -106,8 +110,10 @@ class Text(object):
                 '[^{}]'.format(re.escape(alpha)), unknown, text)
         else:
             self.text = unknown * len(text)
-        assert unknown not in alpha, \
-            'the unknown character {!r} is in the alphabet'.format(unknown)
+        if unknown in alpha:
+            raise exceptions.ConfigValueError(
+                'unknown: the unknown character {!r} is in the alphabet '
+                '{!r}'.format(unknown, alpha))
         self._rev_index = unknown + alpha
         self._fwd_index = dict((c, i) for i, c in enumerate(self._rev_index))
         self.alpha = alpha
@@ -147,7 +153,7 @@ class Text(object):
         >>> inputs.shape, labels.shape
         ((2, 4, 4), (2, 4))
         """
-        assert batch_size >= 2, 'batch_size must be at least 2!'
+        _check_batch_size(batch_size)
         rng = util.as_random_state(rng)
         steps_index = np.arange(steps)
 
@@ -257,3 +263,12 @@ class Classifier(feedforward.Classifier):
                 chosen = chosen * rows  # one row evaluated: all streams
             inputs[np.arange(rows), i, chosen] = 1
             yield chosen[0] if streams == 1 else chosen
+
+
+def _check_batch_size(batch_size):
+    """Sampled sequence batches need at least two sequences."""
+    if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 2:
+        raise exceptions.ConfigValueError(
+            'batch_size: expected an integer of at least 2, got {!r}'.format(
+                batch_size))

@@ -59,14 +59,7 @@ _STRUCTURE = '__structure__'
 
 def _model_classes():
     """The model classes a file may name, by ``module.Class`` path."""
-    from . import graph, feedforward, recurrent, convolution
-    classes = [graph.Network]
-    for module in (feedforward, recurrent, convolution):
-        classes.extend(value for value in vars(module).values()
-                       if isinstance(value, type) and
-                       issubclass(value, graph.Network) and
-                       value.__module__ == module.__name__)
-    return {'{}.{}'.format(c.__module__, c.__name__): c for c in classes}
+    return util.model_classes()
 
 
 def _fail(message, *args):
@@ -351,13 +344,12 @@ def load(handle, name='<file>'):
 
 
 def _rebuild(doc, arrays, name):
-    from . import graph
     cls = _model_classes().get(doc['model'])
     if cls is None:
         _fail('{} names the model class {!r}, which is not a theanets model '
               'class', name, doc['model'])
     model = cls.__new__(cls)
-    graph.Network.__init__(model, layers=(), loss=None,
+    util.model_class(util.BASE_MODEL).__init__(model, layers=(), loss=None,
                            rng=_decode(doc['rng'], arrays))
     for spec in doc['layers']:
         form = spec['form']

@@ -505,8 +505,6 @@ class UnsupervisedPretrainer(object):
         theanets.util.ConfigurationError
             If the network has no hidden layer.
         """
-        from . import feedforward  # imports graph, which imports this module
-
         net = self.network
         encoder = net.layers[:-1]
         hidden = encoder[1:]
@@ -524,7 +522,8 @@ class UnsupervisedPretrainer(object):
                           activation='linear'))
 
         util.log('creating shadow network')
-        shadow = feedforward.Autoencoder(layers=specs)
+        shadow = util.model_class('theanets.feedforward.Autoencoder')(
+            layers=specs)
         pretrainer = SupervisedPretrainer(self.algo, shadow)
         for monitors in pretrainer.itertrain(train, valid, **kwargs):
             yield monitors

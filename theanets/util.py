@@ -223,6 +223,9 @@ def params_matching(layers, patterns):
 #: Model classes by ``module.Class`` path; see :func:`register_model`.
 _MODELS = {}
 
+#: The registered name of the class every model derives from.
+BASE_MODEL = 'theanets.graph.Network'
+
 
 def register_model(cls):
     """Register a model class, so that ``.npz`` files may name it.

@@ -189,6 +189,17 @@ class Layer(Base):
         return shape[-1]
 
     @property
+    def input_shapes(self):
+        """Map each output name this layer reads to its shape (a copy)."""
+        return dict(self._input_shapes)
+
+    @property
+    def output_shapes(self):
+        """Map each output of this layer (``'out'``, ``'pre'``, …) to its
+        per-example shape (a copy)."""
+        return dict(self._output_shapes)
+
+    @property
     def params(self):
         """The layer's parameters followed by its activation's parameters."""
         if 'activate' not in self.__dict__:

@@ -1,0 +1,179 @@
+"""Saving models to files and loading them back.
+
+:meth:`theanets.Network.save` and :meth:`theanets.Network.load` hand their
+work to :func:`save` and :func:`load` here. Two formats exist: pickles (the
+format of theanets 0.8, optionally gzip-compressed) and the safe ``.npz``
+format of :mod:`theanets.serialize`. Saving to a path is atomic; loading
+recognises the format from the file's first bytes and turns every way a
+file can be broken into a :class:`theanets.exceptions.ModelFileError`.
+"""
+
+import gzip
+import io
+import os
+import pickle
+import struct
+import tempfile
+import zlib
+
+from . import serialize
+from . import util
+from .exceptions import ModelFileError, MissingModelFileError
+
+__all__ = ['save', 'load']
+
+def save(network, filename_or_handle, format=None):
+    """Write ``network`` to a path or binary file; see :meth:`theanets.Network.save`.
+
+    Parameters
+    ----------
+    network : :class:`theanets.Network`
+        The model to save.
+    filename_or_handle : str, path or file-like
+        A path (written atomically), or a binary file object.
+    format : {None, 'pickle', 'npz'}, optional
+        The file format; None picks ``'npz'`` for paths ending in ``.npz``
+        and ``'pickle'`` otherwise.
+    """
+    if isinstance(filename_or_handle, (str, os.PathLike)):
+        path = os.fspath(filename_or_handle)
+        fmt = _file_format(path, format)
+
+        def write(handle):
+            if fmt == 'npz':
+                serialize.save(network, handle)
+            elif path.lower().endswith('.gz'):
+                with gzip.GzipFile(filename=os.path.basename(path),
+                                   mode='wb', fileobj=handle) as zipped:
+                    pickle.dump(network, zipped, -1)
+            else:
+                pickle.dump(network, handle, -1)
+
+        _atomic_write(path, write)
+    elif _file_format(None, format) == 'npz':
+        serialize.save(network, filename_or_handle)
+    else:
+        pickle.dump(network, filename_or_handle, -1)
+    util.log('saved model to {}', filename_or_handle)
+
+
+def load(filename_or_handle, allow_pickle=True):
+    """Read a model from a path or binary file; see :meth:`theanets.Network.load`.
+
+    Parameters
+    ----------
+    filename_or_handle : str, path or file-like
+        A path or a binary file object.
+    allow_pickle : bool, optional
+        If False, refuse to read pickle files. Defaults to True.
+
+    Returns
+    -------
+    :class:`theanets.Network`
+        The saved model, as an instance of the class it was saved from.
+    """
+    if isinstance(filename_or_handle, (str, os.PathLike)):
+        path = os.fspath(filename_or_handle)
+        try:
+            handle = open(path, 'rb')
+        except FileNotFoundError:
+            raise MissingModelFileError(
+                'cannot load a model from {!r}: no such file'.format(
+                    path)) from None
+        with handle:
+            model = _load_handle(handle, path, allow_pickle,
+                                 path.lower().endswith('.gz'),
+                                 path.lower().endswith('.npz'))
+    else:
+        model = _load_handle(filename_or_handle,
+                             repr(filename_or_handle), allow_pickle,
+                             False, False)
+    util.log('loaded model from {}', filename_or_handle)
+    return model
+
+
+def _file_format(path, format):
+    """Resolve the ``format`` argument of :func:`save`."""
+    if format is None:
+        return 'npz' if path and path.lower().endswith('.npz') else 'pickle'
+    if format not in ('npz', 'pickle'):
+        raise ValueError('format: expected None, "pickle" or "npz", got '
+                         '{!r}'.format(format))
+    return format
+
+
+def _atomic_write(path, write):
+    """Call ``write(handle)`` on a temporary file, then rename it to path."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(
+        prefix='.{}.'.format(os.path.basename(path)), suffix='.tmp',
+        dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+#: Errors that unpickling a truncated or corrupt file raises.
+_CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
+            ValueError, IndexError, TypeError, struct.error, UnicodeError,
+            MemoryError)
+
+
+def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
+    """Read a model from an open binary file; see :func:`load`."""
+    try:
+        start = handle.tell()
+        head = handle.read(4)
+        handle.seek(start)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        head = None  # not seekable: only pickles can be read
+    if head is not None and serialize.is_npz(head):
+        return serialize.load(handle, name)
+    if npz_only:
+        raise ModelFileError(
+            '{} is not a theanets .npz model file (it is not an npz archive '
+            'or is truncated)'.format(name))
+    if head is not None and not head:
+        raise ModelFileError(
+            'cannot load a model from {}: the file is empty'.format(name))
+    if not allow_pickle:
+        raise ModelFileError(
+            'refusing to unpickle {} because allow_pickle is False; only the '
+            'safe .npz format can be loaded this way'.format(name))
+    try:
+        if gzipped:
+            with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
+                model = pickle.load(zipped)
+        else:
+            model = pickle.load(handle)
+    except _CORRUPT as e:
+        raise ModelFileError(
+            'cannot load a model from {}: the file is truncated or corrupt '
+            '({}: {})'.format(name, type(e).__name__, e)) from e
+    except (AttributeError, ImportError) as e:
+        raise ModelFileError(
+            'cannot load a model from {}: the pickle refers to a name this '
+            'installation does not have ({}: {}); it is not a theanets model '
+            'or comes from an incompatible version'.format(
+                name, type(e).__name__, e)) from e
+    if not isinstance(model, util.model_class(util.BASE_MODEL)):
+        raise ModelFileError(
+            'cannot load a model from {}: it holds a {}, not a theanets '
+            'model'.format(name, type(model).__name__))
+    return model

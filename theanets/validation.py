@@ -1,0 +1,303 @@
+"""Checks of the data that enter a model through its public methods.
+
+Every array given to ``predict``, ``score``, ``train`` and friends passes
+through these functions before Theano sees it, so that a mistake is reported
+with the argument's name and the expected and actual shape and dtype
+(:class:`theanets.exceptions.DataError`) instead of as a Theano traceback.
+The functions take a network (anything with ``layers``, ``inputs``,
+``variables`` and ``losses``) and never import the graph module.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse
+
+from . import layers
+from . import losses
+from .backend import theano
+from .exceptions import DataError
+
+__all__ = ['check_array', 'check_finite', 'check_labels', 'check_like',
+           'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
+
+
+def expected_shape(variable, shape):
+    """Format the array shape a variable expects, e.g. ``(N, 7)``."""
+    if shape is None or len(shape) != variable.ndim - 1:
+        dims = ['N'] + ['?'] * (variable.ndim - 1)
+    else:
+        dims = ['N'] + ['?' if s is None else str(s) for s in shape]
+    if len(dims) == 1:
+        return '(N,)'
+    return '({})'.format(', '.join(dims))
+
+
+def check_array(arg, array, variable, shape=None, convert=True):
+    """Check (and if needed convert) one data array for a symbolic variable.
+
+    This is the single place where data entering the model through the public
+    API (``feed_forward``, ``predict``, ``score``, ``decode``, ``train``) is
+    validated, so that mistakes are reported with the argument name and the
+    expected and actual shapes instead of as a Theano traceback.
+
+    Parameters
+    ----------
+    arg : str
+        How the caller named the array (e.g. ``'x'`` or ``'train[1]'``).
+    array : array-like
+        The data.
+    variable : Theano variable
+        The symbolic variable that will receive the array.
+    shape : tuple, optional
+        Per-example shape (without the batch axis) the variable stands for;
+        entries that are None are not checked.
+    convert : bool, optional
+        If True (the default), array-likes are turned into numpy arrays.
+        If False, other containers (pandas frames, shared variables) are
+        passed on, checked as far as they expose ``ndim`` and ``shape``.
+        Numpy arrays and scipy sparse matrices of another numeric dtype are
+        cast to the variable's dtype in both cases.
+
+    Returns
+    -------
+    array
+        The array, cast to the variable's dtype where that was needed.
+
+    Raises
+    ------
+    DataError
+        If the array has the wrong number of dimensions, a per-example axis of
+        the wrong length, a non-numeric dtype, non-integer values for an
+        integer variable, no examples at all, NaN or infinite values, or is
+        dense where a sparse matrix is expected (or the other way round).
+
+    Examples
+    --------
+    >>> var = theano.tensor.matrix('in')
+    >>> check_array('x', np.zeros((2, 3)), var, (3,)).dtype == var.dtype
+    True
+    >>> check_array('x', np.zeros((2, 4)), var, (3,))
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
+    """
+    name = getattr(variable, 'name', None)
+    sparse_format = getattr(variable.type, 'format', None)
+    expected = '{}-D {} of shape {} with dtype {}'.format(
+        variable.ndim,
+        'array' if sparse_format is None else
+        'scipy.sparse {} matrix'.format(sparse_format),
+        expected_shape(variable, shape), variable.dtype)
+    if name:
+        expected += ' for "{}"'.format(name)
+
+    def fail(what, actual_shape, actual_dtype):
+        if isinstance(actual_shape, tuple) or actual_shape is None:
+            actual_shape = tuple(actual_shape or ())
+        raise DataError('{}: expected a {}, got {} of shape {} with dtype '
+                        '{}'.format(arg, expected, what, actual_shape,
+                                    actual_dtype))
+
+    if isinstance(array, theano.Variable):
+        return array  # e.g. a shared variable holding a dataset
+    if sparse_format is not None:
+        if not scipy.sparse.issparse(array):
+            fail('a dense {}'.format(type(array).__name__),
+                 getattr(array, 'shape', '?'), getattr(array, 'dtype', '?'))
+        if array.format != sparse_format:
+            array = array.asformat(sparse_format)
+    elif scipy.sparse.issparse(array):
+        fail('a scipy.sparse matrix', array.shape, array.dtype)
+    elif convert and not isinstance(array, np.ndarray):
+        try:
+            with warnings.catch_warnings():
+                # numpy 1.23 only warns when it makes an object array from
+                # ragged nested lists; treat that as the error it becomes
+                warnings.simplefilter('error', np.VisibleDeprecationWarning)
+                array = np.asarray(array)
+        except Exception:  # ragged lists and other odd objects
+            fail('an object that is not an array ({})'.format(
+                type(array).__name__), '?', '?')
+    ndim = getattr(array, 'ndim', None)
+    actual_shape = getattr(array, 'shape', None)
+    dtype = getattr(array, 'dtype', None)
+    if ndim is None or actual_shape is None:
+        return array  # not array-like; downhill reports what it cannot use
+    actual_shape = tuple(actual_shape)
+    if ndim != variable.ndim:
+        fail('a {}-D array'.format(ndim), actual_shape, dtype)
+    if shape is not None and len(shape) == ndim - 1:
+        for want, got in zip(shape, actual_shape[1:]):
+            if want is not None and want != got:
+                fail('an array', actual_shape, dtype)
+    if ndim > 0 and actual_shape[0] == 0:
+        raise DataError('{}: expected at least one example, got an empty '
+                        'array of shape {}'.format(arg, actual_shape))
+    if not isinstance(dtype, np.dtype):
+        return array  # pandas frames expose per-column dtypes only
+    want_int = variable.dtype.startswith(('int', 'uint'))
+    if dtype != variable.dtype:
+        if want_int and dtype.kind not in 'iub':
+            fail('an array of non-integer values', actual_shape, dtype)
+        if not want_int and dtype.kind not in 'iubf':
+            fail('an array of non-numeric values', actual_shape, dtype)
+    check_finite(arg, array, actual_shape)
+    if dtype != variable.dtype and (
+            isinstance(array, np.ndarray) or scipy.sparse.issparse(array)):
+        array = array.astype(variable.dtype)
+    return array
+
+
+def check_finite(arg, array, shape):
+    """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
+    values = array.data if scipy.sparse.issparse(array) else array
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in 'fc':
+        return
+    # A sum is non-finite whenever any term is, and costs no temporary
+    # array; only a non-finite sum (which finite values can also overflow
+    # to) needs the element-wise check.
+    if np.isfinite(np.add.reduce(values, axis=None)):
+        return
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = values[~finite]
+        raise DataError(
+            '{}: expected finite values, got {} NaN or infinite value(s) '
+            '(e.g. {}) in an array of shape {}'.format(
+                arg, bad.size, bad.flat[0], shape))
+
+
+def check_labels(arg, labels, num_classes):
+    """Raise DataError unless integer class labels fit ``num_classes``.
+
+    Labels in ``[0, num_classes)`` name a class; as in theanets 0.8 the
+    cross-entropy and hinge losses also accept labels down to
+    ``-num_classes``, which count from the last class (numpy indexing).
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in 'iu' \
+            or not labels.size:
+        return
+    low, high = labels.min(), labels.max()
+    if high >= num_classes or low < -num_classes:
+        raise DataError(
+            '{}: expected integer class labels in [0, {}) for a model with {} '
+            'classes (negative labels count from the last class, down to '
+            '-{}), got labels from {} to {}'.format(
+                arg, num_classes, num_classes, num_classes, low, high))
+
+
+def check_like(arg, array, shape, dtype):
+    """Check a finite numeric array of a given shape (targets, weights)."""
+    try:
+        array = np.asarray(array)
+    except Exception:
+        raise DataError('{}: expected an array of shape {}, got {}'.format(
+            arg, shape, type(array).__name__)) from None
+    if array.dtype.kind not in 'iubf':
+        raise DataError('{}: expected an array of numbers of shape {}, got '
+                        'an array of dtype {}'.format(arg, shape, array.dtype))
+    if array.shape != tuple(shape):
+        raise DataError('{}: expected an array of shape {} (like the '
+                        'predictions), got shape {}'.format(
+                            arg, tuple(shape), array.shape))
+    check_finite(arg, array, array.shape)
+    if array.dtype.kind != 'f':
+        array = array.astype(dtype)
+    return array
+
+
+def shape_of(layer):
+    """The per-example output shape of an input layer, if it is known."""
+    try:
+        return tuple(layer.output_shape)
+    except Exception:  # an unbound layer has no shape yet
+        return None
+
+
+def check_inputs(network, x, arg='x'):
+    """Validate the data for a network's inputs; return a list of arrays.
+
+    ``x`` is one array, or for a network with several input layers a list
+    of arrays in layer order.
+    """
+    inputs = [layer for layer in network.layers
+              if isinstance(layer, layers.Input)]
+    if len(inputs) == 1:
+        arrays = [x]
+        names = [arg]
+    else:
+        if not isinstance(x, (tuple, list)) or len(x) != len(inputs):
+            raise DataError(
+                '{}: this network has {} input layers ({}); expected a '
+                'list of {} arrays in that order, got {}'.format(
+                    arg, len(inputs),
+                    ', '.join('"{}"'.format(l.name) for l in inputs),
+                    len(inputs), type(x).__name__ if not isinstance(
+                        x, (tuple, list)) else '{} arrays'.format(len(x))))
+        arrays = list(x)
+        names = ['{}[{}]'.format(arg, i) for i in range(len(x))]
+    return [check_array(name, array, layer.input,
+                         shape_of(layer))
+            for name, array, layer in zip(names, arrays, inputs)]
+
+
+
+def check_dataset(network, data, name, full):
+    """Validate a list of training arrays; return the (cast) list.
+
+    With ``full``, ``data`` must hold one array per variable of the network
+    (inputs, targets, weights); otherwise only inputs, in order.
+    """
+    data = list(data)
+    if full:
+        variables = network.variables
+        if len(data) != len(variables):
+            raise DataError(
+                '{}: expected {} arrays, one for each of the variables '
+                '{}, got {}'.format(name, len(variables),
+                                    [v.name for v in variables],
+                                    len(data)))
+    else:
+        variables = network.inputs[:len(data)]
+    # An input read only as a recurrent initial state (``h_0='h0'``) has a
+    # declared size that nothing checks, as in the original; only inputs
+    # that some layer reads as data are held to their declared width.
+    fed = {name for layer in network.layers for name in layer.input_shapes}
+    shapes = {layer.input: shape_of(layer) for layer in network.layers
+              if isinstance(layer, layers.Input) and layer.output_name in fed}
+    classes = num_classes(network)
+    for i, var in enumerate(variables):
+        arg = '{}[{}]'.format(name, i)
+        data[i] = check_array(arg, data[i], var, shapes.get(var),
+                               convert=False)
+        if var in classes:
+            check_labels(arg, data[i], classes[var])
+    lengths = [(var.name, data[i].shape[0])
+               for i, var in enumerate(variables[:len(data)])
+               if not isinstance(data[i], theano.Variable) and
+               len(getattr(data[i], 'shape', ())) > 0]
+    if len(set(n for _, n in lengths)) > 1:
+        raise DataError(
+            '{}: expected the same number of examples (length of axis 0) '
+            'in every array, got {}'.format(
+                name, ', '.join('{} for "{}"'.format(n, v)
+                                for v, n in lengths)))
+    return data
+
+def num_classes(network):
+    """Map the label variable of each classification loss to its width."""
+    shapes = {}
+    for layer in network.layers:
+        for key, shape in layer.output_shapes.items():
+            shapes[layer.full_name(key)] = shape
+    result = {}
+    for loss in network.losses:
+        if not isinstance(loss, losses.CrossEntropy):
+            continue
+        shape = shapes.get(loss.output_name)
+        target = getattr(loss, '_target', None)
+        if shape and shape[-1] and target is not None and \
+                target.dtype.startswith('int'):
+            result[target] = shape[-1]
+    return result
