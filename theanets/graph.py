@@ -20,6 +20,7 @@ from . import layers
 from . import losses
 from . import regularizers
 from . import saving
+from . import specs
 from . import summary
 from . import training
 from . import util
@@ -172,84 +173,8 @@ class Network(object):
         >>> net.layers[-1].kwargs['inputs'], net.layers[-1].kwargs['activation']
         ('in:out', 'tanh')
         """
-        if isinstance(layer, layers.Layer):
-            self.layers.append(layer)
-            return
-
-        form = kwargs.pop('form', 'ff' if self.layers else 'input').lower()
-
-        if isinstance(layer, str):
-            if not layers.Layer.is_registered(layer):
-                raise util.ConfigurationError(
-                    'unknown layer type: {}; known layer types are: {}'.format(
-                        layer, ', '.join(sorted(layers.Layer._registry))))
-            form = layer
-            layer = None
-
-        if isinstance(layer, (tuple, list)) and \
-                all(_is_int(x) for x in layer):
-            kwargs['shape'] = tuple(int(x) for x in layer)
-            layer = None
-
-        if isinstance(layer, (tuple, list)):
-            for el in layer:
-                if isinstance(el, str) and layers.Layer.is_registered(el):
-                    form = el
-                elif isinstance(el, str):
-                    kwargs['activation'] = el
-                elif _is_int(el):
-                    if 'size' in kwargs:
-                        raise util.ConfigurationError(
-                            'duplicate layer sizes! {}'.format(kwargs))
-                    kwargs['size'] = int(el)
-            layer = None
-
-        if isinstance(layer, dict):
-            for key, value in layer.items():
-                if key == 'form':
-                    form = value.lower()
-                else:
-                    kwargs[key] = value
-            layer = None
-
-        if 'shape' not in kwargs and 'size' not in kwargs and _is_int(layer):
-            kwargs['size'] = int(layer)
-
-        if form.lower() == 'input':
-            if 'shape' not in kwargs:
-                kwargs.setdefault('ndim', self.INPUT_NDIM)
-        else:
-            if not self.layers:
-                raise util.ConfigurationError(
-                    'a "{}" layer needs an earlier layer to read from, but '
-                    'the network has no layers yet (the first layer must be '
-                    'an input layer)'.format(form))
-            kwargs.setdefault('inputs', self.layers[-1].output_name)
-            kwargs.setdefault('rng', self._rng)
-
-        if form.lower() == 'tied' and 'partner' not in kwargs:
-            # Walk back to the layer this decoder mirrors: every Tied layer
-            # passed on the way closes one more encoder layer.
-            count = 1
-            for earlier in reversed(self.layers):
-                count += 1 if isinstance(earlier, layers.Tied) else -1
-                if count == 0:
-                    kwargs['partner'] = earlier.name
-                    break
-            else:
-                raise util.ConfigurationError(
-                    'cannot find partner for "{}"'.format(kwargs))
-
-        _check_size_keywords(form, kwargs)
-        new = layers.Layer.build(form, **kwargs)
-
-        if isinstance(new, layers.Input):
-            names = set(v.name for v in self.inputs)
-            if new.name in names:
-                raise util.ConfigurationError(
-                    '"{}": duplicate input name!'.format(new.name))
-
-        self.layers.append(new)
+        self.layers.append(specs.build_layer(
+            layer, self.layers, self.INPUT_NDIM, self._rng, **kwargs))
 
     def add_loss(self, loss=None, **kwargs):
         """Add a loss to the network's training objective.
@@ -289,30 +214,7 @@ class Network(object):
         >>> [v.name for v in net.variables]
         ['in', 'target']
         """
-        if isinstance(loss, losses.Loss):
-            self._share_loss_variables(loss)
-            self.losses.append(loss)
-            return
-
-        form = loss or 'mse'
-        if 'form' in kwargs:
-            form = _lower(kwargs.pop('form'))
-
-        kw = dict(target=self.INPUT_NDIM)
-        if self.layers:
-            kw['output_name'] = self.layers[-1].output_name
-        kw.update(kwargs)
-
-        if isinstance(loss, dict):
-            rest = dict(loss)
-            if 'form' not in rest:
-                raise util.ConfigurationError(
-                    'a loss given as a dict needs a "form" key naming the '
-                    'loss, got {}'.format(loss))
-            form = _lower(rest.pop('form'))
-            kw.update(rest)
-
-        new = losses.Loss.build(form, **kw)
+        new = specs.build_loss(loss, self.layers, self.INPUT_NDIM, **kwargs)
         self._share_loss_variables(new)
         self.losses.append(new)
 
@@ -981,31 +883,6 @@ class Network(object):
 
 
 util.register_model(Network)
-
-
-def _check_size_keywords(form, kwargs):
-    """Reject layer sizes and shapes that are not positive integers."""
-    size = kwargs.get('size')
-    if size is not None and (not _is_int(size) or size <= 0):
-        raise util.ConfigurationError(
-            '"{}" layer: size must be a positive integer, got {!r}'.format(
-                form, size))
-    shape = kwargs.get('shape')
-    if shape is not None:
-        if not isinstance(shape, (tuple, list)) or not all(
-                s is None or (_is_int(s) and s > 0) for s in shape):
-            raise util.ConfigurationError(
-                '"{}" layer: shape must be a tuple of positive integers (or '
-                'None for unknown lengths), got {!r}'.format(form, shape))
-
-
-def _is_int(x):
-    """True for Python and numpy integers (but not for bools)."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _lower(form):
-    return form.lower() if isinstance(form, str) else form
 
 
 def _monitor_levels(levels):
