@@ -24,7 +24,7 @@ import numpy as np
 from . import backend
 from . import util
 from . import layers
-from .backend import theano, downhill
+from .backend import downhill
 
 __all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'route_downhill_logging']
