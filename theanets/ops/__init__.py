@@ -80,7 +80,6 @@ two.
 
 import os
 
-from .. import activations
 from ._gru import GRUForward, GRUGrad, gru
 from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
 
@@ -98,7 +97,8 @@ ENV = 'THEANETS_LSTM'
 GRU_ENV = 'THEANETS_GRU'
 
 #: Candidate activations the GRU Ops implement (with their derivative from
-#: saved values), by the names of :mod:`theanets.activations`.
+#: saved values): the names of :mod:`theanets.activations` that qualify,
+#: each with the ``activation`` of :class:`GRUForward` that computes it.
 GRU_ACTIVATIONS = {'linear': 'linear', 'relu': 'relu', 'rect:max': 'relu',
                    'sigmoid': 'sigmoid', 'logistic': 'sigmoid',
                    'tanh': 'tanh'}
@@ -133,21 +133,30 @@ def fused_gru_enabled():
     return _fused_enabled(GRU_ENV)
 
 
-def gru_activation(activate):
-    """The kind of a layer's activation the GRU Ops implement, or None.
+def gru_activation(name):
+    """The GRU Ops' ``activation`` computing a common activation, or None.
 
-    Only the parameter-free common activations of
-    :mod:`theanets.activations` listed in :data:`GRU_ACTIVATIONS` qualify;
-    any other (a registered class, a composition) needs ``scan``.
+    Parameters
+    ----------
+    name : str
+        The name of a parameter-free common activation of
+        :mod:`theanets.activations` (e.g. ``'rect:max'``). Whether a layer's
+        activation is such a one (and not, say, a registered class or a
+        composition, which need ``scan``) is for the caller to decide: these
+        Ops do not depend on :mod:`theanets.activations`.
+
+    Returns
+    -------
+    str or None
+        One of ``'linear'``, ``'relu'``, ``'sigmoid'`` and ``'tanh'`` (see
+        :data:`GRU_ACTIVATIONS`), or None if the Ops do not implement the
+        activation.
 
     Examples
     --------
-    >>> from theanets import activations
-    >>> gru_activation(activations.build('rect:max', None))
+    >>> gru_activation('rect:max')
     'relu'
-    >>> gru_activation(activations.build('tanh+relu', None)) is None
+    >>> gru_activation('softplus') is None
     True
     """
-    if type(activate) is not activations.CommonActivation:
-        return None
-    return GRU_ACTIVATIONS.get(activate.name)
+    return GRU_ACTIVATIONS.get(name)
