@@ -29,6 +29,8 @@ setuptools.setup(
     license='MIT',
     keywords='neural network, deep learning, theano, machine learning',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
+    # C++ kernels of the fused recurrent Ops, compiled by Theano at run time.
+    package_data={'theanets.ops': ['kernels/*.cpp']},
     python_requires='>=3.9',
     install_requires=[
         'numpy>=1.23,<1.24',

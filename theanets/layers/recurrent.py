@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from .. import activations
 from .. import ops
 from .. import util
 from . import base
@@ -709,12 +710,16 @@ class GRU(Recurrent):
 
         None means the ``scan`` loop must be used: see
         :meth:`Recurrent._fused_arguments`, the activation is not one the
-        Ops implement (:func:`theanets.ops.gru_activation`), or the
-        environment variable ``THEANETS_GRU`` is ``scan``.
+        Ops implement (a parameter-free common activation named in
+        :data:`theanets.ops.GRU_ACTIVATIONS`), or the environment variable
+        ``THEANETS_GRU`` is ``scan``.
         """
         if not ops.fused_gru_enabled():
             return None
-        kind = ops.gru_activation(self.activate)
+        # Only a common activation's name tells which formula it computes.
+        if type(self.activate) is not activations.CommonActivation:
+            return None
+        kind = ops.gru_activation(self.activate.name)
         if kind is None:
             return None
         args = self._fused_arguments(
