@@ -13,11 +13,7 @@ import importlib.resources
 
 import numpy as np
 
-from .. import util  # noqa: F401  (configures Theano)
-import theano               # noqa: E402
-import theano.tensor as TT  # noqa: E402
-from theano.gradient import DisconnectedType  # noqa: E402
-from theano.tensor import blas, blas_headers  # noqa: E402
+from ..backend import theano, TT, DisconnectedType, blas, blas_headers
 
 #: Data types the Ops (and their C kernels) implement.
 DTYPES = ('float32', 'float64')

@@ -3,9 +3,7 @@
 import numpy as np
 
 from . import _base
-import theano               # noqa: E402  (configured by _base)
-import theano.tensor as TT  # noqa: E402
-from theano.gradient import DisconnectedType  # noqa: E402
+from ..backend import theano, TT, DisconnectedType
 
 __all__ = ['GRUForward', 'GRUGrad', 'gru', 'KINDS']
 

@@ -3,8 +3,7 @@
 import numpy as np
 
 from . import _base
-import theano  # noqa: E402  (configured by _base)
-from theano.gradient import DisconnectedType  # noqa: E402
+from ..backend import theano, DisconnectedType
 
 __all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm']
 
