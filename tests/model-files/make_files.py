@@ -3,16 +3,15 @@
 The files in this folder were written by theanets at commit cbd555c (before
 layers had ``get_config``); tests/test_serialize.py checks that they still
 load and compute the outputs stored beside them. Run this script from the
-repository root only to add a new case, never to overwrite an old one.
+repository root (``PYTHONPATH=. python tests/model-files/make_files.py``)
+only to add a new case; it never overwrites an existing file.
 """
 
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, '')
-import theanets  # noqa: E402
+import theanets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

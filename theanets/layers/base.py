@@ -52,12 +52,16 @@ def _plain_reference(value):
     return value
 
 
-def _reshaped_to_input(layer, y):
-    """``y`` reshaped to the per-example input shape of ``layer``.
+def _reshaped_to_input(layer, y, input_shape=None):
+    """``y`` reshaped to the input shape of ``layer``.
 
     This undoes a layer that only reshapes (the transpose of a reshape is
-    the inverse reshape).
+    the inverse reshape). ``input_shape`` is the symbolic shape of the
+    layer's input, if known; without it the per-example input shape may
+    have one unknown axis.
     """
+    if input_shape is not None:
+        return y.reshape(input_shape, ndim=1 + len(layer.input_shape))
     shape = layer.input_shape
     if list(shape).count(None) > 1:
         raise util.ConfigurationError(
@@ -489,12 +493,20 @@ class Layer(Base):
 
     # -- tied decoders -----------------------------------------------------
 
-    def _transposed(self, y):
+    def _transposed(self, y, input_shape=None):
         """Map ``y`` by the transpose of the layer's linear map of its input.
 
         A :class:`theanets.layers.Tied` decoder applies this to its input, its
         partner being this layer; the bias and activation are the decoder's.
         The base rule multiplies by the transpose of the weight ``w``.
+
+        Parameters
+        ----------
+        y : tensor
+            Data shaped like this layer's output.
+        input_shape : symbolic shape, optional
+            Shape of this layer's input in the graph (batch axis first), if
+            known; layers whose input shape has unknown axes use it.
 
         Raises
         ------
@@ -834,8 +846,8 @@ class Flatten(Layer):
         x = self._only_input(inputs)
         return x.reshape((x.shape[0], -1), ndim=2), []
 
-    def _transposed(self, y):
-        return _reshaped_to_input(self, y)
+    def _transposed(self, y, input_shape=None):
+        return _reshaped_to_input(self, y, input_shape)
 
 
 class Concatenate(Layer):
@@ -907,5 +919,5 @@ class Reshape(Layer):
         dims = [-1 if dim is None else dim for dim in self.output_shape]
         return x.reshape([x.shape[0]] + dims, ndim=1 + len(dims)), []
 
-    def _transposed(self, y):
-        return _reshaped_to_input(self, y)
+    def _transposed(self, y, input_shape=None):
+        return _reshaped_to_input(self, y, input_shape)

@@ -93,6 +93,9 @@ class Convolution(base.Layer):
     def __init__(self, filter_size, stride=(1, 1), border_mode='valid',
                  **kwargs):
         _check_border_mode(border_mode)
+        if isinstance(border_mode, list):
+            # Theano takes explicit padding as a tuple only.
+            border_mode = tuple(border_mode)
         super().__init__(**kwargs)
         self.filter_size = _pair(filter_size)
         self.stride = _pair(stride)
@@ -167,16 +170,20 @@ class Convolution(base.Layer):
             border_mode=border_mode,
             subsample=self.stride)
 
-    def _input_lengths(self, known, convolved):
+    def _input_lengths(self, known, convolved, actual=None):
         """Lengths of the convolved axes of the input.
 
-        ``known`` are the lengths in the input shape (None if unknown), and
-        ``convolved`` the symbolic lengths of the convolution's output; an
-        unknown input length is the shortest one giving the output length.
+        ``known`` are the lengths in the input shape (None if unknown),
+        ``convolved`` the symbolic lengths of the convolution's output and
+        ``actual`` the symbolic lengths of the input, or None. An unknown
+        length is the actual one if given, else the shortest input length
+        that gives the output length.
         """
         lengths = []
         for axis, (length, out) in enumerate(zip(known, convolved)):
-            if length is None:
+            if length is None and actual is not None:
+                length = actual[axis]
+            elif length is None:
                 f, s = self.filter_size[axis], self.stride[axis]
                 length = (out - 1) * s + f - 2 * _padding(
                     self.border_mode, f, axis)
@@ -263,11 +270,12 @@ class Conv1(Convolution):
         pre = y.dimshuffle(0, 3, 1, 2)[:, :, :, 0] + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
-    def _transposed(self, y):
+    def _transposed(self, y, input_shape=None):
         """Transposed convolution along time: ``(B, T', n)`` to
         ``(B, T, d)``."""
+        actual = None if input_shape is None else (1, input_shape[1])
         lengths = self._input_lengths((1, self.input_shape[0]),
-                                      (1, y.shape[1]))
+                                      (1, y.shape[1]), actual)
         x = self._convolve_transposed(y.dimshuffle(0, 2, 'x', 1), lengths,
                                       self._time_border_mode())
         return x[:, :, 0, :].dimshuffle(0, 2, 1)
@@ -321,10 +329,11 @@ class Conv2(Convolution):
         pre = y.dimshuffle(0, 2, 3, 1) + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
-    def _transposed(self, y):
+    def _transposed(self, y, input_shape=None):
         """Transposed convolution: ``(B, W', H', n)`` to ``(B, W, H, d)``."""
+        actual = None if input_shape is None else input_shape[1:3]
         lengths = self._input_lengths(self.input_shape[:2],
-                                      (y.shape[1], y.shape[2]))
+                                      (y.shape[1], y.shape[2]), actual)
         x = self._convolve_transposed(y.dimshuffle(0, 3, 1, 2), lengths,
                                       self.border_mode)
         return x.dimshuffle(0, 2, 3, 1)

@@ -158,7 +158,12 @@ class Tied(Layer):
 
     def transform(self, inputs):
         x = self._only_input(inputs)
-        pre = self.partner._transposed(x) + self.find('b')
+        # The partner's input, when in the graph, fixes the shape of the
+        # decoded data (a strided convolution alone leaves it ambiguous).
+        names = list(self.partner._input_shapes)
+        source = inputs.get(names[0]) if len(names) == 1 else None
+        shape = None if source is None else source.shape
+        pre = self.partner._transposed(x, shape) + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
     def log(self):

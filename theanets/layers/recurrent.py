@@ -94,7 +94,7 @@ class Recurrent(base.Layer):
                       for attr in self._state_attributes())
         return config
 
-    def _transposed(self, y):
+    def _transposed(self, y, input_shape=None):
         """Multiply by the transpose of the input weight ``xh``."""
         return TT.dot(y, self._tied_weight('xh').T)
 
@@ -810,8 +810,8 @@ class SCRN(Recurrent):
     s_0 : str, optional
         Name of the layer output holding the initial context state.
     context_size : int or float, optional
-        Reported in :meth:`get_config`; None gives ``int(1 + sqrt(n))``, a float
-        is a fraction of ``n``. It does not change the computation (the
+        Reported in :meth:`get_config`; None gives ``int(1 + sqrt(n))``, a
+        float is a fraction of ``n``. It does not change the computation (the
         context state has ``n`` units).
 
     Notes
