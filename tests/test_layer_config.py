@@ -220,7 +220,9 @@ def test_every_layer_class_has_a_case():
     covered = set()
     for model, specs, index in CASES.values():
         covered.add(type(_network(model, specs).layers[index]))
-    registered = set(base.Layer._registry.values())
+    # (other test modules register layer classes of their own)
+    registered = {cls for cls in base.Layer._registry.values()
+                  if cls.__module__.startswith('theanets.layers.')}
     missing = {c.__name__ for c in registered - covered} - ABSTRACT
     assert not missing
 
