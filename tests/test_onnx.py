@@ -626,6 +626,13 @@ def test_unknown_extra_output():
                               outputs=['hid9'])
 
 
+def test_input_named_like_an_output():
+    model = theanets.Regressor([dict(size=3, name='predict'), 2])
+    with pytest.raises(util.ConfigurationError,
+                       match='input layer "predict" cannot be exported'):
+        theanets.onnx.convert(model)
+
+
 def test_not_a_network():
     with pytest.raises(util.ConfigurationError,
                        match='model: expected a theanets.Network'):

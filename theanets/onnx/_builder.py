@@ -80,6 +80,10 @@ class GraphBuilder(object):
         used.add(name)
         return name
 
+    def taken(self, name):
+        """Whether ``name`` is already used in this graph."""
+        return name in self.root._used
+
     def fresh(self, hint):
         """A new unique name built from the current scope and ``hint``."""
         base = '/'.join(self._scope + [hint])

@@ -197,8 +197,14 @@ def convert(model, opset=None, outputs=None):
     graph_inputs = [value_info(b.reserve(layer.name), FLOAT,
                                _input_shape(layer)) for layer in inputs]
     for output in requested:
-        if output.name != output.source:  # not an extra output
-            b.reserve(output.name)
+        if output.name == output.source:  # an extra output
+            continue
+        if b.taken(output.name):
+            raise util.ConfigurationError(
+                'input layer "{}" cannot be exported: the ONNX output of '
+                'that name holds {}; rename the layer'.format(
+                    output.name, output.doc))
+        b.reserve(output.name)
     values = {}
     claimed = set()
     for layer in model.layers:
