@@ -7,7 +7,7 @@ Python code knows what it computes.
 """
 
 from .. import activations
-from .. import util
+from ..exceptions import ConfigurationError
 
 
 def common_name(act):
@@ -177,7 +177,7 @@ def check(act, layer):
         check(act.f, layer)
         check(act.g, layer)
     elif common_name(act) is None and type(act) not in _PARAMETERISED:
-        raise util.ConfigurationError(
+        raise ConfigurationError(
             'layer "{}" cannot be exported to ONNX: its activation {} is not '
             'one of the built-in activations of theanets.activations, so '
             'what it computes is only known to its Python code'.format(

@@ -1,4 +1,9 @@
-"""Turn a whole theanets model into an ONNX model."""
+"""Turn a whole theanets model into an ONNX model.
+
+Like the other services of the package, the exporter reads a network
+through its attributes (``layers``, ``build_graph``) and its prediction
+methods, and never imports the graph or model modules.
+"""
 
 import collections
 import json
@@ -9,10 +14,9 @@ import tempfile
 import onnx
 from onnx import helper
 
-from .. import feedforward
-from .. import graph
 from .. import layers
 from .. import util
+from ..exceptions import ConfigurationError, UnknownNameError
 from . import _layers
 from . import _recurrent
 from ._builder import FLOAT, INT64, GraphBuilder, value_info
@@ -38,7 +42,7 @@ def _check_opset(opset):
         return min(DEFAULT_OPSET, newest)
     if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) \
             or not MIN_OPSET <= opset <= newest:
-        raise util.ConfigurationError(
+        raise ConfigurationError(
             'opset: expected an int from {} to {} (the newest that onnx {} '
             'knows), got {!r}'.format(MIN_OPSET, newest, onnx.__version__,
                                       opset))
@@ -46,27 +50,39 @@ def _check_opset(opset):
 
 
 def _model_outputs(model, available):
-    """The outputs that the model's prediction methods return."""
+    """The outputs that the model's prediction methods return.
+
+    Every model has ``predict``; a classifier (a model with
+    ``predict_proba``) predicts labels, the argmax of ``predict_proba``, and
+    has ``predict_logit`` when its last layer has a ``pre`` output; an
+    autoencoder (a model with ``encode``) encodes with its middle layer.
+    """
     last = model.layers[-1]
     kind = type(model).__name__
-    if isinstance(model, feedforward.Classifier):
+    if _has_method(model, 'predict_proba'):
         result = [
             _Output('predict', last.output_name, 'the most likely class of '
                     'each example ({}.predict)'.format(kind), True),
             _Output('predict_proba', last.output_name, 'class probabilities '
                     '({}.predict_proba)'.format(kind), False)]
-        if last.full_name('pre') in available:
+        if _has_method(model, 'predict_logit') and \
+                last.full_name('pre') in available:
             result.append(_Output(
                 'predict_logit', last.full_name('pre'), 'values before the '
                 'softmax ({}.predict_logit)'.format(kind), False))
     else:
         result = [_Output('predict', last.output_name, 'the output of the '
                           'last layer ({}.predict)'.format(kind), False)]
-    if isinstance(model, feedforward.Autoencoder):
+    if _has_method(model, 'encode'):
+        middle = model.layers[len(model.layers) // 2]
         result.append(_Output(
-            'encode', model._find_output(None), 'the encoding by the middle '
+            'encode', middle.output_name, 'the encoding by the middle '
             'layer ({}.encode)'.format(kind), False))
     return result
+
+
+def _has_method(model, name):
+    return callable(getattr(model, name, None))
 
 
 def _extra_outputs(outputs, available, taken):
@@ -78,12 +94,12 @@ def _extra_outputs(outputs, available, taken):
     result = []
     for name in outputs:
         if not isinstance(name, str):
-            raise util.ConfigurationError(
+            raise ConfigurationError(
                 'outputs: expected names of layer outputs such as '
                 '"hid1:out", got {!r}'.format(name))
         full = name if ':' in name else name + ':out'
         if full not in available:
-            raise util.UnknownNameError(full, 'output', list(available))
+            raise UnknownNameError(full, 'output', list(available))
         if full not in taken:
             taken.add(full)
             result.append(_Output(full, full, 'output "{}" of the theanets '
@@ -142,7 +158,7 @@ def _inputs(model):
     found = [layer for layer in model.layers
              if isinstance(layer, layers.Input)]
     if not found:
-        raise util.ConfigurationError(
+        raise ConfigurationError(
             'model: cannot export a network without an input layer')
     return found
 
@@ -179,12 +195,12 @@ def convert(model, opset=None, outputs=None):
     >>> [value.name for value in proto.graph.output]
     ['predict']
     """
-    if not isinstance(model, graph.Network):
-        raise util.ConfigurationError(
+    if not (hasattr(model, 'layers') and _has_method(model, 'build_graph')):
+        raise ConfigurationError(
             'model: expected a theanets.Network, got {!r}'.format(model))
     opset = _check_opset(opset)
     if not model.layers:
-        raise util.ConfigurationError(
+        raise ConfigurationError(
             'model: cannot export a network without layers')
     inputs = _inputs(model)
     available = model.build_graph()[0]
@@ -200,7 +216,7 @@ def convert(model, opset=None, outputs=None):
         if output.name == output.source:  # an extra output
             continue
         if b.taken(output.name):
-            raise util.ConfigurationError(
+            raise ConfigurationError(
                 'input layer "{}" cannot be exported: the ONNX output of '
                 'that name holds {}; rename the layer'.format(
                     output.name, output.doc))
@@ -285,7 +301,7 @@ def _output_shape(model, output, available):
     shape[0] = 'batch'
     name, _, short = output.source.partition(':')
     layer = [layer for layer in model.layers if layer.name == name][0]
-    declared = layer._output_shapes.get(short)
+    declared = layer.output_shapes.get(short)
     if short == 'out' and declared and len(declared) == rank - 1 + \
             (1 if output.labels else 0):
         for axis, dim in enumerate(declared[:rank - 1]):

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .. import layers
-from .. import util
+from ..exceptions import ConfigurationError
 from ..layers import convolution
 from . import _activations
 
@@ -31,7 +31,7 @@ def convert_feedforward(b, layer, inputs, wanted):
     """``pre = sum_i x_i W_i + b``, ``out = g(pre)`` (sparse inputs dense)."""
     terms = [b.op('MatMul', [inputs[name],
                              b.param(layer.find(layer._weight_name(name)))])
-             for name in layer._input_shapes]
+             for name in layer.input_shapes]
     total = terms[0]
     for term in terms[1:]:
         total = b.op('Add', [total, term])
@@ -50,7 +50,7 @@ def convert_tied(b, layer, inputs, wanted):
 
 def convert_product(b, layer, inputs, wanted):
     """The elementwise product of the inputs, in order."""
-    names = list(layer._input_shapes)
+    names = list(layer.input_shapes)
     out = inputs[names[0]]
     for name in names[1:]:
         out = b.op('Mul', [out, inputs[name]], hint='product')
@@ -60,7 +60,7 @@ def convert_product(b, layer, inputs, wanted):
 def convert_concatenate(b, layer, inputs, wanted):
     """The inputs joined along their last axis."""
     return dict(out=b.op('Concat', [inputs[name]
-                                    for name in layer._input_shapes],
+                                    for name in layer.input_shapes],
                          hint='concat', axis=-1))
 
 
@@ -172,11 +172,11 @@ CONVERTERS = {
 
 def sources(layer):
     """Full names of the layer outputs that ``layer`` reads."""
-    return list(layer._input_shapes)
+    return list(layer.input_shapes)
 
 
 def unsupported(layer, why):
     """The error for a layer that cannot be exported."""
-    return util.ConfigurationError(
+    return ConfigurationError(
         'layer "{}" ({}) cannot be exported to ONNX: {}'.format(
             layer.name, type(layer).__name__, why))

@@ -36,7 +36,7 @@ def sources(layer):
     """Full names of the layer outputs that a recurrent layer reads."""
     workers = [layer.forward, layer.backward] \
         if isinstance(layer, layers.Bidirectional) else [layer]
-    names = list(layer._input_shapes)
+    names = list(layer.input_shapes)
     for worker in workers:
         for attr in worker._state_attributes():
             name = getattr(worker, attr, None)
