@@ -80,6 +80,28 @@ class SavingMixin(object):
         """
         save(self, filename_or_handle, format)
 
+    def to_onnx(self, path_or_file, opset=None, outputs=None):
+        """Export the network as an ONNX model (needs ``theanets[onnx]``).
+
+        The ONNX model computes what the prediction methods return, named
+        after them (``predict``, ``predict_proba``, ...); see
+        :func:`theanets.onnx.export`, which this calls, for the arguments.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model that was written.
+
+        Examples
+        --------
+        >>> import io
+        >>> proto = theanets.Regressor([3, 2]).to_onnx(io.BytesIO())
+        >>> [output.name for output in proto.graph.output]
+        ['predict']
+        """
+        from . import onnx
+        return onnx.export(self, path_or_file, opset=opset, outputs=outputs)
+
     @classmethod
     def load(cls, filename_or_handle, allow_pickle=True):
         """Load a saved network.
