@@ -246,6 +246,24 @@ class Layer(Base):
                     self.name))
         return self._params + list(getattr(self.activate, 'params', []))
 
+    @property
+    def fixed_values(self):
+        """Arrays of the layer that are fixed, not learned, by name.
+
+        Some layers hold shared variables that are not parameters (they are
+        never trained) but are part of what the layer computes, e.g. the
+        random rate vector of an :class:`~theanets.layers.recurrent.RRNN`
+        with ``rate='uniform'``. Saving a model keeps them, so a loaded
+        model computes exactly what the saved one did. Empty for most
+        layers.
+
+        Returns
+        -------
+        dict
+            Maps a short name (``'rate'``) to a Theano shared variable.
+        """
+        return {}
+
     # -- binding -----------------------------------------------------------
 
     def bind(self, graph, reset=True, initialize=True):

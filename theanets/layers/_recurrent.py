@@ -115,13 +115,33 @@ class Recurrent(base.Layer):
         self._params.append(theano.shared(value, name=self._fmt(name)))
 
     @property
-    def _backwards(self):
+    def backwards(self):
+        """True if the loop runs from the last time step to the first."""
         direction = self.kwargs.get('direction') or ''
         return 'back' in direction.lower()
 
     def _sequence(self, inputs):
         """The data input, time-major ``(T, B, d)``."""
         return _time_major(inputs[self.input_name])
+
+    @property
+    def fixed_values(self):
+        """The fixed rate vector and module mask, where the form has them.
+
+        :class:`RRNN` and :class:`~theanets.layers.recurrent.SCRN` draw
+        ``'uniform'`` and ``'log'`` rate vectors from numpy's global random
+        state when they are bound, so a model rebuilt from its configuration
+        alone would get other rates; :class:`BCRNN` derives its rates and
+        mask from ``num_modules``, :class:`Clockwork` its mask and periods
+        from ``periods``.
+        """
+        fixed = {}
+        for name, attr in (('rate', '_rates'), ('mask', '_mask'),
+                           ('period', '_period')):
+            value = self.__dict__.get(attr)
+            if value is not None:
+                fixed[name] = value
+        return fixed
 
     def _create_rates(self, dist, size=None, eps=1e-4):
         """A fixed (not learnable) vector of rates, or None.
@@ -177,7 +197,7 @@ class Recurrent(base.Layer):
             sequences=list(sequences),
             outputs_info=outputs_info,
             non_sequences=list(constants),
-            go_backwards=self._backwards,
+            go_backwards=self.backwards,
             truncate_gradient=self.kwargs.get('bptt_limit', -1),
             name=self._fmt('scan'))
         if not isinstance(results, (list, tuple)):
@@ -207,7 +227,7 @@ class Recurrent(base.Layer):
         states = [TT.zeros((batch_size, self.output_size), dtype=dtype)
                   if isinstance(s, numbers.Integral) else s for s in states]
         xw = TT.cast(xw, dtype)
-        if self._backwards:
+        if self.backwards:
             xw = xw[::-1]
         return [xw] + [TT.cast(v, dtype) for v in params + states]
 
