@@ -2,14 +2,15 @@
 
 Theano reads its flags once per process, so every test here runs a short
 script in a fresh interpreter. Each script prints one JSON document on its
-last stdout line; :func:`conftest.run_fresh` returns it parsed, together with stderr.
+last stdout line; :func:`tests.helpers.run_fresh` returns it parsed,
+together with stderr.
 """
 
 import os
 
 import pytest
 
-from conftest import run_fresh
+from tests.helpers import run_fresh
 
 INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
 

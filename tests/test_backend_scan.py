@@ -18,7 +18,7 @@ import pytest
 
 from theanets import backend
 
-from conftest import ROOT, run_fresh
+from tests.helpers import ROOT, run_fresh
 import theano  # noqa: E402  (configured by theanets)
 
 EXTENSION = 'theano.scan_module.scan_perform_ext'

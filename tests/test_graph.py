@@ -14,7 +14,7 @@ import scipy.sparse
 from theanets import (
     feedforward, graph, layers, losses, recurrent, regularizers, util)
 
-from conftest import INPUTS, OUTPUTS, NUM_INPUTS, NUM_OUTPUTS, RNN_INPUTS
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS
 
 LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
 
@@ -319,22 +319,22 @@ def regressor():
     return feedforward.Regressor([NUM_INPUTS, 8, 12, NUM_OUTPUTS])
 
 
-def test_feed_forward_compiles_once(regressor):
-    outs = regressor.feed_forward(INPUTS)
+def test_feed_forward_compiles_once(regressor, inputs, outputs):
+    outs = regressor.feed_forward(inputs)
     assert sorted(outs) == ['hid1:out', 'hid1:pre', 'hid2:out', 'hid2:pre',
                             'in:out', 'out:out', 'out:pre']
-    regressor.predict(INPUTS)
-    regressor.score(INPUTS, OUTPUTS)
+    regressor.predict(inputs)
+    regressor.score(inputs, outputs)
     assert len(regressor._functions) == 1
 
 
-def test_predict_compiles_only_the_last_output():
+def test_predict_compiles_only_the_last_output(inputs):
     net = feedforward.Regressor([NUM_INPUTS, 8, NUM_OUTPUTS])
-    net.predict(INPUTS)
+    net.predict(inputs)
     (fn, ) = net._functions.values()
     assert len(fn.maker.fgraph.outputs) == 1
-    outs = net.feed_forward(INPUTS)
-    np.testing.assert_array_equal(net.predict(INPUTS), outs['out:out'])
+    outs = net.feed_forward(inputs)
+    np.testing.assert_array_equal(net.predict(inputs), outs['out:out'])
 
 
 def _count_rows_per_call(net, monkeypatch):
@@ -349,35 +349,36 @@ def _count_rows_per_call(net, monkeypatch):
     return calls
 
 
-def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch):
-    whole = regressor.feed_forward(INPUTS)
+def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch, inputs):
+    whole = regressor.feed_forward(inputs)
     calls = _count_rows_per_call(regressor, monkeypatch)
     monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
-    chunked = regressor.feed_forward(INPUTS)
+    chunked = regressor.feed_forward(inputs)
     assert calls == [10] * 6 + [4]
     assert sorted(chunked) == sorted(whole)
     for name in whole:
         np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-5,
                                    atol=1e-6)
-    np.testing.assert_allclose(regressor.predict(INPUTS), whole['out:out'],
+    np.testing.assert_allclose(regressor.predict(inputs), whole['out:out'],
                                rtol=1e-5, atol=1e-6)
 
 
-def test_regularized_predictions_are_not_chunked(regressor, monkeypatch):
+def test_regularized_predictions_are_not_chunked(regressor, monkeypatch,
+                                                 inputs):
     # One call draws one noise sample for all rows, as in theanets 0.8.
-    regressor.predict(INPUTS[:1], input_noise=0.5)
+    regressor.predict(inputs[:1], input_noise=0.5)
     calls = _count_rows_per_call(regressor, monkeypatch)
     monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
-    out = regressor.predict(INPUTS, input_noise=0.5)
-    assert calls == [len(INPUTS)]
-    assert not np.allclose(out, regressor.predict(INPUTS))
+    out = regressor.predict(inputs, input_noise=0.5)
+    assert calls == [len(inputs)]
+    assert not np.allclose(out, regressor.predict(inputs))
 
 
-def test_recurrent_predictions_chunk_by_sequence(monkeypatch):
+def test_recurrent_predictions_chunk_by_sequence(monkeypatch, rnn_inputs):
     net = recurrent.Regressor([NUM_INPUTS, (4, 'rnn'), NUM_OUTPUTS])
-    whole = net.predict(RNN_INPUTS)
+    whole = net.predict(rnn_inputs)
     monkeypatch.setattr(net, 'predict_chunk_size', 5)
-    np.testing.assert_allclose(net.predict(RNN_INPUTS), whole, rtol=1e-5)
+    np.testing.assert_allclose(net.predict(rnn_inputs), whole, rtol=1e-5)
 
 
 def test_huge_finite_inputs_are_accepted(regressor):
@@ -389,12 +390,12 @@ def test_huge_finite_inputs_are_accepted(regressor):
         regressor.predict(x)
 
 
-def test_float64_and_list_inputs_are_cast(regressor):
-    expected = regressor.predict(INPUTS)
+def test_float64_and_list_inputs_are_cast(regressor, inputs):
+    expected = regressor.predict(inputs)
     np.testing.assert_allclose(
-        regressor.predict(INPUTS.astype('float64')), expected, rtol=1e-6)
+        regressor.predict(inputs.astype('float64')), expected, rtol=1e-6)
     np.testing.assert_allclose(
-        regressor.predict(INPUTS[:2].tolist()), expected[:2], rtol=1e-6)
+        regressor.predict(inputs[:2].tolist()), expected[:2], rtol=1e-6)
 
 
 @pytest.mark.parametrize('x, message', [
@@ -406,12 +407,12 @@ def test_float64_and_list_inputs_are_cast(regressor):
     (np.array([['a'] * 7]), 'non-numeric'),
     (scipy.sparse.csr_matrix(np.zeros((2, 7), 'f')), 'scipy.sparse'),
 ])
-def test_bad_inputs(regressor, x, message):
+def test_bad_inputs(regressor, x, message, outputs):
     for call in (regressor.predict, regressor.feed_forward):
         with pytest.raises(graph.DataError, match=message):
             call(x)
     with pytest.raises(ValueError, match=message):
-        regressor.score(x, OUTPUTS)
+        regressor.score(x, outputs)
 
 
 def test_sparse_input_checks():
@@ -460,9 +461,9 @@ def tiny():
     return feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
 
 
-def test_itertrain_wraps_datasets(tiny):
+def test_itertrain_wraps_datasets(tiny, inputs, outputs):
     fake = FakeTrainer()
-    pairs = list(tiny.itertrain([INPUTS, OUTPUTS], algo=fake, batch_size=16,
+    pairs = list(tiny.itertrain([inputs, outputs], algo=fake, batch_size=16,
                                 valid_batches=2, foo='bar'))
     assert pairs == [({'loss': i}, {'loss': -i}) for i in range(3)]
     train, valid, kwargs = fake.calls[0]
@@ -479,25 +480,25 @@ def test_itertrain_wraps_datasets(tiny):
     assert kwargs == dict(rng=13, batch_size=16, valid_batches=2, foo='bar')
 
 
-def test_itertrain_keeps_datasets_and_rng(tiny):
+def test_itertrain_keeps_datasets_and_rng(tiny, inputs, outputs):
     fake = FakeTrainer(1)
-    data = downhill.Dataset([INPUTS, OUTPUTS], name='mine')
+    data = downhill.Dataset([inputs, outputs], name='mine')
     tiny.train(data, algo=fake, rng=5)
     train, valid, kwargs = fake.calls[0]
     assert train is data and valid is data
     assert kwargs['rng'] == 5
 
 
-def test_train_returns_last_pair(tiny):
-    assert tiny.train([INPUTS, OUTPUTS], algo=FakeTrainer(4)) == (
+def test_train_returns_last_pair(tiny, inputs, outputs):
+    assert tiny.train([inputs, outputs], algo=FakeTrainer(4)) == (
         {'loss': 3}, {'loss': -3})
-    assert tiny.train([INPUTS, OUTPUTS], algo=FakeTrainer(0)) is None
+    assert tiny.train([inputs, outputs], algo=FakeTrainer(0)) is None
 
 
-def test_deprecated_algorithm_keyword(tiny):
+def test_deprecated_algorithm_keyword(tiny, inputs, outputs):
     fake = FakeTrainer(1)
     with pytest.warns(DeprecationWarning, match='algo'):
-        tiny.train([INPUTS, OUTPUTS], algorithm=[fake, 'ignored'])
+        tiny.train([inputs, outputs], algorithm=[fake, 'ignored'])
     assert len(fake.calls) == 1
     assert 'algorithm' not in fake.calls[0][2]
 
@@ -511,7 +512,8 @@ def test_deprecated_algorithm_keyword(tiny):
     ('SGD', 'DownhillTrainer', ('sgd',)),
     ('nag', 'DownhillTrainer', ('nag',)),
 ])
-def test_trainer_selection(tiny, monkeypatch, algo, cls, args):
+def test_trainer_selection(tiny, monkeypatch, algo, cls, args, inputs,
+                           outputs):
     from theanets import trainer
     made = []
 
@@ -520,41 +522,41 @@ def test_trainer_selection(tiny, monkeypatch, algo, cls, args):
         return FakeTrainer(1)
 
     monkeypatch.setattr(trainer, cls, fake)
-    tiny.train([INPUTS, OUTPUTS], algo=algo, subalgo='adam')
+    tiny.train([inputs, outputs], algo=algo, subalgo='adam')
     assert made == [args + (tiny,)]
 
 
-def test_training_data_checked(tiny):
+def test_training_data_checked(tiny, inputs, outputs):
     with pytest.raises(graph.DataError, match=r"train: expected 2 arrays.*"
                                               r"\['in', 'target'\], got 3"):
-        tiny.train([INPUTS, OUTPUTS, OUTPUTS], algo='sgd')
+        tiny.train([inputs, outputs, outputs], algo='sgd')
     with pytest.raises(graph.DataError, match=r'train\[0\]: expected a 2-D '
                                               r'array of shape \(N, 7\)'):
-        tiny.train([OUTPUTS, OUTPUTS], algo='sgd')
+        tiny.train([outputs, outputs], algo='sgd')
     with pytest.raises(graph.DataError, match=r'valid\[1\]: expected a 2-D'):
-        tiny.train([INPUTS, OUTPUTS], [INPUTS, OUTPUTS[:, 0]], algo='sgd')
+        tiny.train([inputs, outputs], [inputs, outputs[:, 0]], algo='sgd')
     clf = feedforward.Classifier([NUM_INPUTS, 3])
     with pytest.raises(graph.DataError, match='non-integer'):
-        clf.train([INPUTS, np.zeros(64, 'f')], algo='sgd')
+        clf.train([inputs, np.zeros(64, 'f')], algo='sgd')
 
 
-def test_training_data_cast(tiny):
+def test_training_data_cast(tiny, inputs, outputs):
     fake = FakeTrainer(1)
-    tiny.train([INPUTS.astype('float64'), OUTPUTS], algo=fake, batch_size=64)
+    tiny.train([inputs.astype('float64'), outputs], algo=fake, batch_size=64)
     train = fake.calls[0][0]
-    inputs, outputs = next(iter(train))
-    assert inputs.dtype == outputs.dtype == util.FLOAT
-    np.testing.assert_array_equal(np.sort(inputs, axis=0),
-                                  np.sort(INPUTS, axis=0))
+    batch_inputs, batch_outputs = next(iter(train))
+    assert batch_inputs.dtype == batch_outputs.dtype == util.FLOAT
+    np.testing.assert_array_equal(np.sort(batch_inputs, axis=0),
+                                  np.sort(inputs, axis=0))
 
 
-def _save_pattern(net, tmpdir, save_every, count=9):
+def _save_pattern(net, data, tmpdir, save_every, count=9):
     path = os.path.join(str(tmpdir), 'model-{}.pkl')
     for name in os.listdir(str(tmpdir)):
         os.remove(os.path.join(str(tmpdir), name))
     seen = []
     for i, _ in enumerate(net.itertrain(
-            [INPUTS, OUTPUTS], algo=FakeTrainer(count),
+            data, algo=FakeTrainer(count),
             save_every=save_every, save_progress=path)):
         files = os.listdir(str(tmpdir))
         seen.append(bool(files))
@@ -563,23 +565,24 @@ def _save_pattern(net, tmpdir, save_every, count=9):
     return [i for i, s in enumerate(seen) if s]
 
 
-def test_save_every_iterations(tiny, tmpdir):
-    assert _save_pattern(tiny, tmpdir, 2) == [3, 5, 7]
+def test_save_every_iterations(tiny, tmpdir, inputs, outputs):
+    assert _save_pattern(tiny, [inputs, outputs], tmpdir, 2) == [3, 5, 7]
 
 
-def test_save_every_zero_never_saves(tiny, tmpdir):
+def test_save_every_zero_never_saves(tiny, tmpdir, inputs, outputs):
     # defect 3: save_every=0 used to raise ZeroDivisionError.
-    assert _save_pattern(tiny, tmpdir, 0) == []
+    assert _save_pattern(tiny, [inputs, outputs], tmpdir, 0) == []
 
 
-def test_save_every_minutes(tiny, tmpdir):
-    assert _save_pattern(tiny, tmpdir, 0.0, count=4) == [2, 3]
-    assert _save_pattern(tiny, tmpdir, 10.0, count=4) == []
+def test_save_every_minutes(tiny, tmpdir, inputs, outputs):
+    data = [inputs, outputs]
+    assert _save_pattern(tiny, data, tmpdir, 0.0, count=4) == [2, 3]
+    assert _save_pattern(tiny, data, tmpdir, 10.0, count=4) == []
 
 
-def test_save_progress_handle(tiny):
+def test_save_progress_handle(tiny, inputs, outputs):
     handle = io.BytesIO()
-    list(tiny.itertrain([INPUTS, OUTPUTS], algo=FakeTrainer(3),
+    list(tiny.itertrain([inputs, outputs], algo=FakeTrainer(3),
                         save_every=1, save_progress=handle))
     handle.seek(0)
     assert [l.name for l in graph.Network.load(handle).layers] == ['in', 'out']
@@ -641,7 +644,7 @@ def test_legacy_models(name):
 # real training (needs theanets.trainer and downhill)
 
 
-def test_train_loaded_model_with_two_losses():
+def test_train_loaded_model_with_two_losses(inputs, outputs):
     # defects 1 and 2 together: a loaded model with a second loss trains.
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     net.add_loss('mae', weight=0.1, target=2)
@@ -649,22 +652,22 @@ def test_train_loaded_model_with_two_losses():
     net.save(buffer)
     buffer.seek(0)
     loaded = graph.Network.load(buffer)
-    train, valid = loaded.train([INPUTS, OUTPUTS], algo='sgd', max_updates=1,
+    train, valid = loaded.train([inputs, outputs], algo='sgd', max_updates=1,
                                 batch_size=64)
     assert train['loss'] > 0
     assert list(train) == ['loss', 'err']
 
 
-def test_configuration_errors_before_data_errors(tiny):
+def test_configuration_errors_before_data_errors(tiny, inputs, outputs):
     # a regularizer that cannot apply is reported before the (also bad) data
     with pytest.raises(util.ConfigurationError, match='pattern'):
-        tiny.train([INPUTS[:, :3], OUTPUTS], algo='sgd', recurrent_norm=0.1)
+        tiny.train([inputs[:, :3], outputs], algo='sgd', recurrent_norm=0.1)
 
 
-def test_shared_training_data_pass_through(tiny):
+def test_shared_training_data_pass_through(tiny, inputs, outputs):
     import theano
     fake = FakeTrainer(1)
-    shared = theano.shared(INPUTS)
-    tiny.train([shared, OUTPUTS], algo=fake, batch_size=64)
-    inputs, outputs = next(iter(fake.calls[0][0]))
-    assert isinstance(inputs, theano.Variable)
+    shared = theano.shared(inputs)
+    tiny.train([shared, outputs], algo=fake, batch_size=64)
+    batch_inputs, batch_outputs = next(iter(fake.calls[0][0]))
+    assert isinstance(batch_inputs, theano.Variable)

@@ -12,7 +12,7 @@ import theano  # noqa: E402  (configured by theanets)
 import theano.sparse as SS  # noqa: E402
 import theano.tensor as TT  # noqa: E402
 
-from conftest import bind_all
+from tests.helpers import bind_all
 
 
 # -- registry and exports -----------------------------------------------------

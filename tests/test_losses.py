@@ -15,8 +15,7 @@ import pytest
 
 import theanets
 from theanets import feedforward, losses, util
-from conftest import (
-    CLASS_WEIGHTS, CLASSES, INPUTS, OUTPUTS, assert_progress)
+from tests.helpers import assert_progress
 import theano  # noqa: E402  (imported after theanets configures it)
 import theano.tensor as TT  # noqa: E402
 
@@ -855,30 +854,30 @@ def test_model_with_mmd_loss_saves_and_loads():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('loss', ['xe', 'hinge'])
-def test_classifier_progress(loss):
-    assert_progress(feedforward.Classifier([7, 8, 6], loss=loss), [INPUTS, CLASSES])
+def test_classifier_progress(loss, inputs, classes):
+    assert_progress(feedforward.Classifier([7, 8, 6], loss=loss), [inputs, classes])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('loss', ['mse', 'mae', 'mmd'])
-def test_regressor_progress(loss):
-    assert_progress(feedforward.Regressor([7, 8, 5], loss=loss), [INPUTS, OUTPUTS])
+def test_regressor_progress(loss, inputs, outputs):
+    assert_progress(feedforward.Regressor([7, 8, 5], loss=loss), [inputs, outputs])
 
 
 @pytest.mark.slow
-def test_regressor_kl_progress():
+def test_regressor_kl_progress(inputs, outputs):
     net = feedforward.Regressor([7, 8, (5, 'softmax')], loss='kl')
     # targets are not normalised and some exceed 1: clipping matters
-    assert (abs(OUTPUTS) > 1).any()
-    assert_progress(net, [INPUTS, abs(OUTPUTS)])
+    assert (abs(outputs) > 1).any()
+    assert_progress(net, [inputs, abs(outputs)])
 
 
 @pytest.mark.slow
-def test_regressor_gll_progress():
-    assert_progress(gll_regressor(), [INPUTS, OUTPUTS])
+def test_regressor_gll_progress(inputs, outputs):
+    assert_progress(gll_regressor(), [inputs, outputs])
 
 
 @pytest.mark.slow
-def test_weighted_classifier_progress():
+def test_weighted_classifier_progress(inputs, classes, class_weights):
     net = feedforward.Classifier([7, 8, 6], loss='hinge', weighted=True)
-    assert_progress(net, [INPUTS, CLASSES, CLASS_WEIGHTS])
+    assert_progress(net, [inputs, classes, class_weights])

@@ -6,8 +6,7 @@ import pytest
 
 from theanets import feedforward, recurrent, util
 
-from conftest import (
-    RNN_INPUTS, RNN_OUTPUTS, NUM_INPUTS, NUM_OUTPUTS, NUM_TIMES)
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS, NUM_TIMES
 
 
 @pytest.mark.parametrize('cls, base, input_ndim, output_ndim, activation', [
@@ -35,17 +34,17 @@ def test_model_variables():
                                                         ('target', 3)]
 
 
-def test_batches():
-    sample = recurrent.batches([RNN_INPUTS[0], RNN_OUTPUTS[0]], steps=5,
+def test_batches(rnn_inputs, rnn_outputs):
+    sample = recurrent.batches([rnn_inputs[0], rnn_outputs[0]], steps=5,
                                batch_size=4, rng=3)
     xs = sample()
     assert [x.shape for x in xs] == [(4, 5, NUM_INPUTS), (4, 5, NUM_OUTPUTS)]
     assert [x.dtype for x in xs] == [np.float32, np.float32]
     starts = np.random.RandomState(3).randint(NUM_TIMES - 5, size=4)
     for i, j in enumerate(starts):
-        np.testing.assert_array_equal(xs[0][i], RNN_INPUTS[0][j:j + 5])
-        np.testing.assert_array_equal(xs[1][i], RNN_OUTPUTS[0][j:j + 5])
-    assert len(recurrent.batches([RNN_INPUTS[0]], steps=3)()) == 1
+        np.testing.assert_array_equal(xs[0][i], rnn_inputs[0][j:j + 5])
+        np.testing.assert_array_equal(xs[1][i], rnn_outputs[0][j:j + 5])
+    assert len(recurrent.batches([rnn_inputs[0]], steps=3)()) == 1
 
 
 def test_batches_pinned_shapes():
@@ -57,11 +56,11 @@ def test_batches_pinned_shapes():
                                      (64, NUM_TIMES, NUM_OUTPUTS)]
 
 
-def test_batches_reject_bad_arguments():
+def test_batches_reject_bad_arguments(rnn_inputs):
     with pytest.raises(util.ConfigurationError):
-        recurrent.batches([RNN_INPUTS[0]], batch_size=1)
+        recurrent.batches([rnn_inputs[0]], batch_size=1)
     with pytest.raises(util.ConfigurationError):
-        recurrent.batches(RNN_INPUTS[0])
+        recurrent.batches(rnn_inputs[0])
 
 
 TEXT = 'hello world, how are you!'

@@ -8,10 +8,9 @@ import theanets
 from theanets import recurrent
 import theano  # noqa: E402  (configured by theanets)
 
-from conftest import (
-    RNN_INPUTS, RNN_INPUT_WEIGHTS, RNN_OUTPUTS, RNN_OUTPUT_WEIGHTS,
-    RNN_CLASSES, RNN_CLASS_WEIGHTS, CLASSES, NUM_EXAMPLES, NUM_INPUTS,
-    NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, NUM_TIMES, assert_progress)
+from tests.helpers import (
+    NUM_EXAMPLES, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
+    NUM_TIMES, assert_progress)
 
 HIDDEN = [(NUM_HID1, 'rnn'), (NUM_HID2, 'rnn')]
 REG_LAYERS = [NUM_INPUTS] + HIDDEN + [NUM_OUTPUTS]
@@ -43,19 +42,19 @@ def autoencoder():
 # pinned values of the untrained default-seed models
 
 
-def test_regressor_score(regressor):
-    assert regressor.score(RNN_INPUTS, RNN_OUTPUTS) == pytest.approx(
+def test_regressor_score(regressor, rnn_inputs, rnn_outputs):
+    assert regressor.score(rnn_inputs, rnn_outputs) == pytest.approx(
         -0.7388324737548828, rel=1e-6)
 
 
-def test_classifier_score(classifier):
-    assert classifier.score(RNN_INPUTS, RNN_CLASSES) == pytest.approx(
+def test_classifier_score(classifier, rnn_inputs, rnn_classes):
+    assert classifier.score(rnn_inputs, rnn_classes) == pytest.approx(
         0.0020161290322580645, rel=1e-6)
 
 
-def test_autoencoder_score_uses_weights(autoencoder):
+def test_autoencoder_score_uses_weights(autoencoder, rnn_inputs):
     # the second positional argument of Autoencoder.score is the weights
-    assert autoencoder.score(RNN_INPUTS, RNN_INPUTS) == pytest.approx(
+    assert autoencoder.score(rnn_inputs, rnn_inputs) == pytest.approx(
         81.41141510009766, rel=1e-6)
 
 
@@ -100,8 +99,8 @@ def test_predict_sequence_streams(classifier):
 # prediction and evaluation
 
 
-def test_feed_forward(regressor):
-    outs = regressor.feed_forward(RNN_INPUTS)
+def test_feed_forward(regressor, rnn_inputs):
+    outs = regressor.feed_forward(rnn_inputs)
     assert len(outs) == 7
     widths = {'in:out': NUM_INPUTS,
               'hid1:pre': NUM_HID1, 'hid1:out': NUM_HID1,
@@ -110,16 +109,16 @@ def test_feed_forward(regressor):
     assert sorted(outs) == sorted(widths)
     for name, width in widths.items():
         assert outs[name].shape == (NUM_EXAMPLES, NUM_TIMES, width), name
-    np.testing.assert_allclose(outs['in:out'], RNN_INPUTS)
+    np.testing.assert_allclose(outs['in:out'], rnn_inputs)
     # relu hidden layers, linear output
     np.testing.assert_allclose(outs['hid1:out'],
                                np.maximum(outs['hid1:pre'], 0))
     np.testing.assert_allclose(outs['out:out'], outs['out:pre'])
 
 
-def test_rnn_recurrence(regressor):
+def test_rnn_recurrence(regressor, rnn_inputs):
     # h_t = relu(x_t W_xh + b + h_{t-1} W_hh), h_0 = 0, over the time axis
-    x = RNN_INPUTS[:3, :5]
+    x = rnn_inputs[:3, :5]
     xh, hh, b = [p.get_value() for p in regressor.layers[1].params]
     h = np.zeros((3, NUM_HID1), 'f')
     expected = []
@@ -131,56 +130,60 @@ def test_rnn_recurrence(regressor):
                                atol=1e-5)
 
 
-def test_predict_shapes(regressor, classifier, autoencoder):
-    assert regressor.predict(RNN_INPUTS).shape == (
+def test_predict_shapes(regressor, classifier, autoencoder, rnn_inputs):
+    assert regressor.predict(rnn_inputs).shape == (
         NUM_EXAMPLES, NUM_TIMES, NUM_OUTPUTS)
-    labels = classifier.predict(RNN_INPUTS)
+    labels = classifier.predict(rnn_inputs)
     assert labels.shape == (NUM_EXAMPLES, NUM_TIMES)
     assert labels.dtype.kind == 'i'
-    assert autoencoder.predict(RNN_INPUTS).shape == (
+    assert autoencoder.predict(rnn_inputs).shape == (
         NUM_EXAMPLES, NUM_TIMES, NUM_INPUTS)
 
 
-def test_classifier_proba_and_logit(classifier):
-    proba = classifier.predict_proba(RNN_INPUTS)
-    logit = classifier.predict_logit(RNN_INPUTS)
+def test_classifier_proba_and_logit(classifier, rnn_inputs):
+    proba = classifier.predict_proba(rnn_inputs)
+    logit = classifier.predict_logit(rnn_inputs)
     assert proba.shape == (NUM_EXAMPLES, NUM_TIMES, NUM_CLASSES)
     assert logit.shape == (NUM_EXAMPLES, NUM_TIMES, NUM_CLASSES)
     np.testing.assert_allclose(proba.sum(axis=-1), 1, rtol=1e-5)
     e = np.exp(logit - logit.max(axis=-1, keepdims=True))
     np.testing.assert_allclose(proba, e / e.sum(axis=-1, keepdims=True),
                                rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(classifier.predict(RNN_INPUTS),
+    np.testing.assert_array_equal(classifier.predict(rnn_inputs),
                                   proba.argmax(axis=-1))
 
 
-def test_classifier_weighted_score(classifier):
-    score = classifier.score(RNN_INPUTS, RNN_CLASSES, RNN_CLASS_WEIGHTS)
+def test_classifier_weighted_score(classifier, rnn_inputs, rnn_classes,
+                                   rnn_class_weights):
+    score = classifier.score(rnn_inputs, rnn_classes, rnn_class_weights)
     assert 0 <= score <= 1
-    eq = classifier.predict(RNN_INPUTS) == RNN_CLASSES
+    eq = classifier.predict(rnn_inputs) == rnn_classes
     assert score == pytest.approx(
-        (RNN_CLASS_WEIGHTS * eq).sum() / RNN_CLASS_WEIGHTS.sum(), rel=1e-6)
+        (rnn_class_weights * eq).sum() / rnn_class_weights.sum(), rel=1e-6)
 
 
-def test_classifier_score_with_mismatched_labels(classifier):
+def test_classifier_score_with_mismatched_labels(classifier, classes,
+                                                 rnn_inputs,
+                                                 rnn_class_weights):
     # The original test passes (64,) labels for (64, 31) predictions; under
     # numpy 1.23 the comparison is the scalar False, so the score is 0.
     with pytest.warns(DeprecationWarning):
-        score = classifier.score(RNN_INPUTS, CLASSES, RNN_CLASS_WEIGHTS)
+        score = classifier.score(rnn_inputs, classes, rnn_class_weights)
     assert score == 0
 
 
-def test_regressor_weighted_score(regressor):
-    pred = regressor.predict(RNN_INPUTS)
-    u = RNN_OUTPUTS - pred
-    v = RNN_OUTPUTS - RNN_OUTPUTS.mean()
-    w = RNN_OUTPUT_WEIGHTS
-    assert regressor.score(RNN_INPUTS, RNN_OUTPUTS, w) == pytest.approx(
+def test_regressor_weighted_score(regressor, rnn_inputs, rnn_outputs,
+                                  rnn_output_weights):
+    pred = regressor.predict(rnn_inputs)
+    u = rnn_outputs - pred
+    v = rnn_outputs - rnn_outputs.mean()
+    w = rnn_output_weights
+    assert regressor.score(rnn_inputs, rnn_outputs, w) == pytest.approx(
         1 - (w * u * u).sum() / (w * v * v).sum(), rel=1e-5)
 
 
-def test_autoencoder_encode_decode(autoencoder):
-    x = RNN_INPUTS
+def test_autoencoder_encode_decode(autoencoder, rnn_inputs):
+    x = rnn_inputs
     assert autoencoder.encode(x, 'hid1').shape == (
         NUM_EXAMPLES, NUM_TIMES, NUM_HID1)
     z = autoencoder.encode(x, 'hid2')
@@ -194,9 +197,9 @@ def test_autoencoder_encode_decode(autoencoder):
                                atol=1e-6)
 
 
-def test_autoencoder_score_random_weights(autoencoder):
-    w = np.random.RandomState(3).randint(2, size=RNN_INPUTS.shape)
-    assert autoencoder.score(RNN_INPUTS, w.astype('f')) < 0
+def test_autoencoder_score_random_weights(autoencoder, rnn_inputs):
+    w = np.random.RandomState(3).randint(2, size=rnn_inputs.shape)
+    assert autoencoder.score(rnn_inputs, w.astype('f')) < 0
 
 
 # ----------------------------------------------------------------------
@@ -233,14 +236,14 @@ def h0_layers(h0_size=NUM_HID1):
 H0_DATA = np.random.RandomState(5).randn(NUM_EXAMPLES, NUM_HID1).astype('f')
 
 
-def test_symbolic_initial_state_variables():
+def test_symbolic_initial_state_variables(rnn_inputs):
     net = recurrent.Regressor(h0_layers())
     assert [(v.name, v.ndim) for v in net.variables] == [
         ('h0', 2), ('in', 3), ('target', 3)]
     assert net.layers[2].h_0 == 'h0:out'
     # the rnn reads its initial state from the h0 input
     h0 = H0_DATA[:3]
-    x = RNN_INPUTS[:3, :2]
+    x = rnn_inputs[:3, :2]
     xh, hh, b = [net.find('rnn', p).get_value() for p in ('xh', 'hh', 'b')]
     h1 = np.maximum(x[:, 0].dot(xh) + b + h0.dot(hh), 0)
     h2 = np.maximum(x[:, 1].dot(xh) + b + h1.dot(hh), 0)
@@ -250,19 +253,19 @@ def test_symbolic_initial_state_variables():
                                rtol=1e-4, atol=1e-5)
 
 
-def test_symbolic_initial_state_progress():
+def test_symbolic_initial_state_progress(rnn_inputs, rnn_outputs):
     net = recurrent.Regressor(h0_layers())
-    assert_progress(net, [H0_DATA, RNN_INPUTS[:, :STEPS],
-                          RNN_OUTPUTS[:, :STEPS]])
+    assert_progress(net, [H0_DATA, rnn_inputs[:, :STEPS],
+                          rnn_outputs[:, :STEPS]])
 
 
-def test_symbolic_initial_state_size_unchecked():
+def test_symbolic_initial_state_size_unchecked(rnn_inputs, rnn_outputs):
     # As in theanets 0.8's test: the declared h0 size (7) differs from the
     # data width (8, the rnn's size); an initial-state input's declared size
     # is not checked against the data, so training works.
     net = recurrent.Regressor(h0_layers(h0_size=NUM_INPUTS))
-    assert_progress(net, [H0_DATA, RNN_INPUTS[:, :STEPS],
-                          RNN_OUTPUTS[:, :STEPS]])
+    assert_progress(net, [H0_DATA, rnn_inputs[:, :STEPS],
+                          rnn_outputs[:, :STEPS]])
 
 
 # ----------------------------------------------------------------------
@@ -271,38 +274,40 @@ def test_symbolic_initial_state_size_unchecked():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('weighted', [False, True])
-def test_regressor_progress(weighted):
-    data = [RNN_INPUTS[:, :STEPS], RNN_OUTPUTS[:, :STEPS]]
+def test_regressor_progress(weighted, rnn_inputs, rnn_outputs,
+                            rnn_output_weights):
+    data = [rnn_inputs[:, :STEPS], rnn_outputs[:, :STEPS]]
     if weighted:
-        data.append(RNN_OUTPUT_WEIGHTS[:, :STEPS])
+        data.append(rnn_output_weights[:, :STEPS])
     assert_progress(recurrent.Regressor(REG_LAYERS, weighted=weighted),
                     data)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('weighted', [False, True])
-def test_classifier_progress(weighted):
-    data = [RNN_INPUTS[:, :STEPS], RNN_CLASSES[:, :STEPS]]
+def test_classifier_progress(weighted, rnn_inputs, rnn_classes,
+                             rnn_class_weights):
+    data = [rnn_inputs[:, :STEPS], rnn_classes[:, :STEPS]]
     if weighted:
-        data.append(RNN_CLASS_WEIGHTS[:, :STEPS])
+        data.append(rnn_class_weights[:, :STEPS])
     assert_progress(recurrent.Classifier(CLF_LAYERS, weighted=weighted),
                     data)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('weighted', [False, True])
-def test_autoencoder_progress(weighted):
-    data = [RNN_INPUTS[:, :STEPS]]
+def test_autoencoder_progress(weighted, rnn_inputs, rnn_input_weights):
+    data = [rnn_inputs[:, :STEPS]]
     if weighted:
-        data.append(RNN_INPUT_WEIGHTS[:, :STEPS])
+        data.append(rnn_input_weights[:, :STEPS])
     assert_progress(recurrent.Autoencoder(AE_LAYERS, weighted=weighted),
                     data)
 
 
-def test_batches_callable_trains():
+def test_batches_callable_trains(rnn_inputs, rnn_outputs):
     # a batches() sampler is accepted as training data
-    series_x = RNN_INPUTS[0]
-    series_y = RNN_OUTPUTS[0]
+    series_x = rnn_inputs[0]
+    series_y = rnn_outputs[0]
     sample = recurrent.batches([series_x, series_y], steps=3, batch_size=4,
                                rng=7)
     xs = sample()

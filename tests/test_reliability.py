@@ -13,8 +13,7 @@ import scipy.sparse
 from theanets import feedforward, graph, recurrent, trainer, util, validation
 import theano
 
-from conftest import (INPUTS, OUTPUTS, CLASSES, CLASS_WEIGHTS, NUM_INPUTS,
-                      NUM_OUTPUTS, NUM_CLASSES)
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS, NUM_CLASSES
 
 
 def test_data_error_is_shared():
@@ -24,14 +23,6 @@ def test_data_error_is_shared():
     assert issubclass(util.TrainingError, ValueError)
     assert issubclass(util.ModelFileError, ValueError)
     assert issubclass(util.MissingModelFileError, FileNotFoundError)
-
-
-@pytest.fixture
-def no_compile(monkeypatch):
-    """Fail the test if Theano compiles anything."""
-    def forbidden(*args, **kwargs):
-        raise AssertionError('theano.function called')
-    monkeypatch.setattr(theano, 'function', forbidden)
 
 
 @pytest.fixture(scope='module')
@@ -44,30 +35,33 @@ def clf():
     return feedforward.Classifier([NUM_INPUTS, NUM_CLASSES], weighted=True)
 
 
-NAN_INPUTS = INPUTS.copy()
-NAN_INPUTS[3, 2] = np.nan
-INF_INPUTS = INPUTS.copy()
-INF_INPUTS[0, 0] = -np.inf
+def _with_value(x, index, value):
+    """A copy of ``x`` with one entry replaced."""
+    x = x.copy()
+    x[index] = value
+    return x
 
 
 # ----------------------------------------------------------------------
 # prediction-time data checks (before any compilation)
 
-@pytest.mark.parametrize('x, message', [
-    (INPUTS[:, :3], r'x: expected a 2-D array of shape \(N, 7\).*got an '
-                    r'array of shape \(64, 3\)'),
-    (INPUTS[0], r'got a 1-D array of shape \(7,\)'),
-    (INPUTS[None], 'got a 3-D array'),
-    (INPUTS[:0], r'x: expected at least one example, got an empty array '
-                 r'of shape \(0, 7\)'),
-    (np.array([['x'] * NUM_INPUTS]), 'non-numeric'),
-    (NAN_INPUTS, r'x: expected finite values, got 1 NaN or infinite'),
-    (INF_INPUTS, r'e\.g\. -inf'),
-    ([[1.0, 2.0], [3.0]], 'x: expected a 2-D array.*got an object that is '
-                          'not an array'),
-    (scipy.sparse.csr_matrix(INPUTS), 'scipy.sparse'),
+@pytest.mark.parametrize('make_x, message', [
+    (lambda x: x[:, :3], r'x: expected a 2-D array of shape \(N, 7\).*got '
+                         r'an array of shape \(64, 3\)'),
+    (lambda x: x[0], r'got a 1-D array of shape \(7,\)'),
+    (lambda x: x[None], 'got a 3-D array'),
+    (lambda x: x[:0], r'x: expected at least one example, got an empty '
+                      r'array of shape \(0, 7\)'),
+    (lambda x: np.array([['x'] * NUM_INPUTS]), 'non-numeric'),
+    (lambda x: _with_value(x, (3, 2), np.nan),
+     r'x: expected finite values, got 1 NaN or infinite'),
+    (lambda x: _with_value(x, (0, 0), -np.inf), r'e\.g\. -inf'),
+    (lambda x: [[1.0, 2.0], [3.0]], 'x: expected a 2-D array.*got an object '
+                                    'that is not an array'),
+    (scipy.sparse.csr_matrix, 'scipy.sparse'),
 ])
-def test_predict_rejects_bad_inputs(no_compile, x, message):
+def test_predict_rejects_bad_inputs(no_compile, make_x, message, inputs):
+    x = make_x(inputs)
     model = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     for call in (model.predict, model.feed_forward):
         with pytest.raises(util.DataError, match=message):
@@ -86,23 +80,23 @@ def test_sparse_non_finite(no_compile):
         model.predict(x)
 
 
-def test_score_checks_targets_and_weights(reg):
+def test_score_checks_targets_and_weights(reg, inputs, outputs):
     with pytest.raises(util.DataError, match=r'y: expected an array of shape '
                                              r'\(64, 5\).*got shape '
                                              r'\(64, 4\)'):
-        reg.score(INPUTS, OUTPUTS[:, :4])
+        reg.score(inputs, outputs[:, :4])
     with pytest.raises(util.DataError, match=r'w: expected an array of shape '
                                              r'\(64, 5\)'):
-        reg.score(INPUTS, OUTPUTS, OUTPUTS[:3])
-    bad = OUTPUTS.copy()
+        reg.score(inputs, outputs, outputs[:3])
+    bad = outputs.copy()
     bad[1, 1] = np.nan
     with pytest.raises(util.DataError, match='y: expected finite values'):
-        reg.score(INPUTS, bad)
+        reg.score(inputs, bad)
     with pytest.raises(util.DataError, match='y: expected an array of num'):
-        reg.score(INPUTS, np.full(OUTPUTS.shape, 'a'))
+        reg.score(inputs, np.full(outputs.shape, 'a'))
     # the checks leave valid calls as they were
-    np.testing.assert_allclose(reg.score(INPUTS, OUTPUTS),
-                               reg.score(INPUTS, OUTPUTS.tolist()), rtol=1e-6)
+    np.testing.assert_allclose(reg.score(inputs, outputs),
+                               reg.score(inputs, outputs.tolist()), rtol=1e-6)
 
 
 def test_classifier_score_keeps_pinned_behaviour():
@@ -113,53 +107,57 @@ def test_classifier_score_keeps_pinned_behaviour():
         assert model.score(x, np.zeros(4, 'i'), np.ones(4, 'f')) == 0.0
 
 
-def test_decode_checks_width():
+def test_decode_checks_width(inputs):
     model = feedforward.Autoencoder([NUM_INPUTS, 3, NUM_INPUTS])
     with pytest.raises(util.DataError, match=r'z: expected a 2-D array of '
                                              r'shape \(N, 3\)'):
         model.decode(np.zeros((2, 4), 'f'))
     with pytest.raises(util.DataError, match='finite'):
-        model.encode(NAN_INPUTS)
+        model.encode(_with_value(inputs, (3, 2), np.nan))
 
 
 # ----------------------------------------------------------------------
 # training data and keyword checks (before any compilation)
 
-@pytest.mark.parametrize('data, message', [
-    ([INPUTS, CLASSES],
+@pytest.mark.parametrize('make_data, message', [
+    (lambda x, y, w: [x, y],
      r"train: expected 3 arrays, one for each of the variables \['in', "
      r"'target', 'weights'\], got 2"),
-    ([INPUTS, CLASSES[:60], CLASS_WEIGHTS],
+    (lambda x, y, w: [x, y[:60], w],
      r'train: expected the same number of examples.*64 for "in", 60 for '
      r'"target", 64 for "weights"'),
-    ([INPUTS[:0], CLASSES[:0], CLASS_WEIGHTS[:0]],
+    (lambda x, y, w: [x[:0], y[:0], w[:0]],
      r'train\[0\]: expected at least one example'),
-    ([INPUTS, CLASSES + NUM_CLASSES, CLASS_WEIGHTS],
+    (lambda x, y, w: [x, y + NUM_CLASSES, w],
      r'train\[1\]: expected integer class labels in \[0, 6\).*got labels '
      r'from 6 to 11'),
-    ([INPUTS, CLASSES - 2 * NUM_CLASSES, CLASS_WEIGHTS],
+    (lambda x, y, w: [x, y - 2 * NUM_CLASSES, w],
      r'down to -6\), got labels from -12 to -7'),
-    ([INPUTS, CLASSES.astype('f'), CLASS_WEIGHTS], 'non-integer'),
-    ([INPUTS, CLASSES, CLASS_WEIGHTS[:, None]], r'train\[2\]: expected a 1-D'),
-    ([NAN_INPUTS, CLASSES, CLASS_WEIGHTS], r'train\[0\]: expected finite'),
-    ([INPUTS, CLASSES, np.where(CLASS_WEIGHTS > 0.5, np.inf, 1)],
+    (lambda x, y, w: [x, y.astype('f'), w], 'non-integer'),
+    (lambda x, y, w: [x, y, w[:, None]], r'train\[2\]: expected a 1-D'),
+    (lambda x, y, w: [_with_value(x, (3, 2), np.nan), y, w],
+     r'train\[0\]: expected finite'),
+    (lambda x, y, w: [x, y, np.where(w > 0.5, np.inf, 1)],
      r'train\[2\]: expected finite'),
-    ([INPUTS.astype(str), CLASSES, CLASS_WEIGHTS], 'non-numeric'),
+    (lambda x, y, w: [x.astype(str), y, w], 'non-numeric'),
 ])
-def test_training_data_rejected(no_compile, clf, data, message):
+def test_training_data_rejected(no_compile, clf, make_data, message, inputs,
+                                classes, class_weights):
+    data = make_data(inputs, classes, class_weights)
     with pytest.raises(util.DataError, match=message):
         clf.train(data, algo='sgd')
     valid_message = message.replace('train', 'valid')
     with pytest.raises(util.DataError, match=valid_message):
-        clf.train([INPUTS, CLASSES, CLASS_WEIGHTS], data, algo='sgd')
+        clf.train([inputs, classes, class_weights], data, algo='sgd')
 
 
-def test_negative_labels_in_range_accepted(clf):
+def test_negative_labels_in_range_accepted(clf, inputs, classes,
+                                           class_weights):
     # xe/hinge count labels from -n_classes as numpy indices (spec, pinned
     # recurrent classifier data); the check must let them through.
     checked = validation.check_dataset(
-        clf, [INPUTS, CLASSES - NUM_CLASSES, CLASS_WEIGHTS], 'train', True)
-    assert checked[1].min() == CLASSES.min() - NUM_CLASSES
+        clf, [inputs, classes - NUM_CLASSES, class_weights], 'train', True)
+    assert checked[1].min() == classes.min() - NUM_CLASSES
 
 
 @pytest.mark.parametrize('key, value, expected', [
@@ -180,16 +178,17 @@ def test_negative_labels_in_range_accepted(clf):
     ('save_every', -2, r'a non-negative int \(iterations\) or float '
                        r'\(minutes\)'),
 ])
-def test_bad_training_keywords(no_compile, reg, key, value, expected):
+def test_bad_training_keywords(no_compile, reg, key, value, expected, inputs,
+                               outputs):
     with pytest.raises(util.ConfigurationError,
                        match='{}: expected {}, got'.format(key, expected)):
-        reg.train([INPUTS, OUTPUTS], algo='sgd', **{key: value})
+        reg.train([inputs, outputs], algo='sgd', **{key: value})
 
 
-def test_unknown_algorithm_lists_known_names(no_compile, reg):
+def test_unknown_algorithm_lists_known_names(no_compile, reg, inputs, outputs):
     with pytest.raises(util.UnknownNameError, match='known names are: '
                                                     'adadelta, adagrad, adam'):
-        reg.train([INPUTS, OUTPUTS], algo='bogus')
+        reg.train([inputs, outputs], algo='bogus')
 
 
 # ----------------------------------------------------------------------
@@ -280,7 +279,7 @@ def test_non_finite_monitors_and_parameters_detected():
     assert trainer._non_finite('not a pair', [finite]) is None
 
 
-def test_keyboard_interrupt_in_step_keeps_best(monkeypatch):
+def test_keyboard_interrupt_in_step_keeps_best(monkeypatch, inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     original = downhill.base.Optimizer._step
     calls = []
@@ -294,7 +293,7 @@ def test_keyboard_interrupt_in_step_keeps_best(monkeypatch):
         return original(self, dataset)
 
     monkeypatch.setattr(downhill.base.Optimizer, '_step', step)
-    result = net.train([INPUTS, OUTPUTS], algo='sgd', batch_size=64,
+    result = net.train([inputs, outputs], algo='sgd', batch_size=64,
                        learning_rate=0.01, validate_every=2,
                        min_improvement=0)
     assert len(calls) == 4
@@ -302,13 +301,13 @@ def test_keyboard_interrupt_in_step_keeps_best(monkeypatch):
     assert np.isfinite(train['loss'])
     for value, param in zip(best[0], net.params):
         np.testing.assert_array_equal(param.get_value(), value)
-    assert net.predict(INPUTS).shape == OUTPUTS.shape
+    assert net.predict(inputs).shape == outputs.shape
 
 
-def test_keyboard_interrupt_between_epochs_restores_best():
+def test_keyboard_interrupt_between_epochs_restores_best(inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     algo = trainer.DownhillTrainer('sgd', net)
-    dataset = downhill.Dataset([INPUTS, OUTPUTS], batch_size=64)
+    dataset = downhill.Dataset([inputs, outputs], batch_size=64)
     start = [p.get_value() for p in net.params]
     pairs = algo.itertrain(dataset, dataset, learning_rate=0.01,
                            validate_every=100)
@@ -323,10 +322,11 @@ def test_keyboard_interrupt_between_epochs_restores_best():
         np.testing.assert_array_equal(param.get_value(), value)
 
 
-def test_keyboard_interrupt_thrown_into_itertrain_restores_best():
+def test_keyboard_interrupt_thrown_into_itertrain_restores_best(inputs,
+                                                                outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     start = [p.get_value() for p in net.params]
-    pairs = net.itertrain([INPUTS, OUTPUTS], algo='sgd', batch_size=64,
+    pairs = net.itertrain([inputs, outputs], algo='sgd', batch_size=64,
                           learning_rate=0.01, validate_every=100)
     next(pairs)
     next(pairs)
@@ -336,7 +336,7 @@ def test_keyboard_interrupt_thrown_into_itertrain_restores_best():
     for value, param in zip(start, net.params):
         np.testing.assert_array_equal(param.get_value(), value)
     # a trainer that does not handle interrupts lets them through
-    pairs = net.itertrain([INPUTS, OUTPUTS], algo=_Pairs())
+    pairs = net.itertrain([inputs, outputs], algo=_Pairs())
     next(pairs)
     with pytest.raises(KeyboardInterrupt):
         pairs.throw(KeyboardInterrupt)
@@ -348,7 +348,8 @@ class _Pairs(object):
             yield {'loss': i}, {'loss': i}
 
 
-def test_keyboard_interrupt_while_saving_progress(monkeypatch, tmpdir):
+def test_keyboard_interrupt_while_saving_progress(monkeypatch, tmpdir, inputs,
+                                                  outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     path = os.path.join(str(tmpdir), 'progress.pkl')
 
@@ -356,11 +357,11 @@ def test_keyboard_interrupt_while_saving_progress(monkeypatch, tmpdir):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(net, 'save', interrupted)
-    train, valid = net.train([INPUTS, OUTPUTS], algo='sgd', batch_size=64,
+    train, valid = net.train([inputs, outputs], algo='sgd', batch_size=64,
                              save_every=1, save_progress=path)
     assert np.isfinite(train['loss'])
     assert not os.listdir(str(tmpdir))
-    assert net.predict(INPUTS).shape == OUTPUTS.shape
+    assert net.predict(inputs).shape == outputs.shape
 
 
 # ----------------------------------------------------------------------
@@ -368,7 +369,7 @@ def test_keyboard_interrupt_while_saving_progress(monkeypatch, tmpdir):
 
 
 @pytest.mark.parametrize('name', ['m.pkl', 'm.pkl.gz', 'm.npz'])
-def test_failed_save_leaves_existing_file(monkeypatch, tmpdir, name):
+def test_failed_save_leaves_existing_file(monkeypatch, tmpdir, name, inputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     path = os.path.join(str(tmpdir), name)
     net.save(path)
@@ -390,11 +391,12 @@ def test_failed_save_leaves_existing_file(monkeypatch, tmpdir, name):
         assert handle.read() == before
     assert os.listdir(str(tmpdir)) == [name]
     monkeypatch.undo()
-    assert np.array_equal(graph.Network.load(path).predict(INPUTS),
-                          net.predict(INPUTS))
+    assert np.array_equal(graph.Network.load(path).predict(inputs),
+                          net.predict(inputs))
 
 
-def test_interrupted_save_progress_is_never_half_written(monkeypatch, tmpdir):
+def test_interrupted_save_progress_is_never_half_written(monkeypatch, tmpdir,
+                                                         inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     path = os.path.join(str(tmpdir), 'progress.pkl')
     net.save(path)
@@ -412,7 +414,7 @@ def test_interrupted_save_progress_is_never_half_written(monkeypatch, tmpdir):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pickle, 'dump', slow)
-    net.train([INPUTS, OUTPUTS], algo='sgd', batch_size=64, max_updates=3,
+    net.train([inputs, outputs], algo='sgd', batch_size=64, max_updates=3,
               save_every=1, save_progress=path)
     assert seen == [True]
     assert os.listdir(str(tmpdir)) == ['progress.pkl']
@@ -475,13 +477,14 @@ def test_load_errors(tmpdir):
         graph.Network.load(io.BytesIO(data[:10]))
 
 
-def test_pickle_round_trip_predicts_exactly_and_trains(tmpdir):
+def test_pickle_round_trip_predicts_exactly_and_trains(tmpdir, inputs,
+                                                       classes):
     net = feedforward.Classifier([NUM_INPUTS, (4, 'tanh'), NUM_CLASSES])
     path = os.path.join(str(tmpdir), 'clf.pkl.gz')
     net.save(path)
     loaded = graph.Network.load(path)
-    np.testing.assert_array_equal(loaded.predict_proba(INPUTS),
-                                  net.predict_proba(INPUTS))
-    train, _ = loaded.train([INPUTS, CLASSES], algo='sgd', max_updates=1,
+    np.testing.assert_array_equal(loaded.predict_proba(inputs),
+                                  net.predict_proba(inputs))
+    train, _ = loaded.train([inputs, classes], algo='sgd', max_updates=1,
                             batch_size=64)
     assert np.isfinite(train['loss'])

@@ -11,9 +11,8 @@ import pytest
 
 from theanets import feedforward, main, trainer, util
 
-from conftest import (
-    INPUTS, OUTPUTS, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
-    assert_progress)
+from tests.helpers import (
+    NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)
 
 REG_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS]
 CLF_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_CLASSES]
@@ -131,8 +130,9 @@ def test_downhill_log_goes_to_theanets_logger(logs, capsys):
     assert all(r.levelno == logging.INFO for r in logs.records)
 
 
-def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys):
-    downhill.Dataset([INPUTS, OUTPUTS], name='probe', batch_size=32, rng=1)
+def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys, inputs,
+                                                          outputs):
+    downhill.Dataset([inputs, outputs], name='probe', batch_size=32, rng=1)
     assert capsys.readouterr().out == ''
     assert logs.messages('theanets.downhill') == [
         'probe: 2 of 2 mini-batches from (64, 7); (64, 5)']
@@ -270,9 +270,9 @@ def test_downhill_trainer_rejects_unknown_algorithm():
 # ----------------------------------------------------------------------
 # DownhillTrainer through itertrain
 
-def test_downhill_progress_and_monitor_gradients(logs):
+def test_downhill_progress_and_monitor_gradients(logs, inputs, outputs):
     net = feedforward.Regressor(REG_LAYERS)
-    pairs = net.itertrain([INPUTS, OUTPUTS], algo='sgd',
+    pairs = net.itertrain([inputs, outputs], algo='sgd',
                           monitor_gradients=True, **PROGRESS)
     train0, valid0 = next(pairs)
     train1, valid1 = next(pairs)
@@ -290,10 +290,10 @@ def test_downhill_progress_and_monitor_gradients(logs):
     assert 'compiling SGD optimizer' in downhill_lines
 
 
-def test_explicit_options_reach_the_optimizer(logs):
+def test_explicit_options_reach_the_optimizer(logs, inputs, outputs):
     net = feedforward.Regressor(REG_LAYERS)
     pairs = list(net.itertrain(
-        [INPUTS, OUTPUTS], algo='nag', learning_rate=0.01, momentum=0.9,
+        [inputs, outputs], algo='nag', learning_rate=0.01, momentum=0.9,
         patience=1, validate_every=1, min_improvement=0,
         max_gradient_elem=0.5, max_updates=3, batch_size=16,
         train_batches=3))
@@ -324,9 +324,10 @@ def tiny_regressor():
     pytest.param('esgd', marks=pytest.mark.slow),
     pytest.param('adam', marks=pytest.mark.slow),
 ])
-def test_every_algorithm_makes_progress(tiny_regressor, algo, logs):
+def test_every_algorithm_makes_progress(tiny_regressor, algo, logs, inputs,
+                                        outputs):
     pairs = list(tiny_regressor.itertrain(
-        [INPUTS, OUTPUTS], algo=algo, learning_rate=0.01, batch_size=16,
+        [inputs, outputs], algo=algo, learning_rate=0.01, batch_size=16,
         max_updates=4, rms_halflife=7, rms_regularizer=1e-6,
         rprop_increase=1.1))
     assert len(pairs) == 4
@@ -341,11 +342,11 @@ def test_every_algorithm_makes_progress(tiny_regressor, algo, logs):
         assert 'setting: rprop_increase = 1.1' in lines
 
 
-def test_deprecated_algorithm_keyword(logs):
+def test_deprecated_algorithm_keyword(logs, inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, 20, NUM_OUTPUTS], rng=115)
     with pytest.warns(DeprecationWarning, match='algo'):
         pairs = list(net.itertrain(
-            [INPUTS, OUTPUTS], algorithm='sgd', patience=2,
+            [inputs, outputs], algorithm='sgd', patience=2,
             min_improvement=0.01, max_gradient_norm=1, batch_size=64))
     assert 'compiling SGD optimizer' in logs.messages('theanets.downhill')
     valid = [v['loss'] for _, v in pairs]
@@ -380,15 +381,15 @@ def _reference_reservoir(xs, n, rng):
     return np.array(pool, dtype=pool[0].dtype)
 
 
-def test_sample_trainer_pinned(logs):
+def test_sample_trainer_pinned(logs, inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     hid2_w = net.find('hid2', 'w').get_value()
-    pairs = list(net.itertrain([INPUTS], algo='sample'))
+    pairs = list(net.itertrain([inputs], algo='sample'))
     assert pairs == [({'loss': 0}, {'loss': 0})]
     assert pairs[0][0]['loss'] == 0 and pairs[0][1]['loss'] == 0
 
     # pass 1 finds the sizes, pass 2 samples out.w, pass 3 samples hid1.w
-    _, second, third = _passes([INPUTS], 3)
+    _, second, third = _passes([inputs], 3)
     rng = np.random.RandomState(13)
     out_w = _reference_reservoir(_rows(second), 12, rng)
     out_w /= np.linalg.norm(out_w, axis=1)[:, None]
@@ -401,7 +402,7 @@ def test_sample_trainer_pinned(logs):
         'setting out.w: (12, 7)', 'setting hid1.w: (7, 8)']
 
 
-def test_sample_trainer_several_qualifying_weights(logs):
+def test_sample_trainer_several_qualifying_weights(logs, inputs):
     # Defects 18.4: a second output-side weight used to get an exhausted
     # sample stream, a second input-side weight a NameError. Each weight now
     # samples its own pass: targets for output weights; raw inputs for the
@@ -412,14 +413,14 @@ def test_sample_trainer_several_qualifying_weights(logs):
     names = [p.name for p in net.params]
     assert names == ['hid1.w', 'hid1.b', 'out.w_in:out', 'out.w_hid1:out',
                      'out.b']
-    assert list(net.itertrain([INPUTS], algo='sample')) == [
+    assert list(net.itertrain([inputs], algo='sample')) == [
         ({'loss': 0}, {'loss': 0})]
     assert [m for m in logs.messages() if m.startswith('setting ')] == [
         'setting out.w_in:out: (7, 7)', 'setting out.w_hid1:out: (7, 7)',
         'setting hid1.w: (7, 7)', 'setting out.w_in:out: (7, 7)',
         'setting out.w_hid1:out: (7, 7)']
 
-    _, p2, p3, p4, p5, p6 = _passes([INPUTS], 6)
+    _, p2, p3, p4, p5, p6 = _passes([inputs], 6)
     rng = np.random.RandomState(13)
     for batches in (p2, p3):                  # output stage, overwritten
         _reference_reservoir(_rows(batches), NUM_INPUTS, rng)
@@ -440,10 +441,10 @@ def test_sample_trainer_several_qualifying_weights(logs):
 # ----------------------------------------------------------------------
 # layer-wise (supervised) pretraining
 
-def test_layerwise_untied_stages_and_progress(logs):
+def test_layerwise_untied_stages_and_progress(logs, inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     original = list(net.layers)
-    pairs = net.itertrain([INPUTS], algo='layerwise', max_updates=2,
+    pairs = net.itertrain([inputs], algo='layerwise', max_updates=2,
                           **PROGRESS)
     train0, valid0 = next(pairs)
     assert [layer.name for layer in net.layers] == ['in', 'hid1', 'lwout']
@@ -463,13 +464,13 @@ def test_layerwise_untied_stages_and_progress(logs):
     assert net.losses[0].output_name == 'out:out'
 
 
-def test_layerwise_tied_stages_and_progress(logs):
+def test_layerwise_tied_stages_and_progress(logs, inputs):
     net = feedforward.Autoencoder(TIED_AE_LAYERS)
     original = list(net.layers)
-    assert_progress(net, [INPUTS], algo='layerwise')
+    assert_progress(net, [inputs], algo='layerwise')
     stage, = _stages(logs)
     assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', stage)
-    assert len(list(net.itertrain([INPUTS], algo='layerwise', max_updates=1,
+    assert len(list(net.itertrain([inputs], algo='layerwise', max_updates=1,
                                   **PROGRESS))) == 2
     first, full = _stages(logs)[1:]
     assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', first)
@@ -478,10 +479,10 @@ def test_layerwise_tied_stages_and_progress(logs):
     assert net.losses[0].output_name == 'out:out'
 
 
-def test_layerwise_restores_network_when_stopped_early():
+def test_layerwise_restores_network_when_stopped_early(inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     original = list(net.layers)
-    data = downhill.Dataset([INPUTS], batch_size=32, rng=13)
+    data = downhill.Dataset([inputs], batch_size=32, rng=13)
     pairs = trainer.SupervisedPretrainer('sgd', net).itertrain(
         data, data, rng=13, max_updates=1)
     next(pairs)
@@ -507,18 +508,18 @@ def _pretraining_lines(logs):
         'copying '))]
 
 
-def test_unsupervised_pretraining(logs):
+def test_unsupervised_pretraining(logs, inputs):
     exp = main.Experiment(feedforward.Classifier, CLF_LAYERS)
     net = exp.network
     before = {p.name: p.get_value() for p in net.params}
     del logs.records[:]
-    assert_progress(exp, [INPUTS], algo='pretrain')
+    assert_progress(exp, [inputs], algo='pretrain')
     assert _pretraining_lines(logs)[0] == 'creating shadow network'
 
     del logs.records[:]
     # validating after each epoch lets the optimizers keep trained values
     # (they restore the best validated parameters when they stop)
-    pairs = list(exp.itertrain([INPUTS], algo='pretrain', max_updates=2,
+    pairs = list(exp.itertrain([inputs], algo='pretrain', max_updates=2,
                                validate_every=1, **PROGRESS))
     assert len(pairs) == 4
     assert all(list(t) == ['loss', 'err'] for t, _ in pairs)
