@@ -104,7 +104,8 @@ def test_classifier_outputs(classifier, inputs):
     np.testing.assert_array_equal(logit.argmax(axis=1),
                                   classifier.predict(inputs))
     # predict and predict_proba share one function (the softmax output);
-    # predict_logit needs the layer's 'pre' output and compiles another.
+    # predict_logit needs the layer's 'pre' output and compiles another
+    # (counted in the internal cache of compiled functions).
     assert len(classifier._functions) == 2
 
 

@@ -154,7 +154,7 @@ def test_variables_and_params():
         ('weights', util.FLOAT, 1)]
     ae = feedforward.Autoencoder([7, 3, 7])
     assert [v.name for v in ae.variables] == ['in']
-    assert ae.losses[0]._target is ae.inputs[0]
+    assert ae.losses[0].variables[0] is ae.inputs[0]
     ae = feedforward.Autoencoder([7, 3, 7], weighted=True)
     assert [v.name for v in ae.variables] == ['in', 'weights']
 
@@ -188,10 +188,10 @@ def test_second_loss_shares_target():
     net = feedforward.Regressor([7, 5])
     net.add_loss('mae', weight=0.1, target=2)
     assert [v.name for v in net.variables] == ['in', 'target']
-    assert net.losses[1]._target is net.losses[0]._target
+    assert net.losses[1].variables[0] is net.losses[0].variables[0]
     net.add_loss(losses.Loss.build('mse', target=2, weighted=True))
     assert [v.name for v in net.variables] == ['in', 'target', 'weights']
-    assert net.losses[2]._target is net.losses[0]._target
+    assert net.losses[2].variables[0] is net.losses[0].variables[0]
 
 
 def test_second_loss_type_clash():
@@ -217,7 +217,7 @@ def test_add_loss_default_target_is_input_ndim():
     net = recurrent.Classifier([3, 4], loss=None)
     assert net.losses == []
     net.add_loss('mse', output_name='out')
-    assert net.losses[0]._target.ndim == 3
+    assert net.losses[0].variables[0].ndim == 3
     assert net.losses[0].output_name == 'out:out'
 
 
@@ -232,10 +232,12 @@ def test_build_graph_outputs_and_cache():
                              'hid2:pre', 'out:out', 'out:pre']
     assert updates == []
     assert net.build_graph() is net.build_graph()
-    assert len(net._graphs) == 1
+    assert len(net._graphs) == 1  # the internal graph cache holds one entry
 
 
 def test_graph_key():
+    # The graph cache key itself (spec 8.1): what makes two networks share
+    # a graph is only visible through the internal Network._hash.
     a = feedforward.Regressor([3, 4, 2])
     b = feedforward.Regressor([3, (4, 'tanh'), 2])
     assert a._hash() == b._hash()  # activations are not part of the key
@@ -325,13 +327,14 @@ def test_feed_forward_compiles_once(regressor, inputs, outputs):
                             'in:out', 'out:out', 'out:pre']
     regressor.predict(inputs)
     regressor.score(inputs, outputs)
+    # the internal cache of compiled functions: one serves all three calls
     assert len(regressor._functions) == 1
 
 
 def test_predict_compiles_only_the_last_output(inputs):
     net = feedforward.Regressor([NUM_INPUTS, 8, NUM_OUTPUTS])
     net.predict(inputs)
-    (fn, ) = net._functions.values()
+    (fn, ) = net._functions.values()  # the internal compiled-function cache
     assert len(fn.maker.fgraph.outputs) == 1
     outs = net.feed_forward(inputs)
     np.testing.assert_array_equal(net.predict(inputs), outs['out:out'])
@@ -339,7 +342,11 @@ def test_predict_compiles_only_the_last_output(inputs):
 
 def _count_rows_per_call(net, monkeypatch):
     """Wrap the network's compiled functions; return the list of row counts
-    they will be called with."""
+    they will be called with.
+
+    The functions are reached through the internal cache
+    ``Network._functions``: there is no public way to observe the calls.
+    """
     calls = []
     for key, function in list(net._functions.items()):
         def counting(*arrays, _fn=function):
@@ -609,11 +616,14 @@ def test_save_load_path(tmpdir, name):
     loaded = feedforward.Regressor.load(path)
     assert type(loaded) is feedforward.Classifier
     assert loaded is not net
-    assert loaded._rng == 7
+    # a loaded model starts with empty internal graph and function caches
     assert loaded._graphs == {} and loaded._functions == {}
     _same_params(net, loaded)
     assert [p.name for p in loaded.params] == [
         'hid1.w', 'hid1.b', 'hid1.leak', 'out.w', 'out.b']
+    # the model's rng was saved: layers added later are seeded with it
+    loaded.add_layer(dict(size=2, name='extra'))
+    assert loaded.layers[-1].kwargs['rng'] == 7
 
 
 def test_load_legacy_state_restores_rng():
@@ -622,7 +632,7 @@ def test_load_legacy_state_restores_rng():
     net = feedforward.Regressor([3, 2])
     model = feedforward.Regressor.__new__(feedforward.Regressor)
     model.__setstate__((net.layers, net.losses))
-    assert model._rng == 13
+    assert model._rng == 13  # the internal state __setstate__ restores
     model.add_layer(4)
     assert model.layers[-1].kwargs['rng'] == 13
 
@@ -632,12 +642,14 @@ def test_load_legacy_state_restores_rng():
 def test_legacy_models(name):
     model = graph.Network.load(os.path.join(LEGACY, name + '.pkl.gz'))
     expected = np.load(os.path.join(LEGACY, name + '.npz'))
-    assert model._rng == 13
     np.testing.assert_allclose(
         model.predict(expected['x']), expected['predict'], rtol=1e-4)
     if 'predict_proba' in expected:
         np.testing.assert_allclose(model.predict_proba(expected['x']),
                                    expected['predict_proba'], rtol=1e-4)
+    # 0.8 pickles hold no rng: layers added later get the default seed
+    model.add_layer(dict(size=2, name='extra'))
+    assert model.layers[-1].kwargs['rng'] == 13
 
 
 # ----------------------------------------------------------------------

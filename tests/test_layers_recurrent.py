@@ -6,6 +6,14 @@ inputs, in both directions and with symbolic initial states; one Theano
 function (compiled in FAST_COMPILE mode) computes all of them. Gradients are
 checked against central finite differences of the same numpy implementations
 (marked slow; compiled in the default optimising mode).
+
+Some tests and reference implementations read a layer's internal state:
+its fixed (not learnable) tensors ``_mask``, ``_period`` and ``_rates``, its
+parsed ``_rate`` and ``_backwards`` options, the ``_params`` it created
+(without its activation's) and the ``Layer._count`` behind default names.
+These are the attributes that layer pickles carry (layers spec, section
+2.14) and no public accessor shows them; checking them is those tests'
+purpose.
 """
 
 import logging

@@ -220,7 +220,7 @@ def test_progress_auto_is_on_in_a_notebook(net, train, monkeypatch):
     fake_ipython = type(sys)('IPython')
     fake_ipython.get_ipython = ZMQInteractiveShell
     monkeypatch.setitem(sys.modules, 'IPython', fake_ipython)
-    assert history._in_notebook()
+    assert history._in_notebook()  # the internal detector this test covers
     stream = io.StringIO()  # not a terminal
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, quiet=True)

@@ -28,7 +28,7 @@ def test_model_variables():
         ('weights', 2, 'float32')]
     ae = recurrent.Autoencoder([NUM_INPUTS, 3, NUM_INPUTS])
     assert [(v.name, v.ndim) for v in ae.variables] == [('in', 3)]
-    assert ae.losses[0]._target is ae.inputs[0]
+    assert ae.losses[0].variables[0] is ae.inputs[0]
     reg = recurrent.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     assert [(v.name, v.ndim) for v in reg.variables] == [('in', 3),
                                                         ('target', 3)]

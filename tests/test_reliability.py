@@ -266,6 +266,7 @@ def test_non_finite_loss_stops_training():
 
 
 def test_non_finite_monitors_and_parameters_detected():
+    # the trainers' internal check behind the TrainingError above
     finite = theano.shared(np.ones(2, util.FLOAT), name='a')
     broken = theano.shared(np.array([1, np.inf], util.FLOAT), name='b')
     assert trainer._non_finite(({'loss': 1.0}, {'loss': 2.0}),
@@ -280,6 +281,9 @@ def test_non_finite_monitors_and_parameters_detected():
 
 
 def test_keyboard_interrupt_in_step_keeps_best(monkeypatch, inputs, outputs):
+    # An interrupt inside an optimizer step is simulated by wrapping
+    # downhill's internal Optimizer._step; its _best_params are the
+    # parameters the optimizer restores.
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     original = downhill.base.Optimizer._step
     calls = []

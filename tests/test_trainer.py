@@ -147,6 +147,7 @@ def test_route_downhill_logging_is_idempotent_and_leaves_click_alone(logs):
     proxy = downhill.dataset.click
     assert isinstance(proxy, trainer._EchoToLog)
     assert proxy._module is click            # wrapped once, not twice
+    # (the proxy's internal reference to the module it wraps)
     assert proxy.style is click.style
     downhill.util.log('once')
     assert logs.messages() == ['once']
