@@ -14,9 +14,8 @@ from theanets import graph, layers, util
 import theano  # noqa: E402  (configured by theanets)
 import theano.tensor as TT  # noqa: E402
 
-from tests.helpers import NUM_INPUTS as NI, NUM_HID1 as NH, bind_all
-
-LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
+from tests.helpers import (
+    LEGACY_MODELS as LEGACY, NUM_INPUTS as NI, NUM_HID1 as NH, bind_all)
 
 
 def param_count(layer):
