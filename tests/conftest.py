@@ -72,6 +72,36 @@ def messages(caplog):
         logger.removeHandler(caplog.handler)
 
 
+class LogRecords(logging.Handler):
+    """Collects the records of the ``theanets`` loggers."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, logger=None):
+        """Message bodies, of every logger or of the one named ``logger``."""
+        return [r.getMessage() for r in self.records
+                if logger is None or r.name == logger]
+
+
+@pytest.fixture
+def logs():
+    """A :class:`LogRecords` handler attached to the ``theanets`` logger.
+
+    Unlike :func:`messages`, it keeps the records (with their logger names
+    and levels) at every level down to DEBUG.
+    """
+    handler = LogRecords()
+    logger = logging.getLogger('theanets')
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
 @pytest.fixture
 def no_compile(monkeypatch):
     """Fail the test if Theano compiles anything."""

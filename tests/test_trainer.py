@@ -1,15 +1,12 @@
 """Tests for the trainers (theanets.trainer) and training through itertrain."""
 
-import logging
 import re
 
-import click
 import downhill
-import downhill.dataset
 import numpy as np
 import pytest
 
-from theanets import feedforward, main, trainer, util
+from theanets import backend, feedforward, main, trainer, util
 
 from tests.helpers import (
     NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)
@@ -22,31 +19,6 @@ TIED_AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2,
 
 #: The keyword arguments of the pinned "progress" pattern.
 PROGRESS = dict(momentum=0.5, batch_size=3, max_gradient_norm=1)
-
-
-class _Records(logging.Handler):
-    """Collect the records of the ``theanets`` logger (it does not propagate
-    to the root logger, so pytest's ``caplog`` does not see them)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def messages(self, logger=None):
-        return [r.getMessage() for r in self.records
-                if logger is None or r.name == logger]
-
-
-@pytest.fixture
-def logs():
-    handler = _Records()
-    logger = logging.getLogger('theanets')
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 def _stages(logs):
@@ -119,49 +91,11 @@ def test_reservoir_samples_are_unit_rows_of_the_stream():
 
 
 # ----------------------------------------------------------------------
-# downhill's console output goes to logging
+# names kept for older code
 
-def test_downhill_log_goes_to_theanets_logger(logs, capsys):
-    downhill.util.log('compiling {}'.format(click.style('SGD', fg='red')))
-    downhill.util.log_param('patience', 7)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'compiling SGD', 'setting: patience = 7']
-    assert all(r.levelno == logging.INFO for r in logs.records)
-
-
-def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys, inputs,
-                                                          outputs):
-    downhill.Dataset([inputs, outputs], name='probe', batch_size=32, rng=1)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'probe: 2 of 2 mini-batches from (64, 7); (64, 5)']
-
-
-def test_route_downhill_logging_is_idempotent_and_leaves_click_alone(logs):
-    echo = click.echo
-    trainer.route_downhill_logging()
-    trainer.route_downhill_logging()
-    assert click.echo is echo
-    assert downhill.base.click is click
-    proxy = downhill.dataset.click
-    assert isinstance(proxy, trainer._EchoToLog)
-    assert proxy._module is click            # wrapped once, not twice
-    # (the proxy's internal reference to the module it wraps)
-    assert proxy.style is click.style
-    downhill.util.log('once')
-    assert logs.messages() == ['once']
-
-
-def test_downhill_messages_can_be_silenced(logs):
-    logger = logging.getLogger('theanets.downhill')
-    logger.setLevel(logging.WARNING)
-    try:
-        downhill.util.log('hidden')
-    finally:
-        logger.setLevel(logging.NOTSET)
-    downhill.util.log('shown')
-    assert logs.messages() == ['shown']
+def test_route_downhill_logging_is_kept_in_trainer():
+    # code written before theanets.backend existed imports it from here
+    assert trainer.route_downhill_logging is backend.route_downhill_logging
 
 
 # ----------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Model-level tests for convolution networks (theanets.convolution models
-with ``conv2`` layers): pinned scores, prediction shapes, training."""
+"""Tests for theanets.convolution: the model classes, and networks with
+``conv2`` layers (pinned scores, prediction shapes, training)."""
 
 import numpy as np
 import pytest
 
-from theanets import convolution
+from theanets import convolution, feedforward
 
 from tests.helpers import (
     NUM_EXAMPLES, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
@@ -33,6 +33,29 @@ def regressor():
 @pytest.fixture(scope='module')
 def classifier():
     return convolution.Classifier(conv_layers(NUM_CLASSES))
+
+
+# ----------------------------------------------------------------------
+# model classes
+
+
+@pytest.mark.parametrize('cls, base, output_ndim, activation', [
+    (convolution.Regressor, feedforward.Regressor, 2, 'linear'),
+    (convolution.Classifier, feedforward.Classifier, 1, 'softmax'),
+])
+def test_class_attributes(cls, base, output_ndim, activation):
+    assert issubclass(cls, base)
+    assert cls.INPUT_NDIM == 4
+    assert cls.OUTPUT_NDIM == output_ndim
+    assert cls.DEFAULT_OUTPUT_ACTIVATION == activation
+
+
+def test_input_variable_is_4d():
+    net = convolution.Regressor([(13, 15, 7), 'flat', 5])
+    assert net.inputs[0].ndim == 4
+    assert net.layers[1].output_shape == (13 * 15 * 7, )
+    assert [v.name for v in net.variables] == ['in', 'target']
+    assert net.variables[1].ndim == 2
 
 
 # ----------------------------------------------------------------------
