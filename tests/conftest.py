@@ -1,4 +1,5 @@
-"""Fixtures shared by every test module: the data arrays and log capture.
+"""Fixtures shared by every test module: the data arrays, a tiny model, log
+capture and a guard against compiling.
 
 Constants and plain helper functions live in :mod:`tests.helpers`.
 """
@@ -8,10 +9,10 @@ import logging
 import numpy as np
 import pytest
 
-import theanets  # noqa: F401  (configures Theano before anything else)
+from theanets import feedforward  # configures Theano before anything else
 import theano  # noqa: E402  (configured by theanets)
 
-from tests.helpers import draw_shared_arrays
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS, draw_shared_arrays
 
 # Code paths that draw from numpy's global generator (sampling in
 # ``Autoencoder.encode``, fixed rate vectors of some recurrent layers) give
@@ -55,6 +56,16 @@ rnn_class_weights = _array_fixture(
     'rnn_class_weights', '(64, 31) non-negative weights of the labels.')
 cnn_inputs = _array_fixture(
     'cnn_inputs', '(64, 13, 15, 7) float32 images, channels last.')
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    """A (7 -> 5) regressor, one per test module.
+
+    Compiled functions are cached on the model, so the tests of one module
+    that use it compile each function once.
+    """
+    return feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
 
 
 @pytest.fixture

@@ -102,6 +102,31 @@ def bind_all(*layer_list):
     return graph
 
 
+class FakeTrainer(object):
+    """A stand-in trainer: records its arguments and yields ``count`` pairs.
+
+    Pass it as ``algo`` to ``itertrain`` or ``train`` to test what a model
+    does around its trainer without compiling anything.
+
+    Examples
+    --------
+    >>> fake = FakeTrainer(2)
+    >>> list(fake.itertrain('data', batch_size=4))
+    [({'loss': 0}, {'loss': 0}), ({'loss': 1}, {'loss': -1})]
+    >>> fake.calls
+    [('data', None, {'batch_size': 4})]
+    """
+
+    def __init__(self, count=3):
+        self.count = count
+        self.calls = []
+
+    def itertrain(self, train, valid=None, **kwargs):
+        self.calls.append((train, valid, kwargs))
+        for i in range(self.count):
+            yield {'loss': i}, {'loss': -i}
+
+
 def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None):
     """Run ``code`` in a new Python process and return ``(result, stderr)``.
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from theanets import backend, feedforward, main, trainer, util
+import theano  # noqa: E402  (configured by theanets)
 
 from tests.helpers import (
     NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)
@@ -200,6 +201,12 @@ def test_downhill_trainer_rejects_unknown_algorithm():
                  'esgd', 'adam'):
         assert name in message
     assert 'optimizer,' not in message and not message.endswith('optimizer')
+
+
+def test_unknown_algorithm_lists_known_names(no_compile, tiny, inputs, outputs):
+    with pytest.raises(util.UnknownNameError, match='known names are: '
+                                                    'adadelta, adagrad, adam'):
+        tiny.train([inputs, outputs], algo='bogus')
 
 
 # ----------------------------------------------------------------------
@@ -499,3 +506,97 @@ def test_esgd_refuses_recurrent_layers_before_compiling(form, monkeypatch):
     with pytest.raises(util.ConfigurationError,
                        match=r'"esgd" needs second derivatives.*"hid1"'):
         net.train([x, y], algo='esgd', max_updates=1)
+
+
+# ----------------------------------------------------------------------
+# training faults: non-finite values and interrupts
+
+
+def _exploding():
+    net = feedforward.Regressor([3, 2])
+    rng = np.random.RandomState(0)
+    data = [rng.randn(8, 3).astype('f') * 10, rng.randn(8, 2).astype('f')]
+    return net, data
+
+
+def test_non_finite_loss_stops_training():
+    net, data = _exploding()
+    snapshots = []
+    with pytest.raises(util.TrainingError) as info:
+        for train, _ in net.itertrain(data, algo='sgd', learning_rate=10.0,
+                                      batch_size=8, max_updates=50):
+            assert np.isfinite(train['loss'])
+            snapshots.append([p.get_value() for p in net.params])
+    epoch = len(snapshots) + 1
+    assert 'training stopped at epoch {}'.format(epoch) in str(info.value)
+    assert "monitor 'loss'" in str(info.value)
+    assert 'after epoch {}'.format(epoch - 1) in str(info.value)
+    assert len(snapshots) >= 2
+    for value, param in zip(snapshots[-1], net.params):
+        np.testing.assert_array_equal(param.get_value(), value)
+        assert np.isfinite(param.get_value()).all()
+    # the model is still usable
+    assert np.isfinite(net.predict(data[0])).all()
+    with pytest.raises(util.TrainingError):
+        net.train(data, algo='sgd', learning_rate=10.0, batch_size=8)
+
+
+def test_non_finite_monitors_and_parameters_detected():
+    # the trainers' internal check behind the TrainingError above
+    finite = theano.shared(np.ones(2, util.FLOAT), name='a')
+    broken = theano.shared(np.array([1, np.inf], util.FLOAT), name='b')
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': 2.0}),
+                               [finite]) is None
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': np.nan}), [finite]) \
+        == "the validation monitor 'loss' (nan)"
+    assert trainer._non_finite(({'loss': 1.0, 'err': -np.inf}, {}), []) \
+        == "the training monitor 'err' (-inf)"
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': 1.0}),
+                               [finite, broken]) == "parameter 'b'"
+    assert trainer._non_finite('not a pair', [finite]) is None
+
+
+def test_keyboard_interrupt_in_step_keeps_best(monkeypatch, inputs, outputs):
+    # An interrupt inside an optimizer step is simulated by wrapping
+    # downhill's internal Optimizer._step; its _best_params are the
+    # parameters the optimizer restores.
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    original = downhill.base.Optimizer._step
+    calls = []
+    best = []
+
+    def step(self, dataset):
+        calls.append(1)
+        if len(calls) == 4:
+            best.append([p.copy() for p in self._best_params])
+            raise KeyboardInterrupt
+        return original(self, dataset)
+
+    monkeypatch.setattr(downhill.base.Optimizer, '_step', step)
+    result = net.train([inputs, outputs], algo='sgd', batch_size=64,
+                       learning_rate=0.01, validate_every=2,
+                       min_improvement=0)
+    assert len(calls) == 4
+    train, valid = result
+    assert np.isfinite(train['loss'])
+    for value, param in zip(best[0], net.params):
+        np.testing.assert_array_equal(param.get_value(), value)
+    assert net.predict(inputs).shape == outputs.shape
+
+
+def test_keyboard_interrupt_between_epochs_restores_best(inputs, outputs):
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    algo = trainer.DownhillTrainer('sgd', net)
+    dataset = downhill.Dataset([inputs, outputs], batch_size=64)
+    start = [p.get_value() for p in net.params]
+    pairs = algo.itertrain(dataset, dataset, learning_rate=0.01,
+                           validate_every=100)
+    next(pairs)
+    next(pairs)
+    assert not np.array_equal(net.params[0].get_value(), start[0])
+    with pytest.raises(StopIteration):
+        pairs.throw(KeyboardInterrupt)
+    # only the first validation happened: the best parameters are the
+    # initial ones
+    for value, param in zip(start, net.params):
+        np.testing.assert_array_equal(param.get_value(), value)
