@@ -15,12 +15,13 @@ import pytest
 
 import theanets
 from theanets import feedforward, losses, util
-from tests.helpers import assert_progress
 import theano  # noqa: E402  (imported after theanets configures it)
 import theano.tensor as TT  # noqa: E402
 
+from tests.helpers import LEGACY_MODELS, assert_progress
+
 LEGACY_DIRS = (
-    os.path.join(os.path.dirname(__file__), 'legacy-models'),
+    LEGACY_MODELS,
     '/work/shared/legacy-models',
 )
 
