@@ -13,6 +13,7 @@ directions with symbolic initial states, and the GRU layer must fall back
 on scan when the Ops cannot run it.
 """
 
+import ast
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 import theanets  # noqa: F401  (configures Theano)
 from theanets import ops
 from theanets.layers import base, recurrent
+from theanets.ops import _base as ops_base, _gru as ops_gru
 import theano  # noqa: E402
 import theano.tensor as TT  # noqa: E402
 
@@ -727,3 +729,121 @@ def test_gru_layer_backward_direction_reverses(gru_layer_pair):
     fw = gru_layer_pair['fused', 'forward'][3]
     bw = gru_layer_pair['fused', 'backward'][3]
     assert not np.allclose(fw, bw)
+
+
+# ----------------------------------------------------------------------
+# the C++ kernel files: compile-cache versions and dependencies
+
+def _fused_ops():
+    return [ops.LSTMForward(), ops.LSTMGrad(), ops.GRUForward('tanh'),
+            ops.GRUGrad('relu')]
+
+
+def _cache_versions():
+    return [op.c_code_cache_version() for op in _fused_ops()]
+
+
+def test_cache_version_is_stable_and_versioned():
+    versions = _cache_versions()
+    assert versions == _cache_versions()
+    for version in versions:
+        assert version and all(isinstance(v, int) for v in version)
+    # the forward and gradient Ops compile the same text; LSTM and GRU not
+    assert versions[0] == versions[1]
+    assert versions[2] == versions[3]
+    assert versions[0] != versions[2]
+
+
+VERSION_SCRIPT = '''
+from theanets import ops
+print([op.c_code_cache_version() for op in
+       (ops.LSTMForward(), ops.GRUGrad('relu'))])
+'''
+
+
+def test_cache_version_is_the_same_in_every_process():
+    # Theano keeps a compiled module between runs only if its version does
+    # not depend on the process (e.g. on Python's randomised str hash).
+    env = dict(os.environ, PYTHONHASHSEED='4321')
+    proc = subprocess.run([sys.executable, '-c', VERSION_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    versions = _cache_versions()
+    assert proc.stdout.strip().splitlines()[-1] == str(
+        [versions[0], versions[3]])
+
+
+@pytest.mark.parametrize('kernel, changed', [
+    ('lstm.cpp', [True, True, False, False]),
+    ('gru.cpp', [False, False, True, True]),
+    ('common.cpp', [True, True, True, True]),
+])
+def test_cache_version_follows_kernel_source(monkeypatch, kernel, changed):
+    before = _cache_versions()
+    original = ops_base.kernel_source
+    edit = '\n/* edited */\n'
+
+    def edited_source(name):
+        return original(name) + (edit if name == kernel else '')
+
+    monkeypatch.setattr(ops_base, 'kernel_source', edited_source)
+    after = _cache_versions()
+    assert [a != b for a, b in zip(after, before)] == changed
+    for op, edited in zip(_fused_ops(), changed):
+        assert any(edit in code for code in op.c_support_code()) == edited
+    monkeypatch.undo()
+    assert _cache_versions() == before
+
+
+def test_cache_version_follows_call_snippet(monkeypatch):
+    before = _cache_versions()
+    monkeypatch.setattr(ops_base, 'C_CALL', ops_base.C_CALL + '\n')
+    assert all(a != b for a, b in zip(_cache_versions(), before))
+
+
+def test_kernel_files_are_read_once():
+    ops_base.kernel_source.cache_clear()
+    first = ops_base.kernel_source('gru.cpp')
+    assert ops_base.kernel_source('gru.cpp') is first
+    assert ops_base.kernel_source.cache_info().misses == 1
+    assert 'gru_forward_run' in first and 'gru_backward_run' in first
+
+
+def test_gru_activation_names_map_to_the_kinds_the_ops_implement():
+    assert set(ops.GRU_ACTIVATIONS.values()) == set(ops_gru.KINDS)
+    for name, kind in ops.GRU_ACTIVATIONS.items():
+        assert ops.gru_activation(name) == kind
+        assert ops.GRUForward(kind).activation == kind
+    assert ops.gru_activation('softplus') is None
+    assert ops.gru_activation('tanh+relu') is None
+
+
+def _theanets_imports(path):
+    """The theanets modules that the module at ``path`` imports."""
+    package = 'theanets.ops'
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module
+            if node.level:
+                parent = package.rsplit('.', node.level - 1)[0]
+                module = '.'.join(filter(None, [parent, node.module]))
+            if node.module:
+                names.add(module)
+            else:  # from .. import util
+                names.update(module + '.' + alias.name
+                             for alias in node.names)
+    return {name for name in names if name.startswith('theanets')}
+
+
+def test_ops_depend_only_on_the_backend():
+    directory = os.path.dirname(ops.__file__)
+    allowed = {'theanets.util', 'theanets.backend'}
+    for filename in ('__init__.py', '_base.py', '_lstm.py', '_gru.py'):
+        imported = _theanets_imports(os.path.join(directory, filename))
+        outside = {name for name in imported
+                   if not name.startswith('theanets.ops')}
+        assert outside <= allowed, (filename, outside)

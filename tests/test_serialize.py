@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import theanets
 from theanets import graph, serialize, util
@@ -291,3 +292,64 @@ def test_legacy_model_converts_to_npz(tmpdir):
     loaded = _round_trip(model, tmpdir)
     np.testing.assert_allclose(loaded.predict_proba(expected['x']),
                                expected['predict_proba'], rtol=1e-4)
+
+
+# -- files written by earlier versions ---------------------------------------
+
+MODEL_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           'model-files')
+OLD_FILES = ['feedforward_tied', 'recurrent_options', 'convolution', 'conv1',
+             'sparse_input']
+
+
+def _layer_docs(arrays):
+    doc = json.loads(arrays['__structure__'].tobytes().decode('utf-8'))
+    return doc['layers']
+
+
+@pytest.mark.parametrize('name', OLD_FILES)
+def test_files_written_before_get_config_load(name, tmpdir):
+    """Files written before layers had get_config() load, compute what they
+    computed, and are saved again with the same layout."""
+    path = os.path.join(MODEL_FILES, name + '.npz')
+    model = graph.Network.load(path, allow_pickle=False)
+    with np.load(os.path.join(MODEL_FILES, name + '.expected.npz')) as saved:
+        inputs = [saved['x{}'.format(i)] for i in range(len(saved.files) - 1)]
+        expected = saved['out']
+    if model.layers[0].get_config()['sparse']:
+        inputs = [scipy.sparse.csc_matrix(inputs[0])]
+    outputs = model.feed_forward(inputs if len(inputs) > 1 else inputs[0])
+    np.testing.assert_allclose(outputs[model.layers[-1].output_name],
+                               expected, rtol=1e-6, atol=1e-6)
+
+    loaded = _round_trip(model, tmpdir)
+    with np.load(path) as archive:
+        old = _layer_docs(archive)
+    with np.load(os.path.join(str(tmpdir), 'model.npz')) as archive:
+        new = _layer_docs(archive)
+    assert [(l['form'], l['name'], sorted(l['kwargs']), sorted(l['args']))
+            for l in new] == \
+        [(l['form'], l['name'], sorted(l['kwargs']), sorted(l['args']))
+         for l in old]
+    for before, after in zip(old, new):
+        for part in ('kwargs', 'args'):
+            for key, value in before[part].items():
+                if key == 'rng' and isinstance(value, dict):
+                    continue  # a generator's state moves on as layers draw
+                if key == 'periods':  # was written as an array
+                    assert after[part][key] == {'__tuple__': [1, 2]}
+                    continue
+                assert after[part][key] == value, (before['name'], key)
+    assert [l.get_config() for l in loaded.layers] == \
+        [l.get_config() for l in model.layers]
+
+
+def test_structure_keeps_the_layer_layout():
+    model = theanets.recurrent.Regressor([
+        4, dict(form='conv1', size=2, filter_size=3, stride=2), 3])
+    doc, _ = serialize.structure(model)
+    conv = doc['layers'][1]
+    assert conv['args'] == dict(filter_size=3, stride=2, border_mode='valid')
+    assert conv['kwargs'] == dict(size=2, inputs='in:out', activation='relu',
+                                  rng=13)
+    assert doc['layers'][0]['args'] == dict(sparse=False)

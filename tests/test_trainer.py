@@ -500,7 +500,8 @@ def test_esgd_refuses_recurrent_layers_before_compiling(form, monkeypatch):
     def no_compiling(*args, **kwargs):
         raise AssertionError('theano.function must not be called')
 
-    monkeypatch.setattr(trainer.theano, 'function', no_compiling)
+    from theanets.backend import theano
+    monkeypatch.setattr(theano, 'function', no_compiling)
     x = np.zeros((2, 5, 3), 'f')
     y = np.zeros((2, 5, 2), 'f')
     with pytest.raises(util.ConfigurationError,

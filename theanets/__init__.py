@@ -8,22 +8,31 @@ optimizer, and use it to predict:
 ['in', 'hid1', 'out']
 """
 
+# Imported in the order of the layers of the package (docs/architecture.rst):
+# each module imports only modules above it.
+from . import exceptions
 from . import backend
 from . import util
 from .util import log
 
 from . import activations
-from . import layers
 from . import losses
+from . import layers
 from . import regularizers
+from . import specs
+from . import validation
+from . import summary
+from . import serialize
+from . import saving
+from . import options
+from . import history
+from . import trainer
+from . import training
 from . import graph
 from . import feedforward
-from . import trainer
-from . import main
-from . import convolution
 from . import recurrent
-from . import serialize
-from . import history
+from . import convolution
+from . import main
 from . import plot
 
 from .activations import Activation

@@ -6,16 +6,16 @@ instances of a built-in exception class, so that code written against
 theanets 0.8, which raised ``KeyError``, ``ValueError`` or ``TypeError`` in
 those places, keeps catching them:
 
-=========================  ==================================================
-class                      also a
-=========================  ==================================================
-:class:`ConfigurationError`  --
-:class:`UnknownNameError`  ``KeyError``
-:class:`DataError`         ``ValueError``
-:class:`TrainingError`     ``ValueError``
-:class:`ModelFileError`    ``ValueError``
-:class:`MissingModelFileError`  ``FileNotFoundError``
-=========================  ==================================================
+==================================  =====================
+class                               also a
+==================================  =====================
+:class:`ConfigurationError`         --
+:class:`UnknownNameError`           ``KeyError``
+:class:`DataError`                  ``ValueError``
+:class:`TrainingError`              ``ValueError``
+:class:`ModelFileError`             ``ValueError``
+:class:`MissingModelFileError`      ``FileNotFoundError``
+==================================  =====================
 
 This module imports nothing from theanets, so every other module can use it.
 

@@ -20,7 +20,137 @@ from . import serialize
 from . import util
 from .exceptions import ModelFileError, MissingModelFileError
 
-__all__ = ['save', 'load']
+__all__ = ['SavingMixin', 'save', 'load']
+
+class SavingMixin(object):
+    """The file methods of :class:`theanets.Network`: ``save`` and ``load``."""
+
+    def save(self, filename_or_handle, format=None):
+        """Save the network to a file.
+
+        Two formats are available:
+
+        - **pickle** (the default, and the format of theanets 0.8): the model
+          object pickled with the highest protocol, gzip-compressed when the
+          path ends in ``.gz`` (e.g. ``'model.pkl.gz'``).
+        - **npz** (safe), chosen by a path ending in ``.npz`` (any case,
+          e.g. ``'model.npz'`` or ``'model.theanets.npz'``) or by
+          ``format='npz'``: an uncompressed numpy archive holding a JSON
+          description of the model (class, layers, losses, ``rng``) and the
+          parameter arrays, without any pickled object. See
+          :mod:`theanets.serialize`. Models configured with values JSON
+          cannot describe (e.g. a callable activation) can only be pickled.
+
+        Saving to a path is atomic: the data are written to a temporary file
+        in the same folder, flushed to disk and then renamed over the
+        target, so an existing file is either replaced completely or left
+        untouched (also when saving fails or is interrupted); no
+        half-written file is ever visible under the target name. A file
+        object is written to directly and left open.
+
+        Parameters
+        ----------
+        filename_or_handle : str, path or file-like
+            A path, or a binary file object.
+        format : {None, 'pickle', 'npz'}, optional
+            The file format; None (the default) picks ``'npz'`` for paths
+            ending in ``.npz`` and ``'pickle'`` otherwise.
+
+        Raises
+        ------
+        theanets.util.ModelFileError
+            If the npz format cannot describe this model.
+        ValueError
+            For an unknown ``format``.
+
+        Notes
+        -----
+        **Loading a pickle runs code.** Unpickling can execute arbitrary
+        Python code chosen by whoever wrote the file, so only load pickled
+        models from sources you trust. Prefer the ``.npz`` format to share
+        models: loading it never unpickles or imports anything.
+
+        Examples
+        --------
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> theanets.Regressor([3, 2]).save(buffer, format='npz')
+        >>> buffer.getvalue()[:2]
+        b'PK'
+        """
+        save(self, filename_or_handle, format)
+
+    def to_onnx(self, path_or_file, opset=None, outputs=None):
+        """Export the network as an ONNX model (needs ``theanets[onnx]``).
+
+        The ONNX model computes what the prediction methods return, named
+        after them (``predict``, ``predict_proba``, ...); see
+        :func:`theanets.onnx.export`, which this calls, for the arguments.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model that was written.
+
+        Examples
+        --------
+        >>> import io
+        >>> proto = theanets.Regressor([3, 2]).to_onnx(io.BytesIO())
+        >>> [output.name for output in proto.graph.output]
+        ['predict']
+        """
+        from . import onnx
+        return onnx.export(self, path_or_file, opset=opset, outputs=outputs)
+
+    @classmethod
+    def load(cls, filename_or_handle, allow_pickle=True):
+        """Load a saved network.
+
+        The format is recognised from the file's first bytes: an npz
+        archive (see :meth:`save`) is rebuilt without unpickling anything;
+        anything else is read as a pickle (gzip-compressed when the path
+        ends in ``.gz``), like the files theanets 0.8 wrote. A path ending
+        in ``.npz`` is only ever read as an npz archive.
+
+        Parameters
+        ----------
+        filename_or_handle : str, path or file-like
+            A path or a binary file object.
+        allow_pickle : bool, optional
+            If False, refuse to read pickle files (raise
+            :class:`theanets.util.ModelFileError`) so that loading never
+            runs code from the file. Defaults to True.
+
+        Returns
+        -------
+        Network
+            The saved model, as an instance of the class it was saved from.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the path does not exist (a
+            :class:`theanets.util.ModelFileError` too).
+        theanets.util.ModelFileError
+            If the file is truncated or corrupt, does not hold a theanets
+            model, or is a pickle while ``allow_pickle`` is False.
+
+        Notes
+        -----
+        **Loading a pickle runs code**: only load pickles from sources you
+        trust, or pass ``allow_pickle=False`` and use ``.npz`` files.
+
+        Examples
+        --------
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> theanets.Regressor([3, 2]).save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> type(theanets.Network.load(buffer)).__name__
+        'Regressor'
+        """
+        return load(filename_or_handle, allow_pickle)
+
 
 def save(network, filename_or_handle, format=None):
     """Write ``network`` to a path or binary file; see :meth:`theanets.Network.save`.

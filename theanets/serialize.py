@@ -7,9 +7,11 @@ pickled object in it:
 
 * ``__structure__`` holds a JSON document (as a uint8 array): the model
   class (one of the theanets model classes), the model's ``rng``, every
-  layer (registered form, name, keyword arguments and the constructor
-  arguments the layer keeps as attributes, such as a tied layer's partner or
-  a convolution's ``filter_size``), every loss (form, weight, output, target
+  layer (registered form, name, and its configuration from
+  :meth:`theanets.layers.Layer.get_config`, stored as ``kwargs``, the
+  keyword arguments with the layer's ``rng``, and ``args``, the options the
+  layer keeps as attributes, such as a tied layer's partner or a
+  convolution's ``filter_size``), every loss (form, weight, output, target
   and options) and the parameter names;
 * ``param:<name>`` holds the value of each parameter (``hid1.w``, …);
 * ``value:<k>`` holds any numpy array found in the keyword arguments, and
@@ -147,32 +149,25 @@ def _constructor_parameters(cls, skip):
 
 
 def _layer_arguments(layer):
-    """Constructor arguments of a layer that are kept outside ``kwargs``."""
+    """Split a layer's configuration into the two dicts a file holds.
+
+    Returns ``(kwargs, args)``: the layer's :meth:`get_config
+    <theanets.layers.Layer.get_config>` without ``form`` and ``name``, split
+    into the keyword arguments the layer keeps in ``kwargs`` (plus its
+    ``rng`` seed) and the options it keeps as attributes (``args``). Loading
+    merges the two again, so the split only keeps the files' layout.
+    """
+    config = layer.get_config()
+    del config['form'], config['name']
+    kwargs = {key: layer.kwargs[key] for key in ('rng', 'nrng')
+              if key in layer.kwargs}
     args = {}
-    skip = {'self', 'name'} | set(layer.kwargs)
-    for name in _constructor_parameters(type(layer), skip):
-        if isinstance(layer, layers.Input):
-            if name == 'sparse':
-                args[name] = getattr(layer.input.type, 'format', False)
-            continue  # ndim follows from the saved shape
-        if isinstance(layer, layers.Tied) and name == 'partner':
-            partner = layer.partner
-            args[name] = getattr(partner, 'name', partner)
-            continue
-        if type(layer).__name__ == 'Conv1' and name in ('filter_size',
-                                                        'stride'):
-            args[name] = getattr(layer, name)[1]
-            continue
-        for attr in (name, '_' + name):
-            if attr in vars(layer):
-                args[name] = getattr(layer, attr)
-                break
+    for key, value in config.items():
+        if key in layer.kwargs or key == 'activation':
+            kwargs[key] = value
         else:
-            _fail('layer "{}": cannot find the value of its constructor '
-                  'argument {!r} to save it in the safe .npz format; save the '
-                  'model with another suffix (e.g. ".pkl") to use pickle',
-                  layer.name, name)
-    return args
+            args[key] = value
+    return kwargs, args
 
 
 def _loss_arguments(loss):
@@ -237,12 +232,12 @@ def structure(model):
                params=[])
     for layer in model.layers:
         encode.where = 'layer "{}"'.format(layer.name)
+        kwargs, args = _layer_arguments(layer)
         doc['layers'].append(dict(
             form=_registered_form(layers.Layer, layer, 'layer'),
             name=layer.name,
-            kwargs={k: encode(v, k) for k, v in layer.kwargs.items()},
-            args={k: encode(v, k)
-                  for k, v in _layer_arguments(layer).items()}))
+            kwargs={k: encode(v, k) for k, v in kwargs.items()},
+            args={k: encode(v, k) for k, v in args.items()}))
     for loss in model.losses:
         encode.where = 'loss {}'.format(type(loss).__name__)
         target = loss._target
@@ -355,10 +350,10 @@ def _rebuild(doc, arrays, name):
         form = spec['form']
         if not layers.Layer.is_registered(form):
             _fail('{}: unknown layer form {!r}', name, form)
-        kwargs = {k: _decode(v, arrays) for k, v in spec['kwargs'].items()}
-        kwargs.update((k, _decode(v, arrays)) for k, v in spec['args'].items())
-        model.layers.append(layers.Layer.build(
-            form, name=spec['name'], **kwargs))
+        config = {k: _decode(v, arrays) for k, v in spec['kwargs'].items()}
+        config.update((k, _decode(v, arrays)) for k, v in spec['args'].items())
+        config.update(form=form, name=spec['name'])
+        model.layers.append(layers.Layer.from_config(config))
     for layer in model.layers:
         layer.bind(model)
     for spec in doc['losses']:

@@ -10,7 +10,47 @@ import numpy as np
 
 from . import layers
 
-__all__ = ['summary', 'short_repr', 'html_table']
+__all__ = ['SummaryMixin', 'summary', 'short_repr', 'html_table']
+
+
+class SummaryMixin(object):
+    """The description methods of :class:`theanets.Network`."""
+
+    def summary(self):
+        """Return a table describing the network.
+
+        One row per layer: name, class, per-example output shape,
+        activation, number of learnable parameters and the layers it reads
+        from; then the total number of parameters and the losses with their
+        weights. Regularizers are options of each training call and are not
+        part of the model, so they are not listed.
+
+        Returns
+        -------
+        str
+            The table, several lines without a trailing newline.
+
+        Examples
+        --------
+        >>> net = theanets.Regressor([3, (4, 'tanh'), 2])
+        >>> print(net.summary())
+        Regressor: 3 layers, 26 parameters
+        layer  class        output shape  activation  params  inputs
+        -----  -----------  ------------  ----------  ------  ------
+        in     Input        (3,)          -           0       -
+        hid1   Feedforward  (4,)          tanh        16      in
+        out    Feedforward  (2,)          linear      10      hid1
+        total parameters: 26
+        losses: 1 * mse on out
+        """
+        return summary(self)
+
+    def __repr__(self):
+        return short_repr(self)
+
+    def _repr_html_(self):
+        """An HTML table of :meth:`summary`, for Jupyter notebooks."""
+        return html_table(self)
 
 
 def summary(network):

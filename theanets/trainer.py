@@ -24,7 +24,7 @@ import numpy as np
 from . import backend
 from . import util
 from . import layers
-from .backend import theano, downhill
+from .backend import downhill
 
 __all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'route_downhill_logging']
@@ -445,8 +445,7 @@ class SupervisedPretrainer(object):
                         'feedforward', name='lwout',
                         inputs=original[i].output_name,
                         size=original[-1].output_size,
-                        activation=original[-1].kwargs.get(
-                            'activation', 'relu'),
+                        activation=original[-1].get_config()['activation'],
                         rng=rng))
                 net.layers = original if i == count - 1 else \
                     original[:i + 1] + tail
@@ -513,9 +512,11 @@ class UnsupervisedPretrainer(object):
                 'unsupervised pretraining needs at least one hidden layer; '
                 'got layers {}'.format([layer.name for layer in net.layers]))
         names = [layer.name for layer in encoder]
-        specs = [layer.to_spec() for layer in encoder]
+        # Fresh copies of the encoder, with the same seeds (hence the same
+        # initial values as the network had) and the same configuration.
+        specs = [layer.clone() for layer in encoder]
         for layer in hidden[:0:-1]:
-            activation = layer.kwargs.get('activation', 'relu')
+            activation = layer.get_config()['activation']
             specs.append(dict(form='tied', partner=layer.name,
                               activation=activation))
         specs.append(dict(form='tied', partner=hidden[0].name,

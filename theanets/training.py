@@ -15,7 +15,149 @@ from . import trainer as trainers
 from . import util
 from . import validation
 
-__all__ = ['itertrain', 'train', 'build_trainer']
+__all__ = ['TrainingMixin', 'itertrain', 'train', 'build_trainer']
+
+
+class TrainingMixin(object):
+    """The training methods of :class:`theanets.Network`.
+
+    They hand the work to :func:`itertrain` and :func:`train` of this
+    module; the class only holds their public API and documentation.
+    """
+
+    def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
+                  save_every=0, save_progress=None, progress=None,
+                  quiet=False, **kwargs):
+        """Train the network, yielding monitor values after each iteration.
+
+        Parameters
+        ----------
+        train : list of arrays, callable or ``downhill.Dataset``
+            Training data: one array per variable in :attr:`variables` (for
+            example ``[inputs, targets]`` or ``[inputs, targets, weights]``),
+            or a callable returning such a list, or a dataset.
+        valid : same as ``train``, optional
+            Validation data. Defaults to the training data.
+        algo : str or trainer, optional
+            ``'sample'``, ``'layerwise'`` (or ``'supervised'``), ``'pretrain'``
+            (or ``'unsupervised'``), or the name of a downhill optimizer
+            (``'sgd'``, ``'nag'``, ``'rmsprop'``, ``'adam'``, …). An object
+            with an ``itertrain(train, valid, **kwargs)`` method is used as
+            the trainer. Defaults to ``'rmsprop'``.
+        subalgo : str, optional
+            Optimizer used by the pretrainers. Defaults to ``'rmsprop'``.
+        save_every : int or float, optional
+            Save the model every this many iterations (int) or minutes
+            (float) when ``save_progress`` is set; 0 means never.
+        save_progress : str or file-like, optional
+            Where to save the model during training; a ``'{}'`` in the path
+            is replaced by the Unix time.
+        progress : bool or None, optional
+            Show a `tqdm <https://tqdm.github.io>`_ progress bar counting
+            iterations (out of ``max_updates`` when given), with the latest
+            training loss (and accuracy) and validation loss. True always
+            shows one (an ImportError tells how to install tqdm if it is
+            missing: ``pip install 'theanets[progress]'``), False never;
+            None (the default) shows one when stderr is a terminal or in a
+            Jupyter notebook, if tqdm is installed.
+        quiet : bool, optional
+            If True, theanets' INFO log records (including the optimizer's
+            per-epoch lines on the ``theanets.downhill`` logger) are
+            suppressed while training runs; warnings still show. Nothing
+            global changes: the loggers get their levels back whenever a
+            pair is handed to the caller and when training ends (see
+            :func:`theanets.history.quiet_logging`). Defaults to False.
+        **kwargs
+            Options for datasets (``batch_size``, ``iteration_size``,
+            ``train_batches``, ``valid_batches``, ``axis``), the optimizer
+            (``learning_rate``, ``momentum``, ``patience``, ``max_updates``,
+            …), monitors and regularizers.
+
+        Yields
+        ------
+        (dict, dict)
+            Training and validation monitor values.
+
+        Notes
+        -----
+        Every call starts a new :attr:`history`, which records the monitor
+        values of each yielded pair (see :class:`theanets.history.History`).
+
+        ``generator.throw(KeyboardInterrupt)`` on this generator is passed on
+        to the trainer: the gradient trainers then restore the parameters
+        with the best validation loss so far and stop, so the generator ends
+        normally (:meth:`train` relies on this).
+
+        Raises
+        ------
+        DataError
+            If an array of the data does not fit its variable: wrong number
+            of arrays (e.g. a missing weight array for a weighted model),
+            dimensions or feature count, arrays of different lengths, no
+            examples, non-numeric or NaN/infinite values, or class labels
+            outside ``[-n_classes, n_classes)``.
+        theanets.util.ConfigurationError
+            For option values that make no sense (a ``batch_size``,
+            ``iteration_size``, ``validate_every`` below 1, a negative
+            ``patience``, ``max_updates``, ``learning_rate`` or
+            ``save_every``, a ``momentum`` outside ``[0, 1)``), and an
+            unknown ``algo`` (:class:`theanets.util.UnknownNameError`, which
+            lists the known names).
+        theanets.util.TrainingError
+            If a training or validation loss becomes NaN or infinite; the
+            parameters keep the values of the last finite epoch.
+        """
+        self._history = history.History()
+        yield from itertrain(
+            self, self._history, self._rng, train, valid=valid, algo=algo,
+            subalgo=subalgo, save_every=save_every,
+            save_progress=save_progress, progress=progress, quiet=quiet,
+            **kwargs)
+
+    def train(self, *args, **kwargs):
+        """Train the network until the trainer stops.
+
+        Takes the arguments of :meth:`itertrain`, including ``progress``
+        (a tqdm progress bar) and ``quiet`` (no INFO log records while
+        training). The monitor values of every iteration are kept in
+        :attr:`history` afterwards.
+
+        Returns
+        -------
+        (dict, dict) or None
+            The training and validation monitors of the last iteration.
+
+        Raises
+        ------
+        theanets.util.TrainingError
+            If the loss becomes NaN or infinite (see :meth:`itertrain`).
+
+        Notes
+        -----
+        Pressing Ctrl-C (``KeyboardInterrupt``) during training stops it and
+        returns normally with the monitors of the last completed iteration:
+        the gradient trainers keep the parameters with the best validation
+        loss so far, and the model stays usable (it can predict, be saved or
+        train again). A second interrupt while the trainer winds down is
+        raised as usual.
+        """
+        return train(self.itertrain(*args, **kwargs))
+
+    @property
+    def history(self):
+        """The :class:`theanets.history.History` of the latest training run.
+
+        Each call of :meth:`itertrain` or :meth:`train` starts a new one and
+        records the training and validation monitor values of every
+        iteration; ``net.history.train['loss']`` is an array of the
+        training losses, ``net.history.valid['loss']`` one of the validation
+        losses (only iterations for which validation ran). Empty before the
+        first training run. Not saved with the model.
+        """
+        record = self.__dict__.get('_history')
+        if record is None:
+            record = self._history = history.History()
+        return record
 
 
 def build_trainer(network, algo, subalgo):

@@ -19,6 +19,16 @@ from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
                          UnknownNameError)
 from ._logging import log, enable_detailed_callsite_logging
 
+__all__ = [
+    'Registrar', 'as_random_state', 'random_matrix', 'random_vector',
+    'outputs_matching', 'params_matching', 'register_model', 'model_class',
+    'model_classes', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
+]
+
+# Also importable from here, as in earlier versions (documented where they
+# are defined): the error classes of theanets.exceptions, and log and
+# enable_detailed_callsite_logging of theanets._logging.
+
 #: Formats log records (kept here for code that used ``util._Formatter``).
 _Formatter = _logging.Formatter
 

@@ -34,6 +34,44 @@ def _known_product(shape):
     return int(functools.reduce(operator.mul, shape, 1))
 
 
+#: Keyword arguments that seed a layer's random generator; not configuration.
+_SEED_KEYWORDS = ('rng', 'nrng')
+
+
+def _plain_reference(value):
+    """A layer given as a configuration value, by its output name.
+
+    Tuples and lists of layers keep their type; other values are returned
+    unchanged.
+    """
+    if isinstance(value, Layer):
+        return value.output_name
+    if isinstance(value, (tuple, list)) and any(
+            isinstance(item, Layer) for item in value):
+        return type(value)(_plain_reference(item) for item in value)
+    return value
+
+
+def _reshaped_to_input(layer, y, input_shape=None):
+    """``y`` reshaped to the input shape of ``layer``.
+
+    This undoes a layer that only reshapes (the transpose of a reshape is
+    the inverse reshape). ``input_shape`` is the symbolic shape of the
+    layer's input, if known; without it the per-example input shape may
+    have one unknown axis.
+    """
+    if input_shape is not None:
+        return y.reshape(input_shape, ndim=1 + len(layer.input_shape))
+    shape = layer.input_shape
+    if list(shape).count(None) > 1:
+        raise util.ConfigurationError(
+            '{} layer "{}" cannot be the partner of a tied layer: its input '
+            'shape {} has more than one unknown axis'.format(
+                layer.__class__.__name__, layer.name, shape))
+    dims = [-1 if dim is None else dim for dim in shape]
+    return y.reshape([y.shape[0]] + dims, ndim=1 + len(dims))
+
+
 class Layer(Base):
     """Base class of all layers.
 
@@ -453,6 +491,47 @@ class Layer(Base):
         """The expression of the layer's single input."""
         return inputs[self.input_name]
 
+    # -- tied decoders -----------------------------------------------------
+
+    def _transposed(self, y, input_shape=None):
+        """Map ``y`` by the transpose of the layer's linear map of its input.
+
+        A :class:`theanets.layers.Tied` decoder applies this to its input, its
+        partner being this layer; the bias and activation are the decoder's.
+        The base rule multiplies by the transpose of the weight ``w``.
+
+        Parameters
+        ----------
+        y : tensor
+            Data shaped like this layer's output.
+        input_shape : symbolic shape, optional
+            Shape of this layer's input in the graph (batch axis first), if
+            known; layers whose input shape has unknown axes use it.
+
+        Raises
+        ------
+        theanets.util.ConfigurationError
+            If the layer has no weight that a tied decoder can transpose.
+        """
+        return TT.dot(y, self._tied_weight('w').T)
+
+    def _tied_weight(self, name):
+        """The weight ``name``, checked to map the input to the output."""
+        expected = (self.input_size, self.output_size)
+        try:
+            weight = self.find(name)
+        except KeyError:
+            found = 'none'
+        else:
+            found = 'shape {}'.format(weight.get_value(borrow=True).shape)
+            if weight.get_value(borrow=True).shape == expected:
+                return weight
+        raise util.ConfigurationError(
+            '{} layer "{}" cannot be the partner of a tied layer: that needs '
+            'a weight "{}" of shape {} (input size, output size), found {}'
+            .format(self.__class__.__name__, self.name, self._fmt(name),
+                    expected, found))
+
     # -- description -------------------------------------------------------
 
     def _activation_name(self):
@@ -478,11 +557,118 @@ class Layer(Base):
             total += int(np.prod(shape))
         return total
 
+    # -- configuration -----------------------------------------------------
+
+    #: Keys of :meth:`get_config` that :meth:`to_spec` leaves out, as the
+    #: ``to_spec`` of theanets 0.8 did for this class.
+    _spec_omits = ()
+
+    def get_config(self):
+        """Return the layer's configuration: what rebuilds an equivalent layer.
+
+        The result is a new dict of constructor keyword arguments: ``form``
+        (the lower-cased class name, a registry key), ``name``,
+        ``activation`` and every other keyword the layer was given (size,
+        shape, inputs, initialisation settings such as ``std_w``, ...), plus
+        the options a subclass keeps as attributes (a tied layer's
+        ``partner``, a convolution's ``filter_size``, a recurrent layer's
+        ``h_0``, ...). Layers named in it (inputs, initial states) appear by
+        name. The random seed (``rng``) is not configuration and is left
+        out; pass it again when rebuilding to get the same initial values.
+
+        Subclasses with their own constructor options extend this method.
+
+        Returns
+        -------
+        dict
+            ``Layer.from_config(config)``, i.e. ``Layer.build(form,
+            **rest)``, builds an equivalent (unbound) layer from it.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> layer = layers.Feedforward(size=3, inputs='in', name='hid',
+        ...                            std=0.1, rng=13)
+        >>> config = layer.get_config()
+        >>> sorted(config.items())  # doctest: +NORMALIZE_WHITESPACE
+        [('activation', 'relu'), ('form', 'feedforward'), ('inputs', 'in'),
+         ('name', 'hid'), ('size', 3), ('std', 0.1)]
+        >>> layers.Layer.from_config(config, rng=13).get_config() == config
+        True
+        """
+        config = {key: _plain_reference(value)
+                  for key, value in self.kwargs.items()
+                  if key not in _SEED_KEYWORDS}
+        config.update(form=self.__class__.__name__.lower(), name=self.name,
+                      activation=self.kwargs.get('activation', 'relu'))
+        return config
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        """Build a layer from a configuration made by :meth:`get_config`.
+
+        Parameters
+        ----------
+        config : dict
+            The configuration; its ``form`` names the registered layer class.
+        **kwargs
+            More keyword arguments for the constructor, e.g. ``rng``; they
+            win over entries of ``config``.
+
+        Returns
+        -------
+        :class:`Layer`
+            A new, unbound layer.
+
+        Raises
+        ------
+        theanets.util.ConfigurationError
+            If ``config`` has no ``form``, or the form is not registered.
+        """
+        arguments = dict(config)
+        arguments.update(kwargs)
+        form = arguments.pop('form', None)
+        if not isinstance(form, str):
+            raise util.ConfigurationError(
+                'a layer configuration needs a "form" naming a layer class, '
+                'got {!r} in {}'.format(form, config))
+        return Layer.build(form, **arguments)
+
+    def clone(self, **kwargs):
+        """Return a new, unbound layer configured like this one.
+
+        The clone gets this layer's configuration (:meth:`get_config`) and
+        its ``rng`` keyword: with an int seed it starts from the initial
+        values this layer started from; a ``RandomState`` is shared. It has
+        fresh parameters once bound.
+
+        Parameters
+        ----------
+        **kwargs
+            Constructor keyword arguments that replace configured ones.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> layer = layers.Feedforward(size=3, inputs='in', name='hid',
+        ...                            rng=13)
+        >>> copy = layer.clone(name='other')
+        >>> copy.name, copy.kwargs['rng'], copy.kwargs['size']
+        ('other', 13, 3)
+        """
+        arguments = {key: self.kwargs[key] for key in _SEED_KEYWORDS
+                     if key in self.kwargs}
+        arguments.update(kwargs)
+        return Layer.from_config(self.get_config(), **arguments)
+
     def to_spec(self):
         """Return a dict that :meth:`build` can recreate this layer from.
 
-        It is a copy of :attr:`kwargs` plus ``form`` (the lower-cased class
-        name), ``name`` and ``activation``.
+        This is the theanets 0.8 view of :meth:`get_config`: the same dict,
+        plus the ``rng`` keyword if one was given, minus the options that
+        0.8 left out for some classes (a convolution's ``filter_size``,
+        ``stride`` and ``border_mode``, a rate layer's ``rate``, an input's
+        ``sparse``). Use :meth:`get_config` to rebuild layers faithfully.
 
         Examples
         --------
@@ -492,9 +678,11 @@ class Layer(Base):
         ...                     'inputs': 'in', 'activation': 'relu'}
         True
         """
-        spec = dict(self.kwargs)
-        spec.update(form=self.__class__.__name__.lower(), name=self.name,
-                    activation=self.kwargs.get('activation', 'relu'))
+        spec = self.get_config()
+        for key in self._spec_omits:
+            spec.pop(key, None)
+        spec.update((key, self.kwargs[key]) for key in _SEED_KEYWORDS
+                    if key in self.kwargs)
         return spec
 
     def __repr__(self):
@@ -559,6 +747,25 @@ class Input(Layer):
                 self.input = SS.csr_matrix('input')
         else:
             self.input = util.FLOAT_CONTAINERS[ndim](self.name)
+
+    _spec_omits = ('sparse', )
+
+    def get_config(self):
+        """Return the configuration, with ``sparse`` (False, 'csr' or 'csc').
+
+        ``ndim`` is not part of it: it follows from ``shape``.
+
+        Examples
+        --------
+        >>> from theanets import layers
+        >>> config = layers.Input(size=5, sparse='csc', name='x').get_config()
+        >>> config == {'form': 'input', 'name': 'x', 'shape': (5, ),
+        ...            'activation': 'linear', 'sparse': 'csc'}
+        True
+        """
+        config = super().get_config()
+        config['sparse'] = getattr(self.input.type, 'format', False)
+        return config
 
     def resolve_inputs(self, layers):
         """An input layer has no inputs to resolve."""
@@ -639,6 +846,9 @@ class Flatten(Layer):
         x = self._only_input(inputs)
         return x.reshape((x.shape[0], -1), ndim=2), []
 
+    def _transposed(self, y, input_shape=None):
+        return _reshaped_to_input(self, y, input_shape)
+
 
 class Concatenate(Layer):
     """Concatenate several inputs along their last axis.
@@ -708,3 +918,6 @@ class Reshape(Layer):
         x = self._only_input(inputs)
         dims = [-1 if dim is None else dim for dim in self.output_shape]
         return x.reshape([x.shape[0]] + dims, ndim=1 + len(dims)), []
+
+    def _transposed(self, y, input_shape=None):
+        return _reshaped_to_input(self, y, input_shape)

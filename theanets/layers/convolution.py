@@ -84,16 +84,29 @@ class Convolution(base.Layer):
     Notes
     -----
     ``filter_size``, ``stride`` and ``border_mode`` are attributes, not
-    keyword arguments, so :meth:`to_spec` does not include them.
+    keyword arguments. :meth:`get_config` includes them; :meth:`to_spec`
+    leaves them out, as theanets 0.8 did.
     """
+
+    _spec_omits = ('filter_size', 'stride', 'border_mode')
 
     def __init__(self, filter_size, stride=(1, 1), border_mode='valid',
                  **kwargs):
         _check_border_mode(border_mode)
+        if isinstance(border_mode, list):
+            # Theano takes explicit padding as a tuple only.
+            border_mode = tuple(border_mode)
         super().__init__(**kwargs)
         self.filter_size = _pair(filter_size)
         self.stride = _pair(stride)
         self.border_mode = border_mode
+
+    def get_config(self):
+        """Return the configuration, with the filter options."""
+        config = super().get_config()
+        config.update(filter_size=self.filter_size, stride=self.stride,
+                      border_mode=self.border_mode)
+        return config
 
     def _target_size(self):
         size = self.kwargs.get('size')
@@ -157,6 +170,37 @@ class Convolution(base.Layer):
             border_mode=border_mode,
             subsample=self.stride)
 
+    def _input_lengths(self, known, convolved, actual=None):
+        """Lengths of the convolved axes of the input.
+
+        ``known`` are the lengths in the input shape (None if unknown),
+        ``convolved`` the symbolic lengths of the convolution's output and
+        ``actual`` the symbolic lengths of the input, or None. An unknown
+        length is the actual one if given, else the shortest input length
+        that gives the output length.
+        """
+        lengths = []
+        for axis, (length, out) in enumerate(zip(known, convolved)):
+            if length is None and actual is not None:
+                length = actual[axis]
+            elif length is None:
+                f, s = self.filter_size[axis], self.stride[axis]
+                length = (out - 1) * s + f - 2 * _padding(
+                    self.border_mode, f, axis)
+            lengths.append(length)
+        return tuple(lengths)
+
+    def _convolve_transposed(self, y, lengths, border_mode):
+        """The transpose of :meth:`_convolve`: ``(B, n, ., .)`` data to
+        ``(B, d) + lengths``, using the same filters."""
+        nout, nin = self.output_size, self.input_size
+        return TT.nnet.abstract_conv.conv2d_grad_wrt_inputs(
+            y, self.find('w'),
+            input_shape=(None, nin) + tuple(lengths),
+            filter_shape=(nout, nin) + self.filter_size,
+            border_mode=border_mode,
+            subsample=self.stride)
+
 
 class Conv1(Convolution):
     r"""1-D convolution along the time axis of ``(B, T, d)`` data.
@@ -194,6 +238,14 @@ class Conv1(Convolution):
         super().__init__(filter_size=(1, filter_size), stride=(1, stride),
                          border_mode=border_mode, **kwargs)
 
+    def get_config(self):
+        """Return the configuration; ``filter_size`` and ``stride`` are the
+        ints along time that the constructor takes."""
+        config = super().get_config()
+        config.update(filter_size=self.filter_size[1],
+                      stride=self.stride[1])
+        return config
+
     def resolve_outputs(self):
         shape = self.input_shape
         if shape is None or shape[0] is None:
@@ -217,6 +269,16 @@ class Conv1(Convolution):
                            self._time_border_mode())
         pre = y.dimshuffle(0, 3, 1, 2)[:, :, :, 0] + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
+
+    def _transposed(self, y, input_shape=None):
+        """Transposed convolution along time: ``(B, T', n)`` to
+        ``(B, T, d)``."""
+        actual = None if input_shape is None else (1, input_shape[1])
+        lengths = self._input_lengths((1, self.input_shape[0]),
+                                      (1, y.shape[1]), actual)
+        x = self._convolve_transposed(y.dimshuffle(0, 2, 'x', 1), lengths,
+                                      self._time_border_mode())
+        return x[:, :, 0, :].dimshuffle(0, 2, 1)
 
 
 class Conv2(Convolution):
@@ -266,6 +328,15 @@ class Conv2(Convolution):
                            self.border_mode)
         pre = y.dimshuffle(0, 2, 3, 1) + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
+
+    def _transposed(self, y, input_shape=None):
+        """Transposed convolution: ``(B, W', H', n)`` to ``(B, W, H, d)``."""
+        actual = None if input_shape is None else input_shape[1:3]
+        lengths = self._input_lengths(self.input_shape[:2],
+                                      (y.shape[1], y.shape[2]), actual)
+        x = self._convolve_transposed(y.dimshuffle(0, 3, 1, 2), lengths,
+                                      self.border_mode)
+        return x.dimshuffle(0, 2, 3, 1)
 
 
 class Pooling(base.Layer):
@@ -320,11 +391,12 @@ class Pooling(base.Layer):
                 '{}'.format(self.name, size, shape[-1]))
         self._output_shapes['out'] = lengths + (shape[-1], )
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec.update(pool_size=self.pool_size, stride=self.stride,
-                    mode=self.mode)
-        return spec
+    def get_config(self):
+        """Return the configuration, with the pooling options."""
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, stride=self.stride,
+                      mode=self.mode)
+        return config
 
     def _pool(self, x):
         ws, st = self._window()

@@ -96,14 +96,21 @@ class Tied(Layer):
 
     Key ``tied``. ``out = g(x W_p^T + b)`` where ``W_p`` is the weight ``w``
     of the partner layer; the only parameter of this layer is the bias ``b``
-    whose length (and the layer's output shape) is the partner's input
-    shape.
+    whose length is the partner's input size; the layer's output shape is
+    the partner's input shape.
+
+    Other partners are decoded by the transpose of their linear input map
+    as well: a recurrent layer by its input weight ``xh`` (when it maps the
+    input size to the layer size, as in ``rnn``, ``rrnn``, ``mrnn``,
+    ``clockwork``), a convolution by the transposed convolution with its
+    filters, and a ``flatten`` or ``reshape`` layer by reshaping back to its
+    input shape.
 
     Parameters
     ----------
     partner : str or :class:`theanets.layers.Layer`
         The layer (or its name) whose weights are reused. It must have a
-        single input and a parameter ``w``.
+        single input and a parameter ``w`` (or be one of the layers above).
     inputs : str
         The single (dense) input of the layer.
     **kwargs
@@ -151,7 +158,12 @@ class Tied(Layer):
 
     def transform(self, inputs):
         x = self._only_input(inputs)
-        pre = TT.dot(x, self.partner.find('w').T) + self.find('b')
+        # The partner's input, when in the graph, fixes the shape of the
+        # decoded data (a strided convolution alone leaves it ambiguous).
+        names = list(self.partner._input_shapes)
+        source = inputs.get(names[0]) if len(names) == 1 else None
+        shape = None if source is None else source.shape
+        pre = self.partner._transposed(x, shape) + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
     def log(self):
@@ -162,8 +174,8 @@ class Tied(Layer):
                  self._inputs_description())
         util.log('learnable parameters: {}', self.log_params())
 
-    def to_spec(self):
-        """Return the layer's spec, including the partner's name."""
-        spec = super().to_spec()
-        spec['partner'] = getattr(self.partner, 'name', self.partner)
-        return spec
+    def get_config(self):
+        """Return the configuration, with the partner's name."""
+        config = super().get_config()
+        config['partner'] = getattr(self.partner, 'name', self.partner)
+        return config

@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from .. import activations
 from .. import ops
 from .. import util
 from . import base
@@ -86,10 +87,16 @@ class Recurrent(base.Layer):
             name = name.output_name
         return self._resolve_shape(name, layers)[0]
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['h_0'] = self.h_0
-        return spec
+    def get_config(self):
+        """Return the configuration, with the initial-state names."""
+        config = super().get_config()
+        config.update((attr, base._plain_reference(getattr(self, attr)))
+                      for attr in self._state_attributes())
+        return config
+
+    def _transposed(self, y, input_shape=None):
+        """Multiply by the transpose of the input weight ``xh``."""
+        return TT.dot(y, self._tied_weight('xh').T)
 
     def add_weights(self, name, nin, nout, mean=0, std=0, sparsity=0,
                     radius=0, diagonal=0):
@@ -339,10 +346,10 @@ class BCRNN(Recurrent):
             rates[i * k:(i + 1) * k] = 1 - 10 ** levels[i]
         self._rates = theano.shared(rates, name='rates')
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['num_modules'] = self.num_modules
-        return spec
+    def get_config(self):
+        config = super().get_config()
+        config['num_modules'] = self.num_modules
+        return config
 
     def _step(self, x_t, pre_tm1, h_tm1, hh, mask, rates):
         p = x_t + TT.dot(h_tm1, hh * mask)
@@ -407,10 +414,11 @@ class Clockwork(Recurrent):
                  self._inputs_description())
         util.log('learnable parameters: {}', self.log_params())
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['periods'] = tuple(int(p) for p in self.periods)
-        return spec
+    def get_config(self):
+        """Return the configuration; ``periods`` is a sorted tuple."""
+        config = super().get_config()
+        config['periods'] = tuple(int(p) for p in self.periods)
+        return config
 
     def _step(self, t, x_t, pre_tm1, h_tm1, hh, mask, period):
         p = x_t + TT.dot(h_tm1, hh * mask)
@@ -461,6 +469,15 @@ class RRNN(Recurrent):
                     ', '.join(_RATES), rate))
         super().__init__(**kwargs)
         self._rate = rate.lower().strip()
+
+    _spec_omits = ('rate', )
+
+    def get_config(self):
+        """Return the configuration, with ``rate`` (left out of
+        :meth:`to_spec`, as theanets 0.8 did)."""
+        config = super().get_config()
+        config['rate'] = self._rate
+        return config
 
     def setup(self):
         self._setup_rnn()
@@ -532,10 +549,10 @@ class MRNN(Recurrent):
         self.add_weights('fh', f, n)
         self.add_bias('b', n)
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['factors'] = self.factors
-        return spec
+    def get_config(self):
+        config = super().get_config()
+        config['factors'] = self.factors
+        return config
 
     def transform(self, inputs):
         def step(a_t, f_t, h_tm1, hf, fh):
@@ -598,11 +615,6 @@ class LSTM(Recurrent):
         self.add_bias('ci', n)
         self.add_bias('cf', n)
         self.add_bias('co', n)
-
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['c_0'] = self.c_0
-        return spec
 
     def transform(self, inputs):
         x = self._sequence(inputs)
@@ -709,12 +721,16 @@ class GRU(Recurrent):
 
         None means the ``scan`` loop must be used: see
         :meth:`Recurrent._fused_arguments`, the activation is not one the
-        Ops implement (:func:`theanets.ops.gru_activation`), or the
-        environment variable ``THEANETS_GRU`` is ``scan``.
+        Ops implement (a parameter-free common activation named in
+        :data:`theanets.ops.GRU_ACTIVATIONS`), or the environment variable
+        ``THEANETS_GRU`` is ``scan``.
         """
         if not ops.fused_gru_enabled():
             return None
-        kind = ops.gru_activation(self.activate)
+        # Only a common activation's name tells which formula it computes.
+        if type(self.activate) is not activations.CommonActivation:
+            return None
+        kind = ops.gru_activation(self.activate.name)
         if kind is None:
             return None
         args = self._fused_arguments(
@@ -794,8 +810,8 @@ class SCRN(Recurrent):
     s_0 : str, optional
         Name of the layer output holding the initial context state.
     context_size : int or float, optional
-        Reported in :meth:`to_spec`; None gives ``int(1 + sqrt(n))``, a float
-        is a fraction of ``n``. It does not change the computation (the
+        Reported in :meth:`get_config`; None gives ``int(1 + sqrt(n))``, a
+        float is a fraction of ``n``. It does not change the computation (the
         context state has ``n`` units).
 
     Notes
@@ -837,11 +853,15 @@ class SCRN(Recurrent):
         # broadcast against the n-wide state; they are sized n here.
         self._rates = self._create_rates(self._rate, n)
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['s_0'] = self.s_0
-        spec['context_size'] = self.context_size
-        return spec
+    _spec_omits = ('rate', )
+
+    def get_config(self):
+        """Return the configuration, with ``rate`` (left out of
+        :meth:`to_spec`, as theanets 0.8 did) and ``context_size`` (the
+        computed int once the layer is bound)."""
+        config = super().get_config()
+        config.update(rate=self._rate, context_size=self.context_size)
+        return config
 
     def transform(self, inputs):
         n = self.output_size
@@ -924,10 +944,10 @@ class Bidirectional(base.Layer):
         self.backward.bind(graph, reset=reset, initialize=initialize)
         super().bind(graph, reset=reset, initialize=initialize)
 
-    def to_spec(self):
-        spec = super().to_spec()
-        spec['worker'] = self.worker
-        return spec
+    def get_config(self):
+        config = super().get_config()
+        config['worker'] = self.worker
+        return config
 
     @staticmethod
     def _as_dict(outputs):

@@ -1,0 +1,162 @@
+r"""Fused Theano Ops for the LSTM and GRU recurrences.
+
+:class:`theanets.layers.LSTM` and :class:`theanets.layers.GRU` can run their
+loop over time steps either with Theano's ``scan`` or with the Ops defined
+here, which compute the whole recurrence (all time steps) in one C call
+each:
+
+:class:`LSTMForward`
+    Given the input projections ``xw`` (``x W_xh``, time-major,
+    ``(T, B, 4n)``, column blocks :math:`i, f, c, o`), the bias ``b``
+    ``(4n,)``, the recurrent weights ``hh`` ``(n, 4n)``, the peephole
+    vectors ``ci``, ``cf``, ``co`` ``(n,)`` and the initial states ``h0``,
+    ``c0`` ``(B, n)``, computes for :math:`t = 0, \ldots, T-1`
+
+    .. math::
+       z = (xw_t + b) + h_{t-1} W_{hh}, \quad
+       i = \sigma(z_i + c_{t-1} \odot w_{ci}), \quad
+       f = \sigma(z_f + c_{t-1} \odot w_{cf}), \\
+       c_t = f \odot c_{t-1} + i \odot \tanh(z_c), \quad
+       o = \sigma(z_o + c_t \odot w_{co}), \quad
+       h_t = o \odot \tanh(c_t)
+
+    and returns ``h`` and ``c`` ``(T, B, n)`` plus the activations
+    ``(T, B, 5n)`` (blocks :math:`i, f, \tanh(z_c), o, \tanh(c_t)`) that the
+    gradient needs, so that back-propagation evaluates no transcendental
+    function.
+:class:`LSTMGrad`
+    Back-propagation through time: from the forward pass's inputs, outputs
+    and the gradients of a cost with respect to ``h`` and ``c``, computes
+    the gradients with respect to ``xw``, ``b``, ``hh``, ``ci``, ``cf``,
+    ``co``, ``h0`` and ``c0``.
+:class:`GRUForward`, :class:`GRUGrad`
+    The same for the GRU (see :class:`GRUForward` for the equations): the
+    forward Op returns all four outputs of the layer (``pre``, ``hid``,
+    ``rate``, ``out``) plus the reset gate, and the gradient Op accepts cost
+    gradients for any subset of the four. The candidate's activation (tanh,
+    linear, relu or sigmoid) is a property of the Ops; its derivative comes
+    from the saved pre-activation and value. Two ``gemm`` per step each way
+    (the gates' ``h_{t-1} [W_{hr} W_{hz}]``, then ``(r \odot h_{t-1})
+    W_{hh}``), and one each for the gradients of ``hh`` and ``[hr hz]`` at
+    the end.
+
+They exist for speed. Theano's ``scan`` runs a small graph per time step,
+whose generated C code calls the scalar double-precision ``exp`` for every
+gate, recomputes the sigmoids in the backward pass and pays the loop's
+bookkeeping at each step; in the LSTM benchmark (``benchmarks/lstm.py``) the
+gate nonlinearities took about two thirds of the training time. The fused
+LSTM Ops do one BLAS ``gemm`` per step and a single loop over the gates
+that the C compiler vectorises. In single precision they evaluate the sigmoid
+and the hyperbolic tangent with branch-free approximations (range reduction to
+:math:`e^r, |r| \le \ln 2 / 2`, then a polynomial; an odd polynomial for
+:math:`\tanh` near zero) that are within 3 units in the last place of the
+exact values over the whole float range, saturate to exactly 0, 1 and
+:math:`\pm 1`, and propagate NaN. Double precision uses the C library's
+``exp`` and ``tanh``. The gradient w.r.t. ``hh`` is one ``gemm`` over all
+time steps at the end; the bias is an input of its own (rather than part of
+``xw``) so that its gradient, a sum over all time steps and rows, is
+accumulated in the same loop (in double precision across time steps) instead
+of by a separate reduction.
+
+All four Ops have a NumPy ``perform`` (used when Theano runs without a C
+compiler, and as the reference in the tests). The C code links the BLAS
+that Theano uses; without one it falls back on Theano's NumPy-based
+``gemm``.
+
+The C code is C++ (for templates over the float type and the GRU's
+activation) in the files ``kernels/common.cpp``, ``kernels/lstm.cpp`` and
+``kernels/gru.cpp`` of this package, installed with it; the comment at the
+top of each file says how Theano compiles it. Their text is part of the
+Ops' compile-cache version, so Theano recompiles after any edit.
+
+The LSTM layer uses these Ops whenever back-propagation through time is not
+truncated (``bptt_limit`` unset) and the data type is ``float32`` or
+``float64``; the GRU layer also needs one of the activations named in
+:data:`GRU_ACTIVATIONS` (see :func:`gru_activation`). Set the environment
+variable ``THEANETS_LSTM=scan``, respectively ``THEANETS_GRU=scan`` (read
+when a layer builds its graph), to always use ``scan``, e.g. to compare the
+two.
+"""
+
+import os
+
+from ._gru import GRUForward, GRUGrad, gru
+from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
+
+__all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm',
+           'fused_lstm_enabled', 'ENV', 'GRUForward', 'GRUGrad', 'gru',
+           'fused_gru_enabled', 'gru_activation', 'GRU_ENV',
+           'GRU_ACTIVATIONS']
+
+#: Environment variable read by :func:`fused_lstm_enabled`: ``scan`` makes
+#: the LSTM layer use ``theano.scan`` instead of the fused Ops.
+ENV = 'THEANETS_LSTM'
+
+#: Environment variable read by :func:`fused_gru_enabled`: ``scan`` makes
+#: the GRU layer use ``theano.scan`` instead of the fused Ops.
+GRU_ENV = 'THEANETS_GRU'
+
+#: Candidate activations the GRU Ops implement (with their derivative from
+#: saved values): the names of :mod:`theanets.activations` that qualify,
+#: each with the ``activation`` of :class:`GRUForward` that computes it.
+GRU_ACTIVATIONS = {'linear': 'linear', 'relu': 'relu', 'rect:max': 'relu',
+                   'sigmoid': 'sigmoid', 'logistic': 'sigmoid',
+                   'tanh': 'tanh'}
+
+
+def _fused_enabled(variable):
+    return os.environ.get(variable, '').strip().lower() != 'scan'
+
+
+def fused_lstm_enabled():
+    """Return False if :data:`ENV` asks for the ``scan`` implementation.
+
+    Examples
+    --------
+    >>> import os
+    >>> fused_lstm_enabled() == (os.environ.get(ENV, '').lower() != 'scan')
+    True
+    """
+    return _fused_enabled(ENV)
+
+
+def fused_gru_enabled():
+    """Return False if :data:`GRU_ENV` asks for the ``scan`` implementation.
+
+    Examples
+    --------
+    >>> import os
+    >>> fused_gru_enabled() == (
+    ...     os.environ.get(GRU_ENV, '').lower() != 'scan')
+    True
+    """
+    return _fused_enabled(GRU_ENV)
+
+
+def gru_activation(name):
+    """The GRU Ops' ``activation`` computing a common activation, or None.
+
+    Parameters
+    ----------
+    name : str
+        The name of a parameter-free common activation of
+        :mod:`theanets.activations` (e.g. ``'rect:max'``). Whether a layer's
+        activation is such a one (and not, say, a registered class or a
+        composition, which need ``scan``) is for the caller to decide: these
+        Ops do not depend on :mod:`theanets.activations`.
+
+    Returns
+    -------
+    str or None
+        One of ``'linear'``, ``'relu'``, ``'sigmoid'`` and ``'tanh'`` (see
+        :data:`GRU_ACTIVATIONS`), or None if the Ops do not implement the
+        activation.
+
+    Examples
+    --------
+    >>> gru_activation('rect:max')
+    'relu'
+    >>> gru_activation('softplus') is None
+    True
+    """
+    return GRU_ACTIVATIONS.get(name)
