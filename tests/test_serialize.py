@@ -105,6 +105,22 @@ def test_recurrent_round_trip(tmpdir):
     _same_outputs(model, loaded, X3)
 
 
+@pytest.mark.parametrize('form, rate', [('rrnn', 'uniform'),
+                                         ('rrnn', 'log'),
+                                         ('scrn', 'uniform')])
+def test_fixed_random_rates_round_trip(tmpdir, form, rate):
+    # These rates come from numpy's global random state when a layer is
+    # bound, so a loaded model would draw others unless the file has them.
+    model = theanets.recurrent.Regressor(
+        [4, dict(size=3, form=form, rate=rate), 2])
+    rates = model.layers[1].fixed_values['rate'].get_value()
+    np.random.seed(12345)  # a global state unlike the one at saving time
+    loaded = _round_trip(model, tmpdir)
+    np.testing.assert_array_equal(
+        loaded.layers[1].fixed_values['rate'].get_value(), rates)
+    _same_outputs(model, loaded, X3)
+
+
 def test_recurrent_initial_state_and_bidirectional(tmpdir):
     model = theanets.recurrent.Classifier([
         dict(form='input', name='h0', size=3, ndim=2),

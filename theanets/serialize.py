@@ -14,6 +14,10 @@ pickled object in it:
   convolution's ``filter_size``), every loss (form, weight, output, target
   and options) and the parameter names;
 * ``param:<name>`` holds the value of each parameter (``hid1.w``, …);
+* ``fixed:<layer>.<name>`` holds each fixed array of a layer that is not a
+  parameter (:attr:`theanets.layers.Layer.fixed_values`, e.g. the random
+  rate vector of an RRNN with ``rate='uniform'``); files without them load
+  with the arrays the rebuilt layer made;
 * ``value:<k>`` holds any numpy array found in the keyword arguments, and
   ``rng:<k>`` the Mersenne Twister state of a ``numpy.random.RandomState``.
 
@@ -260,6 +264,10 @@ def structure(model):
                   'unique names', param.name)
         doc['params'].append(param.name)
         arrays['param:' + param.name] = param.get_value(borrow=False)
+    for layer in model.layers:
+        for key, value in layer.fixed_values.items():
+            arrays['fixed:{}.{}'.format(layer.name, key)] = value.get_value(
+                borrow=False)
     return doc, arrays
 
 
@@ -383,4 +391,17 @@ def _rebuild(doc, arrays, name):
                   param.name, value.shape, value.dtype, current.shape,
                   current.dtype)
         param.set_value(value)
+    for layer in model.layers:
+        for key, variable in layer.fixed_values.items():
+            stored = 'fixed:{}.{}'.format(layer.name, key)
+            if stored not in arrays:
+                continue  # a file written before fixed arrays were saved
+            value = arrays[stored]
+            current = variable.get_value(borrow=True)
+            if value.shape != current.shape or value.dtype != current.dtype:
+                _fail('{}: the fixed array {} has shape {} and dtype {} in '
+                      'the file, but the model needs shape {} and dtype {}',
+                      name, stored, value.shape, value.dtype, current.shape,
+                      current.dtype)
+            variable.set_value(value)
     return model

@@ -345,10 +345,10 @@ def test_initial_state_resolution():
 
 
 def test_direction_and_zero_state_names():
-    assert not recurrent.RNN(size=2, direction=None)._backwards
-    assert not recurrent.RNN(size=2)._backwards
-    assert not recurrent.RNN(size=2, direction='forward')._backwards
-    assert recurrent.RNN(size=2, direction='Backward')._backwards
+    assert not recurrent.RNN(size=2, direction=None).backwards
+    assert not recurrent.RNN(size=2).backwards
+    assert not recurrent.RNN(size=2, direction='forward').backwards
+    assert recurrent.RNN(size=2, direction='Backward').backwards
     layer = _bound_small('rnn', 2, 3, direction=None)
     outs, _ = layer.connect({'in:out': TT.tensor3('x')})
     shared = [v.name for v in theano.gof.graph.inputs([outs['l:out']])

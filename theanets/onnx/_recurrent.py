@@ -126,7 +126,7 @@ def _scan(b, layer, states, sequences, step):
          for name, (_, _, width) in zip(slices, sequences)],
         [value_info(name) for name in results])
     count = len(states) + len(outputs)
-    direction = 1 if layer._backwards else 0
+    direction = 1 if layer.backwards else 0
     names = b.op('Scan', [init for _, init in states] +
                  [tensor for _, tensor, _ in sequences],
                  outputs=count, hint='scan', body=graph,
@@ -152,7 +152,7 @@ def _time_steps(b, x):
 def _native_input(b, layer, x):
     """The time-major input of an ONNX operator, reversed when backwards."""
     x = _time_major(b, x)
-    return b.reverse(x, 0) if layer._backwards else x
+    return b.reverse(x, 0) if layer.backwards else x
 
 
 def _native_state(b, inputs, name):
@@ -261,7 +261,8 @@ def _masked_loop(b, layer, inputs, update, extra=()):
     gives the new ``pre`` from ``p = a_t + h_{t-1} (W_hh * M)``.
     """
     x = inputs[layer.input_name]
-    masked = b.array(_value(layer.find('hh')) * _value(layer._mask),
+    mask = _value(layer.fixed_values['mask'])
+    masked = b.array(_value(layer.find('hh')) * mask,
                      layer.name + '.hh_masked')
 
     def step(body, previous, slices):
@@ -281,7 +282,7 @@ def _masked_loop(b, layer, inputs, update, extra=()):
 
 def convert_bcrnn(b, layer, inputs, wanted):
     """:class:`~theanets.layers.recurrent.BCRNN` in a ``Scan``."""
-    rates = _value(layer._rates)
+    rates = _value(layer.fixed_values['rate'])
     kept = b.const(rates, hint=layer.name + '.rates')
     mixed = b.const(1 - rates, hint=layer.name + '.one_minus_rates')
 
@@ -294,7 +295,7 @@ def convert_bcrnn(b, layer, inputs, wanted):
 
 def convert_clockwork(b, layer, inputs, wanted):
     """:class:`~theanets.layers.Clockwork` in a ``Scan``, fed the steps."""
-    period = b.const(layer._period.get_value(), np.int64,
+    period = b.const(layer.fixed_values['period'].get_value(), np.int64,
                      hint=layer.name + '.period')
 
     def update(body, p, pre_tm1, slices):
@@ -311,16 +312,16 @@ def convert_rrnn(b, layer, inputs, wanted):
     """:class:`~theanets.layers.RRNN` in a ``Scan``."""
     x = inputs[layer.input_name]
     sequences = [('a', _project(b, layer, x, 'xh', 'b'), layer.output_size)]
-    if layer._rate == 'matrix':
+    if layer.get_config()['rate'] == 'matrix':
         rate = b.op('Sigmoid', [_project(b, layer, x, 'xr', 'r')],
                     hint='rate')
         sequences.append(('z', rate, layer.output_size))
         constant = None
-    elif layer._rate == 'vector':
+    elif layer.get_config()['rate'] == 'vector':
         rate = constant = b.op('Sigmoid', [b.param(layer.find('r'))],
                                hint='rate')
     else:
-        rate = constant = b.param(layer._rates)
+        rate = constant = b.param(layer.fixed_values['rate'])
 
     def step(body, previous, slices):
         h_tm1, = previous
@@ -459,10 +460,10 @@ def convert_scrn(b, layer, inputs, wanted):
     """:class:`~theanets.layers.SCRN` in a ``Scan``."""
     x = inputs[layer.input_name]
     n = layer.output_size
-    if layer._rate == 'vector':
+    if layer.get_config()['rate'] == 'vector':
         rho = b.op('Sigmoid', [b.param(layer.find('r'))], hint='rate')
     else:
-        rho = b.param(layer._rates)
+        rho = b.param(layer.fixed_values['rate'])
     kept = b.op('Sub', [b.const(1.0), rho], hint='kept')
     ah, as_ = b.split(_project(b, layer, x, 'w'), [n, n], axis=2, hint='a')
 
