@@ -633,10 +633,15 @@ def test_network_gradients_are_nonzero(network_loops):
 # Loads a private copy of theanets.backend, changes its patch table, then
 # configures Theano with it in an empty compile directory.
 FALLBACK_SCRIPT = '''
-import importlib.util, json, logging, os, sys
+import importlib.util, json, logging, os, sys, types
 logging.basicConfig(level=logging.INFO, format='%%(levelname)s %%(message)s')
+package = os.path.join(%r, 'theanets')
+# A bare parent package, so that the copy's relative imports find the
+# sibling modules; the real theanets/__init__ would set Theano up first.
+sys.modules['theanets'] = types.ModuleType('theanets')
+sys.modules['theanets'].__path__ = [package]
 spec = importlib.util.spec_from_file_location(
-    'backend_copy', os.path.join(%r, 'theanets', 'backend.py'))
+    'theanets.backend_copy', os.path.join(package, 'backend.py'))
 backend = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(backend)
 backend._SCAN_PATCHES = %s
