@@ -1,79 +1,71 @@
-"""Shared test data, drawn exactly as the original theanets tests drew it.
+"""Fixtures shared by every test module: the data arrays, a tiny model, log
+capture and a guard against compiling.
 
-``numpy.random.seed(13)`` followed, in this order, by the 2-D arrays, then the
-recurrent arrays, then the convolution inputs; several pinned scores in the
-spec depend on these exact values.
+Constants and plain helper functions live in :mod:`tests.helpers`.
 """
 
-import json
 import logging
-import os
-import subprocess
-import sys
-import textwrap
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-import theanets  # noqa: F401  (configures Theano before anything else)
+from theanets import feedforward  # configures Theano before anything else
+import theano  # noqa: E402  (configured by theanets)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS, draw_shared_arrays
 
-NUM_EXAMPLES = 64
-NUM_INPUTS = 7
-NUM_HID1 = 8
-NUM_HID2 = 12
-NUM_OUTPUTS = 5
-NUM_CLASSES = 6
-NUM_TIMES = 31
-CNN_WIDTH = 13
-CNN_HEIGHT = 15
-FILTER_SIZE = (4, 3)
-
+# Code paths that draw from numpy's global generator (sampling in
+# ``Autoencoder.encode``, fixed rate vectors of some recurrent layers) give
+# the same values on every run.
 np.random.seed(13)
-INPUTS = np.random.randn(NUM_EXAMPLES, NUM_INPUTS).astype('f')
-INPUT_WEIGHTS = abs(np.random.randn(NUM_EXAMPLES, NUM_INPUTS)).astype('f')
-OUTPUTS = np.random.randn(NUM_EXAMPLES, NUM_OUTPUTS).astype('f')
-OUTPUT_WEIGHTS = abs(np.random.randn(NUM_EXAMPLES, NUM_OUTPUTS)).astype('f')
-CLASSES = np.random.randint(NUM_CLASSES, size=NUM_EXAMPLES).astype('i')
-CLASS_WEIGHTS = abs(np.random.rand(NUM_EXAMPLES)).astype('f')
 
-RNN_INPUTS = np.random.randn(NUM_EXAMPLES, NUM_TIMES, NUM_INPUTS).astype('f')
-RNN_INPUT_WEIGHTS = abs(
-    np.random.randn(NUM_EXAMPLES, NUM_TIMES, NUM_INPUTS)).astype('f')
-RNN_OUTPUTS = np.random.randn(NUM_EXAMPLES, NUM_TIMES, NUM_OUTPUTS).astype('f')
-RNN_OUTPUT_WEIGHTS = abs(
-    np.random.randn(NUM_EXAMPLES, NUM_TIMES, NUM_OUTPUTS)).astype('f')
-RNN_CLASSES = np.random.randn(NUM_EXAMPLES, NUM_TIMES).astype('i')
-RNN_CLASS_WEIGHTS = abs(np.random.rand(NUM_EXAMPLES, NUM_TIMES)).astype('f')
-
-CNN_INPUTS = np.random.randn(
-    NUM_EXAMPLES, CNN_WIDTH, CNN_HEIGHT, NUM_INPUTS).astype('f')
+_ARRAYS = draw_shared_arrays()
+for _array in _ARRAYS.values():
+    # shared by every test: a test that needs to change one makes a copy
+    _array.setflags(write=False)
 
 
-def assert_progress(model, data, algo='sgd', **kwargs):
-    """Train two epochs and check the pinned "progress" pattern.
+def _array_fixture(name, doc):
+    def fixture():
+        return _ARRAYS[name]
+    fixture.__name__ = name
+    fixture.__doc__ = doc
+    return pytest.fixture(scope='session', name=name)(fixture)
 
-    The second training loss is below the first validation loss, and the
-    second validation dict repeats the first (validation runs every 10
-    epochs by default).
+
+inputs = _array_fixture('inputs', '(64, 7) float32 inputs.')
+input_weights = _array_fixture(
+    'input_weights', '(64, 7) non-negative weights of the inputs.')
+outputs = _array_fixture('outputs', '(64, 5) float32 regression targets.')
+output_weights = _array_fixture(
+    'output_weights', '(64, 5) non-negative weights of the targets.')
+classes = _array_fixture('classes', '(64,) int32 labels in [0, 6).')
+class_weights = _array_fixture(
+    'class_weights', '(64,) non-negative weights of the labels.')
+rnn_inputs = _array_fixture('rnn_inputs', '(64, 31, 7) float32 sequences.')
+rnn_input_weights = _array_fixture(
+    'rnn_input_weights', '(64, 31, 7) non-negative weights of the inputs.')
+rnn_outputs = _array_fixture(
+    'rnn_outputs', '(64, 31, 5) float32 sequence targets.')
+rnn_output_weights = _array_fixture(
+    'rnn_output_weights', '(64, 31, 5) non-negative weights of the targets.')
+rnn_classes = _array_fixture(
+    'rnn_classes', '(64, 31) int32 labels (truncated normal draws, some '
+    'negative).')
+rnn_class_weights = _array_fixture(
+    'rnn_class_weights', '(64, 31) non-negative weights of the labels.')
+cnn_inputs = _array_fixture(
+    'cnn_inputs', '(64, 13, 15, 7) float32 images, channels last.')
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    """A (7 -> 5) regressor, one per test module.
+
+    Compiled functions are cached on the model, so the tests of one module
+    that use it compile each function once.
     """
-    trainer = model.itertrain(
-        data, algo=algo, momentum=0.5, batch_size=3, max_gradient_norm=1,
-        **kwargs)
-    train0, valid0 = next(trainer)
-    train1, valid1 = next(trainer)
-    assert train1['loss'] < valid0['loss']
-    assert valid1['loss'] == valid0['loss']
-
-
-def bind_all(*layer_list):
-    """Bind layers in order into a minimal stand-in network."""
-    graph = SimpleNamespace(layers=list(layer_list))
-    for layer in layer_list:
-        layer.bind(graph)
-    return graph
+    return feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
 
 
 @pytest.fixture
@@ -91,30 +83,39 @@ def messages(caplog):
         logger.removeHandler(caplog.handler)
 
 
-def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None):
-    """Run ``code`` in a new Python process and return ``(result, stderr)``.
+class LogRecords(logging.Handler):
+    """Collects the records of the ``theanets`` loggers."""
 
-    The child sees no ``THEANO_FLAGS`` unless ``flags`` is given and reads no
-    user ``.theanorc``: ``THEANORC`` points to ``theanorc`` (written to a
-    temporary file) or to a file that does not exist. ``scan`` sets
-    ``THEANETS_SCAN``.
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, logger=None):
+        """Message bodies, of every logger or of the one named ``logger``."""
+        return [r.getMessage() for r in self.records
+                if logger is None or r.name == logger]
+
+
+@pytest.fixture
+def logs():
+    """A :class:`LogRecords` handler attached to the ``theanets`` logger.
+
+    Unlike :func:`messages`, it keeps the records (with their logger names
+    and levels) at every level down to DEBUG.
     """
-    env = dict(os.environ)
-    env.pop('THEANO_FLAGS', None)
-    env.pop('THEANETS_SCAN', None)
-    if scan is not None:
-        env['THEANETS_SCAN'] = scan
-    if flags is not None:
-        env['THEANO_FLAGS'] = flags
-    rc = tmp_path / 'theanorc'
-    if theanorc is not None:
-        rc.write_text(textwrap.dedent(theanorc))
-    env['THEANORC'] = str(rc)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-    proc = subprocess.run(
-        [sys.executable, '-c', textwrap.dedent(code)], cwd=str(tmp_path),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+    handler = LogRecords()
+    logger = logging.getLogger('theanets')
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    """Fail the test if Theano compiles anything."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError('theano.function called')
+    monkeypatch.setattr(theano, 'function', forbidden)

@@ -30,6 +30,7 @@ COMMON_KEYS = ['linear', 'logistic', 'sigmoid', 'tanh', 'softplus', 'softmax',
                'relu', 'rect:max', 'rect:min', 'rect:minmax', 'norm:mean',
                'norm:max', 'norm:std', 'norm:z']
 PARAM_KEYS = ['elu', 'prelu', 'lgrelu', 'maxout:3']
+#: Module-level functions that pickles of theanets 0.8 refer to by name.
 LEGACY_FUNCTIONS = ['_identity', '_relu', '_softmax', '_trel', '_rect',
                     '_norm_mean', '_norm_max', '_norm_std', '_norm_z']
 

@@ -1,125 +1,29 @@
-"""Tests for theanets.graph.Network: layer specs, variables, graphs,
-evaluation, training plumbing and persistence."""
+"""Tests for theanets.graph.Network: building the layer list, variables,
+losses, graphs, monitors, evaluation and the model's own state.
 
-import gzip
+The services a network hands its work to have their own test modules:
+test_specs, test_validation, test_options, test_training, test_saving.
+"""
+
 import io
-import os
-import pickle
 
-import downhill
 import numpy as np
 import pytest
-import scipy.sparse
 
 from theanets import (
     feedforward, graph, layers, losses, recurrent, regularizers, util)
 
-from conftest import INPUTS, OUTPUTS, NUM_INPUTS, NUM_OUTPUTS, RNN_INPUTS
-
-LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
+from tests.helpers import NUM_INPUTS, NUM_OUTPUTS
 
 
 # ----------------------------------------------------------------------
-# layer specifications
+# the layer list and the constructor
 
 
 def test_int_layers():
     net = feedforward.Regressor((1, 2, 3))
     assert len(net.layers) == 3
     assert [l.name for l in net.layers] == ['in', 'hid1', 'out']
-
-
-@pytest.mark.parametrize('specs, tied', [
-    ((1, (2, 'relu'), 3), False),
-    ((1, 2, dict(size=3, inputs='hid1')), False),
-    ((1, 2, dict(size=3, inputs=('in', 'hid1'))), False),
-    ((1, 2, (1, 'tied')), True),
-    ((1, 2, dict(size=1, form='tied', partner='hid1')), True),
-])
-def test_layer_spec_forms(specs, tied):
-    net = feedforward.Regressor(specs)
-    assert len(net.layers) == 3
-    first, mid, out = net.layers
-    assert isinstance(first, layers.Input)
-    assert first.kwargs['activation'] == 'linear'
-    assert first.output_shape == (1,)
-    assert type(mid) is layers.Feedforward
-    assert mid.kwargs['activation'] == 'relu'
-    assert out.kwargs['activation'] == 'linear'
-    assert mid.kwargs['rng'] == out.kwargs['rng'] == 13
-    if tied:
-        assert isinstance(out, layers.Tied)
-        assert out.partner is mid
-
-
-@pytest.mark.parametrize('specs', [
-    (1, 2, dict(size=3, inputs='hid2')),
-    (1, (2, 'tied'), (2, 'tied'), (1, 'tied')),
-])
-def test_layer_spec_errors(specs):
-    with pytest.raises(util.ConfigurationError):
-        feedforward.Regressor(specs)
-
-
-def test_nested_tied_partners():
-    net = feedforward.Autoencoder((4, 3, 2, 'tied', 'tied'))
-    assert net.layers[3].partner is net.layers[2]
-    assert net.layers[4].partner is net.layers[1]
-
-
-@pytest.mark.parametrize('spec, cls, shape, activation', [
-    (6, layers.Feedforward, (6,), 'relu'),
-    ((6,), layers.Feedforward, (6,), 'relu'),
-    ((6, 7), layers.Feedforward, (6, 7), 'relu'),
-    ((6, 'linear'), layers.Feedforward, (6,), 'linear'),
-    ((6, 'linear', 'classifier'), layers.Classifier, (6,), 'softmax'),
-    (dict(size=6), layers.Feedforward, (6,), 'relu'),
-    (dict(size=6, form='ff'), layers.Feedforward, (6,), 'relu'),
-    (dict(size=6, activation='linear'), layers.Feedforward, (6,), 'linear'),
-    (dict(shape=(6, 7)), layers.Feedforward, (6, 7), 'relu'),
-    ((np.int64(6), 'tanh'), layers.Feedforward, (6,), 'tanh'),
-])
-def test_add_layer_table(spec, cls, shape, activation):
-    net = feedforward.Regressor([3, spec, 4])
-    layer = net.layers[1]
-    assert type(layer) is cls
-    assert layer.output_shape == shape
-    assert layer.kwargs['activation'] == activation
-    assert layer.activate.name == activation
-    assert layer.kwargs['inputs'] == 'in:out'
-    assert layer.kwargs['rng'] == 13
-
-
-@pytest.mark.parametrize('spec', [
-    (6, 'tied', 7), None, 'ff', 'tied', 'bogus', dict(form='ff'),
-    dict(form='tied'), dict(form='tied', partner='hello'),
-    dict(form='ff', inputs=('a', 'b')),
-])
-def test_bad_layer_after_two_inputs(spec):
-    with pytest.raises(util.ConfigurationError):
-        graph.Network([dict(form='input', name='a', shape=(3, 5)),
-                          dict(form='input', name='b', shape=(4, 3)),
-                          spec])
-
-
-def test_unknown_layer_messages():
-    with pytest.raises(util.ConfigurationError, match='unknown layer type: bogus'):
-        graph.Network([3, 'bogus'])
-    with pytest.raises(util.ConfigurationError, match='duplicate layer sizes'):
-        graph.Network([3, (6, 'tied', 7)])
-    # an unknown dict form is both a KeyError and a ConfigurationError
-    with pytest.raises(KeyError):
-        graph.Network([3, dict(form='nonsense', size=2)])
-
-
-def test_first_layer_must_be_input():
-    with pytest.raises(util.ConfigurationError, match='no layers yet'):
-        graph.Network([(3, 'ff')])
-
-
-def test_duplicate_input_name():
-    with pytest.raises(util.ConfigurationError, match='duplicate input name'):
-        graph.Network([3, dict(form='input', name='in', size=2)])
 
 
 def test_add_layer_after_construction():
@@ -135,6 +39,19 @@ def test_first_layer_named_in_when_alone():
     net = graph.Network([3])
     assert [l.name for l in net.layers] == ['in']
     assert net.losses[0].output_name == 'in:out'
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(layers=5), r'layers: expected a sequence of layer specifications'),
+    (dict(layers='abc'), r"layers: expected a sequence.*got 'abc'"),
+    (dict(layers=[3, 2], rng='seed'), r"rng: expected an int seed, None or "
+                                      r"a numpy.random.RandomState, got "
+                                      r"'seed' of type str"),
+    (dict(layers=[3, 2], rng=1.5), 'got 1.5 of type float'),
+])
+def test_bad_constructor_arguments(no_compile, kwargs, message):
+    with pytest.raises(util.ConfigurationError, match=message):
+        feedforward.Regressor(**kwargs)
 
 
 # ----------------------------------------------------------------------
@@ -154,17 +71,9 @@ def test_variables_and_params():
         ('weights', util.FLOAT, 1)]
     ae = feedforward.Autoencoder([7, 3, 7])
     assert [v.name for v in ae.variables] == ['in']
-    assert ae.losses[0]._target is ae.inputs[0]
+    assert ae.losses[0].variables[0] is ae.inputs[0]
     ae = feedforward.Autoencoder([7, 3, 7], weighted=True)
     assert [v.name for v in ae.variables] == ['in', 'weights']
-
-
-def test_default_loss_output_name():
-    net = feedforward.Regressor((1, 2, dict(size=1, form='tied', name='foo')))
-    assert net.layers[-1].output_name == 'foo:out'
-    assert net.losses[0].output_name == 'foo:out'
-    net = feedforward.Regressor((1, 2, 1))
-    assert net.losses[0].output_name == 'out:out'
 
 
 def test_find():
@@ -188,37 +97,16 @@ def test_second_loss_shares_target():
     net = feedforward.Regressor([7, 5])
     net.add_loss('mae', weight=0.1, target=2)
     assert [v.name for v in net.variables] == ['in', 'target']
-    assert net.losses[1]._target is net.losses[0]._target
+    assert net.losses[1].variables[0] is net.losses[0].variables[0]
     net.add_loss(losses.Loss.build('mse', target=2, weighted=True))
     assert [v.name for v in net.variables] == ['in', 'target', 'weights']
-    assert net.losses[2]._target is net.losses[0]._target
+    assert net.losses[2].variables[0] is net.losses[0].variables[0]
 
 
 def test_second_loss_type_clash():
     net = feedforward.Classifier([7, 6])
     with pytest.raises(util.ConfigurationError, match='target'):
         net.add_loss('mse', target=2)
-
-
-def test_add_loss_dict_and_form():
-    net = feedforward.Regressor([7, 5])
-    net.set_loss(dict(form='MAE', weight=2.0), target=2)
-    assert type(net.losses[0]).__name__ == 'MeanAbsoluteError'
-    assert net.losses[0].weight == 2.0
-    net.set_loss('mse', form='mae', target=2)
-    assert type(net.losses[0]).__name__ == 'MeanAbsoluteError'
-    with pytest.raises(util.ConfigurationError, match='form'):
-        net.add_loss(dict(weight=2.0))
-    with pytest.raises(KeyError):
-        net.add_loss('nonsense')
-
-
-def test_add_loss_default_target_is_input_ndim():
-    net = recurrent.Classifier([3, 4], loss=None)
-    assert net.losses == []
-    net.add_loss('mse', output_name='out')
-    assert net.losses[0]._target.ndim == 3
-    assert net.losses[0].output_name == 'out:out'
 
 
 # ----------------------------------------------------------------------
@@ -232,10 +120,12 @@ def test_build_graph_outputs_and_cache():
                              'hid2:pre', 'out:out', 'out:pre']
     assert updates == []
     assert net.build_graph() is net.build_graph()
-    assert len(net._graphs) == 1
+    assert len(net._graphs) == 1  # the internal graph cache holds one entry
 
 
 def test_graph_key():
+    # The graph cache key itself (spec 8.1): what makes two networks share
+    # a graph is only visible through the internal Network._hash.
     a = feedforward.Regressor([3, 4, 2])
     b = feedforward.Regressor([3, (4, 'tanh'), 2])
     assert a._hash() == b._hash()  # activations are not part of the key
@@ -311,7 +201,7 @@ def test_classifier_monitors_end_with_acc():
 
 
 # ----------------------------------------------------------------------
-# evaluation and input checking
+# evaluation: compiled functions and chunks
 
 
 @pytest.fixture(scope='module')
@@ -319,27 +209,32 @@ def regressor():
     return feedforward.Regressor([NUM_INPUTS, 8, 12, NUM_OUTPUTS])
 
 
-def test_feed_forward_compiles_once(regressor):
-    outs = regressor.feed_forward(INPUTS)
+def test_feed_forward_compiles_once(regressor, inputs, outputs):
+    outs = regressor.feed_forward(inputs)
     assert sorted(outs) == ['hid1:out', 'hid1:pre', 'hid2:out', 'hid2:pre',
                             'in:out', 'out:out', 'out:pre']
-    regressor.predict(INPUTS)
-    regressor.score(INPUTS, OUTPUTS)
+    regressor.predict(inputs)
+    regressor.score(inputs, outputs)
+    # the internal cache of compiled functions: one serves all three calls
     assert len(regressor._functions) == 1
 
 
-def test_predict_compiles_only_the_last_output():
+def test_predict_compiles_only_the_last_output(inputs):
     net = feedforward.Regressor([NUM_INPUTS, 8, NUM_OUTPUTS])
-    net.predict(INPUTS)
-    (fn, ) = net._functions.values()
+    net.predict(inputs)
+    (fn, ) = net._functions.values()  # the internal compiled-function cache
     assert len(fn.maker.fgraph.outputs) == 1
-    outs = net.feed_forward(INPUTS)
-    np.testing.assert_array_equal(net.predict(INPUTS), outs['out:out'])
+    outs = net.feed_forward(inputs)
+    np.testing.assert_array_equal(net.predict(inputs), outs['out:out'])
 
 
 def _count_rows_per_call(net, monkeypatch):
     """Wrap the network's compiled functions; return the list of row counts
-    they will be called with."""
+    they will be called with.
+
+    The functions are reached through the internal cache
+    ``Network._functions``: there is no public way to observe the calls.
+    """
     calls = []
     for key, function in list(net._functions.items()):
         def counting(*arrays, _fn=function):
@@ -349,77 +244,36 @@ def _count_rows_per_call(net, monkeypatch):
     return calls
 
 
-def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch):
-    whole = regressor.feed_forward(INPUTS)
+def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch, inputs):
+    whole = regressor.feed_forward(inputs)
     calls = _count_rows_per_call(regressor, monkeypatch)
     monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
-    chunked = regressor.feed_forward(INPUTS)
+    chunked = regressor.feed_forward(inputs)
     assert calls == [10] * 6 + [4]
     assert sorted(chunked) == sorted(whole)
     for name in whole:
         np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-5,
                                    atol=1e-6)
-    np.testing.assert_allclose(regressor.predict(INPUTS), whole['out:out'],
+    np.testing.assert_allclose(regressor.predict(inputs), whole['out:out'],
                                rtol=1e-5, atol=1e-6)
 
 
-def test_regularized_predictions_are_not_chunked(regressor, monkeypatch):
+def test_regularized_predictions_are_not_chunked(regressor, monkeypatch,
+                                                 inputs):
     # One call draws one noise sample for all rows, as in theanets 0.8.
-    regressor.predict(INPUTS[:1], input_noise=0.5)
+    regressor.predict(inputs[:1], input_noise=0.5)
     calls = _count_rows_per_call(regressor, monkeypatch)
     monkeypatch.setattr(regressor, 'predict_chunk_size', 10)
-    out = regressor.predict(INPUTS, input_noise=0.5)
-    assert calls == [len(INPUTS)]
-    assert not np.allclose(out, regressor.predict(INPUTS))
+    out = regressor.predict(inputs, input_noise=0.5)
+    assert calls == [len(inputs)]
+    assert not np.allclose(out, regressor.predict(inputs))
 
 
-def test_recurrent_predictions_chunk_by_sequence(monkeypatch):
+def test_recurrent_predictions_chunk_by_sequence(monkeypatch, rnn_inputs):
     net = recurrent.Regressor([NUM_INPUTS, (4, 'rnn'), NUM_OUTPUTS])
-    whole = net.predict(RNN_INPUTS)
+    whole = net.predict(rnn_inputs)
     monkeypatch.setattr(net, 'predict_chunk_size', 5)
-    np.testing.assert_allclose(net.predict(RNN_INPUTS), whole, rtol=1e-5)
-
-
-def test_huge_finite_inputs_are_accepted(regressor):
-    # Their sum overflows to inf; only real NaN/inf values are errors.
-    x = np.full((4, NUM_INPUTS), 3e38, 'f')
-    assert regressor.predict(x).shape == (4, NUM_OUTPUTS)
-    x[2, 3] = np.inf
-    with pytest.raises(graph.DataError, match='1 NaN or infinite'):
-        regressor.predict(x)
-
-
-def test_float64_and_list_inputs_are_cast(regressor):
-    expected = regressor.predict(INPUTS)
-    np.testing.assert_allclose(
-        regressor.predict(INPUTS.astype('float64')), expected, rtol=1e-6)
-    np.testing.assert_allclose(
-        regressor.predict(INPUTS[:2].tolist()), expected[:2], rtol=1e-6)
-
-
-@pytest.mark.parametrize('x, message', [
-    (np.zeros((4, 6), 'f'), r'x: expected a 2-D array of shape \(N, 7\) '
-                            r'with dtype float32 for "in", got an array of '
-                            r'shape \(4, 6\) with dtype float32'),
-    (np.zeros(7, 'f'), r'got a 1-D array of shape \(7,\)'),
-    (np.zeros((2, 3, 7), 'f'), r'got a 3-D array of shape \(2, 3, 7\)'),
-    (np.array([['a'] * 7]), 'non-numeric'),
-    (scipy.sparse.csr_matrix(np.zeros((2, 7), 'f')), 'scipy.sparse'),
-])
-def test_bad_inputs(regressor, x, message):
-    for call in (regressor.predict, regressor.feed_forward):
-        with pytest.raises(graph.DataError, match=message):
-            call(x)
-    with pytest.raises(ValueError, match=message):
-        regressor.score(x, OUTPUTS)
-
-
-def test_sparse_input_checks():
-    net = graph.Network([dict(form='input', size=4, sparse='csr'), 2])
-    with pytest.raises(graph.DataError, match='scipy.sparse csr matrix'):
-        net.predict(np.zeros((3, 4), 'f'))
-    with pytest.raises(graph.DataError, match=r'shape \(3, 5\)'):
-        net.predict(scipy.sparse.csr_matrix(np.zeros((3, 5), 'f')))
+    np.testing.assert_allclose(net.predict(rnn_inputs), whole, rtol=1e-5)
 
 
 def test_multiple_inputs_feed_forward():
@@ -438,179 +292,7 @@ def test_multiple_inputs_feed_forward():
 
 
 # ----------------------------------------------------------------------
-# training plumbing (with stand-in trainers; real training is tested in
-# test_feedforward and below)
-
-
-class FakeTrainer(object):
-    """Records its arguments and yields a fixed number of pairs."""
-
-    def __init__(self, count=3):
-        self.count = count
-        self.calls = []
-
-    def itertrain(self, train, valid=None, **kwargs):
-        self.calls.append((train, valid, kwargs))
-        for i in range(self.count):
-            yield {'loss': i}, {'loss': -i}
-
-
-@pytest.fixture(scope='module')
-def tiny():
-    return feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
-
-
-def test_itertrain_wraps_datasets(tiny):
-    fake = FakeTrainer()
-    pairs = list(tiny.itertrain([INPUTS, OUTPUTS], algo=fake, batch_size=16,
-                                valid_batches=2, foo='bar'))
-    assert pairs == [({'loss': i}, {'loss': -i}) for i in range(3)]
-    train, valid, kwargs = fake.calls[0]
-    assert isinstance(train, downhill.Dataset)
-    assert isinstance(valid, downhill.Dataset)
-    assert train is not valid
-    assert (train.name, valid.name) == ('train', 'valid')
-    assert train.iteration_size == 4 and valid.iteration_size == 2
-    batches = list(train)
-    assert len(batches) == 4
-    assert [a.shape for a in batches[0]] == [(16, NUM_INPUTS),
-                                             (16, NUM_OUTPUTS)]
-    assert len(list(valid)) == 2
-    assert kwargs == dict(rng=13, batch_size=16, valid_batches=2, foo='bar')
-
-
-def test_itertrain_keeps_datasets_and_rng(tiny):
-    fake = FakeTrainer(1)
-    data = downhill.Dataset([INPUTS, OUTPUTS], name='mine')
-    tiny.train(data, algo=fake, rng=5)
-    train, valid, kwargs = fake.calls[0]
-    assert train is data and valid is data
-    assert kwargs['rng'] == 5
-
-
-def test_train_returns_last_pair(tiny):
-    assert tiny.train([INPUTS, OUTPUTS], algo=FakeTrainer(4)) == (
-        {'loss': 3}, {'loss': -3})
-    assert tiny.train([INPUTS, OUTPUTS], algo=FakeTrainer(0)) is None
-
-
-def test_deprecated_algorithm_keyword(tiny):
-    fake = FakeTrainer(1)
-    with pytest.warns(DeprecationWarning, match='algo'):
-        tiny.train([INPUTS, OUTPUTS], algorithm=[fake, 'ignored'])
-    assert len(fake.calls) == 1
-    assert 'algorithm' not in fake.calls[0][2]
-
-
-@pytest.mark.parametrize('algo, cls, args', [
-    ('sample', 'SampleTrainer', ()),
-    ('layerwise', 'SupervisedPretrainer', ('adam',)),
-    ('Supervised', 'SupervisedPretrainer', ('adam',)),
-    ('pretrain', 'UnsupervisedPretrainer', ('adam',)),
-    ('unsupervised', 'UnsupervisedPretrainer', ('adam',)),
-    ('SGD', 'DownhillTrainer', ('sgd',)),
-    ('nag', 'DownhillTrainer', ('nag',)),
-])
-def test_trainer_selection(tiny, monkeypatch, algo, cls, args):
-    from theanets import trainer
-    made = []
-
-    def fake(*a):
-        made.append(a)
-        return FakeTrainer(1)
-
-    monkeypatch.setattr(trainer, cls, fake)
-    tiny.train([INPUTS, OUTPUTS], algo=algo, subalgo='adam')
-    assert made == [args + (tiny,)]
-
-
-def test_training_data_checked(tiny):
-    with pytest.raises(graph.DataError, match=r"train: expected 2 arrays.*"
-                                              r"\['in', 'target'\], got 3"):
-        tiny.train([INPUTS, OUTPUTS, OUTPUTS], algo='sgd')
-    with pytest.raises(graph.DataError, match=r'train\[0\]: expected a 2-D '
-                                              r'array of shape \(N, 7\)'):
-        tiny.train([OUTPUTS, OUTPUTS], algo='sgd')
-    with pytest.raises(graph.DataError, match=r'valid\[1\]: expected a 2-D'):
-        tiny.train([INPUTS, OUTPUTS], [INPUTS, OUTPUTS[:, 0]], algo='sgd')
-    clf = feedforward.Classifier([NUM_INPUTS, 3])
-    with pytest.raises(graph.DataError, match='non-integer'):
-        clf.train([INPUTS, np.zeros(64, 'f')], algo='sgd')
-
-
-def test_training_data_cast(tiny):
-    fake = FakeTrainer(1)
-    tiny.train([INPUTS.astype('float64'), OUTPUTS], algo=fake, batch_size=64)
-    train = fake.calls[0][0]
-    inputs, outputs = next(iter(train))
-    assert inputs.dtype == outputs.dtype == util.FLOAT
-    np.testing.assert_array_equal(np.sort(inputs, axis=0),
-                                  np.sort(INPUTS, axis=0))
-
-
-def _save_pattern(net, tmpdir, save_every, count=9):
-    path = os.path.join(str(tmpdir), 'model-{}.pkl')
-    for name in os.listdir(str(tmpdir)):
-        os.remove(os.path.join(str(tmpdir), name))
-    seen = []
-    for i, _ in enumerate(net.itertrain(
-            [INPUTS, OUTPUTS], algo=FakeTrainer(count),
-            save_every=save_every, save_progress=path)):
-        files = os.listdir(str(tmpdir))
-        seen.append(bool(files))
-        for name in files:
-            os.remove(os.path.join(str(tmpdir), name))
-    return [i for i, s in enumerate(seen) if s]
-
-
-def test_save_every_iterations(tiny, tmpdir):
-    assert _save_pattern(tiny, tmpdir, 2) == [3, 5, 7]
-
-
-def test_save_every_zero_never_saves(tiny, tmpdir):
-    # defect 3: save_every=0 used to raise ZeroDivisionError.
-    assert _save_pattern(tiny, tmpdir, 0) == []
-
-
-def test_save_every_minutes(tiny, tmpdir):
-    assert _save_pattern(tiny, tmpdir, 0.0, count=4) == [2, 3]
-    assert _save_pattern(tiny, tmpdir, 10.0, count=4) == []
-
-
-def test_save_progress_handle(tiny):
-    handle = io.BytesIO()
-    list(tiny.itertrain([INPUTS, OUTPUTS], algo=FakeTrainer(3),
-                        save_every=1, save_progress=handle))
-    handle.seek(0)
-    assert [l.name for l in graph.Network.load(handle).layers] == ['in', 'out']
-
-
-# ----------------------------------------------------------------------
-# persistence
-
-
-def _same_params(a, b):
-    assert [p.name for p in a.params] == [p.name for p in b.params]
-    for p, q in zip(a.params, b.params):
-        np.testing.assert_array_equal(p.get_value(), q.get_value())
-
-
-@pytest.mark.parametrize('name', ['model.pkl', 'model.pkl.gz'])
-def test_save_load_path(tmpdir, name):
-    net = feedforward.Classifier([4, (3, 'prelu'), 2], rng=7)
-    path = os.path.join(str(tmpdir), name)
-    net.save(path)
-    opener = gzip.open if name.endswith('.gz') else open
-    with opener(path, 'rb') as handle:
-        assert isinstance(pickle.load(handle), feedforward.Classifier)
-    loaded = feedforward.Regressor.load(path)
-    assert type(loaded) is feedforward.Classifier
-    assert loaded is not net
-    assert loaded._rng == 7
-    assert loaded._graphs == {} and loaded._functions == {}
-    _same_params(net, loaded)
-    assert [p.name for p in loaded.params] == [
-        'hid1.w', 'hid1.b', 'hid1.leak', 'out.w', 'out.b']
+# the model's own state (saved and restored with it)
 
 
 def test_load_legacy_state_restores_rng():
@@ -619,29 +301,12 @@ def test_load_legacy_state_restores_rng():
     net = feedforward.Regressor([3, 2])
     model = feedforward.Regressor.__new__(feedforward.Regressor)
     model.__setstate__((net.layers, net.losses))
-    assert model._rng == 13
+    assert model._rng == 13  # the internal state __setstate__ restores
     model.add_layer(4)
     assert model.layers[-1].kwargs['rng'] == 13
 
 
-@pytest.mark.parametrize('name', [
-    'regressor_relu', 'classifier_tanh', 'autoencoder_tied'])
-def test_legacy_models(name):
-    model = graph.Network.load(os.path.join(LEGACY, name + '.pkl.gz'))
-    expected = np.load(os.path.join(LEGACY, name + '.npz'))
-    assert model._rng == 13
-    np.testing.assert_allclose(
-        model.predict(expected['x']), expected['predict'], rtol=1e-4)
-    if 'predict_proba' in expected:
-        np.testing.assert_allclose(model.predict_proba(expected['x']),
-                                   expected['predict_proba'], rtol=1e-4)
-
-
-# ----------------------------------------------------------------------
-# real training (needs theanets.trainer and downhill)
-
-
-def test_train_loaded_model_with_two_losses():
+def test_train_loaded_model_with_two_losses(inputs, outputs):
     # defects 1 and 2 together: a loaded model with a second loss trains.
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     net.add_loss('mae', weight=0.1, target=2)
@@ -649,22 +314,7 @@ def test_train_loaded_model_with_two_losses():
     net.save(buffer)
     buffer.seek(0)
     loaded = graph.Network.load(buffer)
-    train, valid = loaded.train([INPUTS, OUTPUTS], algo='sgd', max_updates=1,
+    train, valid = loaded.train([inputs, outputs], algo='sgd', max_updates=1,
                                 batch_size=64)
     assert train['loss'] > 0
     assert list(train) == ['loss', 'err']
-
-
-def test_configuration_errors_before_data_errors(tiny):
-    # a regularizer that cannot apply is reported before the (also bad) data
-    with pytest.raises(util.ConfigurationError, match='pattern'):
-        tiny.train([INPUTS[:, :3], OUTPUTS], algo='sgd', recurrent_norm=0.1)
-
-
-def test_shared_training_data_pass_through(tiny):
-    import theano
-    fake = FakeTrainer(1)
-    shared = theano.shared(INPUTS)
-    tiny.train([shared, OUTPUTS], algo=fake, batch_size=64)
-    inputs, outputs = next(iter(fake.calls[0][0]))
-    assert isinstance(inputs, theano.Variable)

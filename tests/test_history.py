@@ -8,7 +8,7 @@ import pytest
 
 from theanets import feedforward, history
 
-from conftest import INPUTS, CLASSES, NUM_INPUTS, NUM_HID1, NUM_CLASSES
+from tests.helpers import NUM_INPUTS, NUM_HID1, NUM_CLASSES
 
 
 class ScriptedTrainer(object):
@@ -30,10 +30,10 @@ class ScriptedTrainer(object):
 
 
 @pytest.fixture(scope='module')
-def trained():
+def trained(inputs, classes):
     """A tiny classifier trained by downhill for 3 epochs (compiled once)."""
     net = feedforward.Classifier([NUM_INPUTS, (NUM_HID1, 'tanh'), NUM_CLASSES])
-    pairs = list(net.itertrain([INPUTS, CLASSES], algo='sgd', max_updates=3,
+    pairs = list(net.itertrain([inputs, classes], algo='sgd', max_updates=3,
                                validate_every=2, batch_size=16,
                                quiet=True, progress=False))
     return net, pairs
@@ -92,32 +92,33 @@ def test_history_records_every_pair_of_downhill_training(trained):
     np.testing.assert_array_equal(record.valid.iterations, [1, 3])
 
 
-def test_history_is_reset_by_each_run_and_train_returns_last_pair():
+def test_history_is_reset_by_each_run_and_train_returns_last_pair(inputs,
+                                                                  classes):
     net = feedforward.Classifier([NUM_INPUTS, NUM_CLASSES])
     first = ScriptedTrainer(epochs=3)
-    net.train([INPUTS, CLASSES], algo=first, quiet=True)
+    net.train([inputs, classes], algo=first, quiet=True)
     old = net.history
     assert len(old) == 3
-    result = net.train([INPUTS, CLASSES], algo=ScriptedTrainer(epochs=2))
+    result = net.train([inputs, classes], algo=ScriptedTrainer(epochs=2))
     assert net.history is not old and len(old) == 3
     assert len(net.history) == 2
     assert result == ({'loss': 0.9, 'acc': 0.61}, {'loss': 2.0, 'acc': 0.5})
     assert net.history.records[-1].train == result[0]
 
 
-def test_history_feedback_keywords_do_not_reach_trainer():
+def test_history_feedback_keywords_do_not_reach_trainer(inputs, classes):
     net = feedforward.Classifier([NUM_INPUTS, NUM_CLASSES])
     scripted = ScriptedTrainer(epochs=1)
-    net.train([INPUTS, CLASSES], algo=scripted, quiet=True, progress=False,
+    net.train([inputs, classes], algo=scripted, quiet=True, progress=False,
               batch_size=8)
     assert 'quiet' not in scripted.kwargs
     assert 'progress' not in scripted.kwargs
     assert scripted.kwargs['batch_size'] == 8
 
 
-def test_history_of_sample_trainer_has_one_record():
+def test_history_of_sample_trainer_has_one_record(inputs, classes):
     net = feedforward.Classifier([NUM_INPUTS, (NUM_HID1, 'tanh'), NUM_CLASSES])
-    net.train([INPUTS, CLASSES], algo='sample', quiet=True)
+    net.train([inputs, classes], algo='sample', quiet=True)
     assert len(net.history) == 1
     assert net.history.records[0] == history.Record(
         1, {'loss': 0.0}, {'loss': 0.0}, True)
@@ -149,9 +150,9 @@ class InterruptibleTrainer(object):
                 return
 
 
-def test_history_keeps_records_after_an_interrupt():
+def test_history_keeps_records_after_an_interrupt(inputs, classes):
     net = feedforward.Classifier([NUM_INPUTS, NUM_CLASSES])
-    iterator = net.itertrain([INPUTS, CLASSES], algo=InterruptibleTrainer(),
+    iterator = net.itertrain([inputs, classes], algo=InterruptibleTrainer(),
                              quiet=True, progress=False)
     assert next(iterator)[0] == {'loss': 1.0}
     assert next(iterator)[0] == {'loss': 2.0}

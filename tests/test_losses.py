@@ -15,13 +15,13 @@ import pytest
 
 import theanets
 from theanets import feedforward, losses, util
-from conftest import (
-    CLASS_WEIGHTS, CLASSES, INPUTS, OUTPUTS, assert_progress)
 import theano  # noqa: E402  (imported after theanets configures it)
 import theano.tensor as TT  # noqa: E402
 
+from tests.helpers import LEGACY_MODELS, assert_progress
+
 LEGACY_DIRS = (
-    os.path.join(os.path.dirname(__file__), 'legacy-models'),
+    LEGACY_MODELS,
     '/work/shared/legacy-models',
 )
 
@@ -38,6 +38,7 @@ class Step(losses.Loss):
     """A user-defined loss: the fraction of outputs above their target."""
 
     def __call__(self, outputs):
+        # ``_target`` is the documented attribute loss subclasses read
         above = TT.gt(outputs[self.output_name], self._target)
         return TT.cast(above, util.FLOAT).mean()
 
@@ -236,10 +237,11 @@ def evaluate(cases):
     for name in names:
         loss, outputs, target, weights, method = built[name]
         exprs.append(getattr(loss, method or '__call__')(outputs))
-        if loss._target is not target:
-            givens[loss._target] = target
-        if loss._weights is not None:
-            givens[loss._weights] = weights
+        own = loss.variables  # [target] or [target, weights]
+        if own[0] is not target:
+            givens[own[0]] = target
+        if len(own) > 1:
+            givens[own[1]] = weights
     order = list(SYMBOLS)
     fn = theano.function([variables[k] for k in order], exprs,
                          givens=list(givens.items()), on_unused_input='ignore')
@@ -362,13 +364,14 @@ def test_package_exports_loss():
 
 
 def test_registry_holds_only_losses():
-    registry = losses.Loss._registry
+    registry = losses.Loss._registry  # the registry's contents are the subject
     assert all(issubclass(cls, losses.Loss) for cls in registry.values())
     assert not losses.Loss.is_registered('relu')
     assert not losses.Loss.is_registered(None)
 
 
 def test_hinge_is_only_hinge():
+    # which registry keys name Hinge: only the internal registry tells
     keys = [k for k, cls in losses.Loss._registry.items() if cls is losses.Hinge]
     assert keys == ['hinge']
     assert issubclass(losses.Hinge, losses.CrossEntropy)
@@ -417,7 +420,9 @@ def test_int_target_makes_float_variables(ndim):
     target, weights = loss.variables
     assert (target.name, target.ndim, target.dtype) == ('target', ndim, util.FLOAT)
     assert (weights.name, weights.ndim, weights.dtype) == ('weights', ndim, util.FLOAT)
-    assert target is loss._target and weights is loss._weights
+    # the loss computes with exactly these variables
+    expr = loss({'out:out': TT.TensorType(util.FLOAT, (False, ) * ndim)()})
+    assert {target, weights} <= set(theano.gof.graph.inputs([expr]))
 
 
 @pytest.mark.parametrize('key', ['xe', 'hinge'])
@@ -432,10 +437,11 @@ def test_classification_target_is_int32(key, ndim):
 def test_symbolic_target_used_as_is():
     x = TT.tensor3('in')
     loss = losses.Loss.build('mse', target=x, weighted=True)
-    assert loss._target is x
+    target, weights = loss.variables
+    assert target is x
     assert loss.variables[0] is x
-    assert loss._weights.name == 'weights'
-    assert loss._weights.ndim == 3 and loss._weights.dtype == util.FLOAT
+    assert weights.name == 'weights'
+    assert weights.ndim == 3 and weights.dtype == util.FLOAT
     assert losses.Loss.build('kl', target=x).variables == [x]
 
 
@@ -455,8 +461,8 @@ def test_bad_target_ndim(target):
 
 def test_unweighted_has_no_weights():
     loss = losses.Loss.build('gll', target=2)
-    assert loss._weights is None
-    assert loss.variables == [loss._target]
+    (target, ) = loss.variables  # no weights variable
+    assert target.name == 'target'
 
 
 @pytest.mark.parametrize('given, expected', [
@@ -760,7 +766,7 @@ def test_legacy_pickles(messages, name, cls, target):
     loss = load_legacy_loss(name)
     assert type(loss) is cls
     assert vars(loss).keys() == {'weight', '_target', '_weights', 'output_name'}
-    assert (loss.weight, loss.output_name, loss._weights) == (1.0, 'out:out', None)
+    assert (loss.weight, loss.output_name, len(loss.variables)) == (1.0, 'out:out', 1)
     (variable, ) = loss.variables
     assert (variable.name, variable.dtype, variable.ndim) == target
     loss.log()
@@ -807,7 +813,7 @@ def test_model_loss_variables():
         ('in', 2, util.FLOAT), ('target', 1, 'int32'), ('weights', 1, util.FLOAT)]
     net = feedforward.Autoencoder([7, 8, 7], loss='mae', weighted=True)
     assert isinstance(net.losses[0], losses.MeanAbsoluteError)
-    assert net.losses[0]._target is net.inputs[0]
+    assert net.losses[0].variables[0] is net.inputs[0]
     assert [v.name for v in net.variables] == ['in', 'weights']
 
 
@@ -855,30 +861,30 @@ def test_model_with_mmd_loss_saves_and_loads():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('loss', ['xe', 'hinge'])
-def test_classifier_progress(loss):
-    assert_progress(feedforward.Classifier([7, 8, 6], loss=loss), [INPUTS, CLASSES])
+def test_classifier_progress(loss, inputs, classes):
+    assert_progress(feedforward.Classifier([7, 8, 6], loss=loss), [inputs, classes])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('loss', ['mse', 'mae', 'mmd'])
-def test_regressor_progress(loss):
-    assert_progress(feedforward.Regressor([7, 8, 5], loss=loss), [INPUTS, OUTPUTS])
+def test_regressor_progress(loss, inputs, outputs):
+    assert_progress(feedforward.Regressor([7, 8, 5], loss=loss), [inputs, outputs])
 
 
 @pytest.mark.slow
-def test_regressor_kl_progress():
+def test_regressor_kl_progress(inputs, outputs):
     net = feedforward.Regressor([7, 8, (5, 'softmax')], loss='kl')
     # targets are not normalised and some exceed 1: clipping matters
-    assert (abs(OUTPUTS) > 1).any()
-    assert_progress(net, [INPUTS, abs(OUTPUTS)])
+    assert (abs(outputs) > 1).any()
+    assert_progress(net, [inputs, abs(outputs)])
 
 
 @pytest.mark.slow
-def test_regressor_gll_progress():
-    assert_progress(gll_regressor(), [INPUTS, OUTPUTS])
+def test_regressor_gll_progress(inputs, outputs):
+    assert_progress(gll_regressor(), [inputs, outputs])
 
 
 @pytest.mark.slow
-def test_weighted_classifier_progress():
+def test_weighted_classifier_progress(inputs, classes, class_weights):
     net = feedforward.Classifier([7, 8, 6], loss='hinge', weighted=True)
-    assert_progress(net, [INPUTS, CLASSES, CLASS_WEIGHTS])
+    assert_progress(net, [inputs, classes, class_weights])

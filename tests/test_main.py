@@ -40,7 +40,7 @@ def test_save_load(experiment, tmpdir):
     assert loaded is not old
     assert [l.name for l in loaded.layers] == [l.name for l in old.layers]
     for a, b in zip(loaded.layers, old.layers):
-        assert a._input_shapes == b._input_shapes
+        assert a.input_shapes == b.input_shapes
     assert [p.name for p in loaded.params] == [p.name for p in old.params]
     for a, b in zip(loaded.params, old.params):
         np.testing.assert_array_equal(a.get_value(), b.get_value())

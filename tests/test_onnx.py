@@ -28,8 +28,7 @@ from theanets import layers
 from theanets import util
 from theanets.__main__ import main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LEGACY = os.path.join(ROOT, 'tests', 'legacy-models')
+from tests.helpers import LEGACY_MODELS as LEGACY, ROOT
 
 #: float32 agreement between Theano and ONNX Runtime.
 TOLERANCE = dict(rtol=1e-5, atol=2e-6)

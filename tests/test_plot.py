@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 from theanets import feedforward, history, plot  # noqa: E402
 
-from conftest import INPUTS, CLASSES, NUM_INPUTS, NUM_CLASSES  # noqa: E402
+from tests.helpers import NUM_INPUTS, NUM_CLASSES  # noqa: E402
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
@@ -27,9 +27,9 @@ class ScriptedTrainer(object):
 
 
 @pytest.fixture(scope='module')
-def net():
+def net(inputs, classes):
     model = feedforward.Classifier([NUM_INPUTS, NUM_CLASSES])
-    model.train([INPUTS, CLASSES], algo=ScriptedTrainer(), quiet=True,
+    model.train([inputs, classes], algo=ScriptedTrainer(), quiet=True,
                 progress=False)
     return model
 

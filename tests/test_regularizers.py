@@ -13,8 +13,6 @@ import theano  # noqa: E402  (theanets configures Theano first)
 import theano.tensor as TT  # noqa: E402
 from theano.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402
 
-from conftest import INPUTS, OUTPUTS, RNN_INPUTS, RNN_OUTPUTS
-
 
 class Graph:
     """Stand-in for a network: regularizers only need its ``layers``."""
@@ -515,14 +513,14 @@ def regressor():
     dict(contractive=0.01),
     dict(weight_l2=0.01),
 ])
-def test_training_makes_progress(regressor, kwargs):
-    assert_improves(regressor, [INPUTS, OUTPUTS], **kwargs)
+def test_training_makes_progress(regressor, kwargs, inputs, outputs):
+    assert_improves(regressor, [inputs, outputs], **kwargs)
 
 
-def test_training_with_random_state_rng():
+def test_training_with_random_state_rng(inputs, outputs):
     # The network rng reaches the noise regularizer; the original failed here.
     net = feedforward.Regressor([7, 20, 5], rng=np.random.RandomState(115))
-    assert_improves(net, [INPUTS, OUTPUTS], input_noise=0.1)
+    assert_improves(net, [inputs, outputs], input_noise=0.1)
 
 
 @pytest.mark.slow
@@ -534,8 +532,8 @@ def test_training_with_random_state_rng():
     dict(hidden_l1=0.1),
     dict(weight_l1=0.1),
 ])
-def test_training_makes_progress_slow(regressor, kwargs):
-    assert_improves(regressor, [INPUTS, OUTPUTS], **kwargs)
+def test_training_makes_progress_slow(regressor, kwargs, inputs, outputs):
+    assert_improves(regressor, [inputs, outputs], **kwargs)
 
 
 def test_feed_forward_dropout_reference():
@@ -563,16 +561,18 @@ class TestRecurrent:
         ('recurrent_norm', 'RecurrentNorm'),
         ('recurrent_state', 'RecurrentState'),
     ])
-    def test_pattern_is_required(self, rnn_regressor, key, cls):
+    def test_pattern_is_required(self, rnn_regressor, key, cls, inputs,
+                                 outputs):
         # Defect 2.9-2. The data are 2-D (wrong for this model): the error
         # about the missing pattern must come first, from building the loss.
         with pytest.raises(util.ConfigurationError, match=cls):
-            rnn_regressor.train([INPUTS, OUTPUTS], **{key: 0.1})
+            rnn_regressor.train([inputs, outputs], **{key: 0.1})
 
     @pytest.mark.slow
     @pytest.mark.parametrize('key', ['recurrent_norm', 'recurrent_state'])
-    def test_training_makes_progress(self, rnn_regressor, key):
-        assert_improves(rnn_regressor, [RNN_INPUTS, RNN_OUTPUTS],
+    def test_training_makes_progress(self, rnn_regressor, key, rnn_inputs,
+                                     rnn_outputs):
+        assert_improves(rnn_regressor, [rnn_inputs, rnn_outputs],
                         **{key: dict(pattern='hid1:out', weight=0.1)})
 
     def test_reference_values(self):

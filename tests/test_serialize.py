@@ -64,7 +64,7 @@ def test_feedforward_round_trip(tmpdir, cls, spec, kwargs):
     model = cls(spec, rng=5, **kwargs)
     loaded = _round_trip(model, tmpdir)
     _same_outputs(model, loaded, X2)
-    assert loaded._rng == 5
+    assert loaded._rng == 5  # the file stores the model's (internal) rng
 
 
 def test_tied_partner_restored(tmpdir):
@@ -163,6 +163,7 @@ def test_sparse_input_and_random_state(tmpdir):
         rng=np.random.RandomState(4))
     loaded = _round_trip(model, tmpdir)
     assert loaded.inputs[0].type.format == 'csc'
+    # the file stores the model's (internal) rng, with its state
     assert isinstance(loaded._rng, np.random.RandomState)
     assert loaded._rng.randint(1000) == model._rng.randint(1000)
 

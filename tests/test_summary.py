@@ -4,7 +4,7 @@ import html.parser
 
 from theanets import feedforward, graph
 
-from conftest import NUM_INPUTS, NUM_HID1, NUM_CLASSES, NUM_OUTPUTS
+from tests.helpers import NUM_INPUTS, NUM_HID1, NUM_CLASSES, NUM_OUTPUTS
 
 # 7 -> 8 (tanh) -> 6 (softmax): (7 * 8 + 8) + (8 * 6 + 6) = 64 + 54 = 118
 CLASSIFIER_SUMMARY = '''\

@@ -1,19 +1,16 @@
 """Tests for the trainers (theanets.trainer) and training through itertrain."""
 
-import logging
 import re
 
-import click
 import downhill
-import downhill.dataset
 import numpy as np
 import pytest
 
-from theanets import feedforward, main, trainer, util
+from theanets import backend, feedforward, main, trainer, util
+import theano  # noqa: E402  (configured by theanets)
 
-from conftest import (
-    INPUTS, OUTPUTS, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
-    assert_progress)
+from tests.helpers import (
+    NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)
 
 REG_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS]
 CLF_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_CLASSES]
@@ -23,31 +20,6 @@ TIED_AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2,
 
 #: The keyword arguments of the pinned "progress" pattern.
 PROGRESS = dict(momentum=0.5, batch_size=3, max_gradient_norm=1)
-
-
-class _Records(logging.Handler):
-    """Collect the records of the ``theanets`` logger (it does not propagate
-    to the root logger, so pytest's ``caplog`` does not see them)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def messages(self, logger=None):
-        return [r.getMessage() for r in self.records
-                if logger is None or r.name == logger]
-
-
-@pytest.fixture
-def logs():
-    handler = _Records()
-    logger = logging.getLogger('theanets')
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 def _stages(logs):
@@ -120,47 +92,11 @@ def test_reservoir_samples_are_unit_rows_of_the_stream():
 
 
 # ----------------------------------------------------------------------
-# downhill's console output goes to logging
+# names kept for older code
 
-def test_downhill_log_goes_to_theanets_logger(logs, capsys):
-    downhill.util.log('compiling {}'.format(click.style('SGD', fg='red')))
-    downhill.util.log_param('patience', 7)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'compiling SGD', 'setting: patience = 7']
-    assert all(r.levelno == logging.INFO for r in logs.records)
-
-
-def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys):
-    downhill.Dataset([INPUTS, OUTPUTS], name='probe', batch_size=32, rng=1)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'probe: 2 of 2 mini-batches from (64, 7); (64, 5)']
-
-
-def test_route_downhill_logging_is_idempotent_and_leaves_click_alone(logs):
-    echo = click.echo
-    trainer.route_downhill_logging()
-    trainer.route_downhill_logging()
-    assert click.echo is echo
-    assert downhill.base.click is click
-    proxy = downhill.dataset.click
-    assert isinstance(proxy, trainer._EchoToLog)
-    assert proxy._module is click            # wrapped once, not twice
-    assert proxy.style is click.style
-    downhill.util.log('once')
-    assert logs.messages() == ['once']
-
-
-def test_downhill_messages_can_be_silenced(logs):
-    logger = logging.getLogger('theanets.downhill')
-    logger.setLevel(logging.WARNING)
-    try:
-        downhill.util.log('hidden')
-    finally:
-        logger.setLevel(logging.NOTSET)
-    downhill.util.log('shown')
-    assert logs.messages() == ['shown']
+def test_route_downhill_logging_is_kept_in_trainer():
+    # code written before theanets.backend existed imports it from here
+    assert trainer.route_downhill_logging is backend.route_downhill_logging
 
 
 # ----------------------------------------------------------------------
@@ -267,12 +203,18 @@ def test_downhill_trainer_rejects_unknown_algorithm():
     assert 'optimizer,' not in message and not message.endswith('optimizer')
 
 
+def test_unknown_algorithm_lists_known_names(no_compile, tiny, inputs, outputs):
+    with pytest.raises(util.UnknownNameError, match='known names are: '
+                                                    'adadelta, adagrad, adam'):
+        tiny.train([inputs, outputs], algo='bogus')
+
+
 # ----------------------------------------------------------------------
 # DownhillTrainer through itertrain
 
-def test_downhill_progress_and_monitor_gradients(logs):
+def test_downhill_progress_and_monitor_gradients(logs, inputs, outputs):
     net = feedforward.Regressor(REG_LAYERS)
-    pairs = net.itertrain([INPUTS, OUTPUTS], algo='sgd',
+    pairs = net.itertrain([inputs, outputs], algo='sgd',
                           monitor_gradients=True, **PROGRESS)
     train0, valid0 = next(pairs)
     train1, valid1 = next(pairs)
@@ -290,10 +232,10 @@ def test_downhill_progress_and_monitor_gradients(logs):
     assert 'compiling SGD optimizer' in downhill_lines
 
 
-def test_explicit_options_reach_the_optimizer(logs):
+def test_explicit_options_reach_the_optimizer(logs, inputs, outputs):
     net = feedforward.Regressor(REG_LAYERS)
     pairs = list(net.itertrain(
-        [INPUTS, OUTPUTS], algo='nag', learning_rate=0.01, momentum=0.9,
+        [inputs, outputs], algo='nag', learning_rate=0.01, momentum=0.9,
         patience=1, validate_every=1, min_improvement=0,
         max_gradient_elem=0.5, max_updates=3, batch_size=16,
         train_batches=3))
@@ -324,9 +266,10 @@ def tiny_regressor():
     pytest.param('esgd', marks=pytest.mark.slow),
     pytest.param('adam', marks=pytest.mark.slow),
 ])
-def test_every_algorithm_makes_progress(tiny_regressor, algo, logs):
+def test_every_algorithm_makes_progress(tiny_regressor, algo, logs, inputs,
+                                        outputs):
     pairs = list(tiny_regressor.itertrain(
-        [INPUTS, OUTPUTS], algo=algo, learning_rate=0.01, batch_size=16,
+        [inputs, outputs], algo=algo, learning_rate=0.01, batch_size=16,
         max_updates=4, rms_halflife=7, rms_regularizer=1e-6,
         rprop_increase=1.1))
     assert len(pairs) == 4
@@ -341,11 +284,11 @@ def test_every_algorithm_makes_progress(tiny_regressor, algo, logs):
         assert 'setting: rprop_increase = 1.1' in lines
 
 
-def test_deprecated_algorithm_keyword(logs):
+def test_deprecated_algorithm_keyword(logs, inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, 20, NUM_OUTPUTS], rng=115)
     with pytest.warns(DeprecationWarning, match='algo'):
         pairs = list(net.itertrain(
-            [INPUTS, OUTPUTS], algorithm='sgd', patience=2,
+            [inputs, outputs], algorithm='sgd', patience=2,
             min_improvement=0.01, max_gradient_norm=1, batch_size=64))
     assert 'compiling SGD optimizer' in logs.messages('theanets.downhill')
     valid = [v['loss'] for _, v in pairs]
@@ -380,15 +323,15 @@ def _reference_reservoir(xs, n, rng):
     return np.array(pool, dtype=pool[0].dtype)
 
 
-def test_sample_trainer_pinned(logs):
+def test_sample_trainer_pinned(logs, inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     hid2_w = net.find('hid2', 'w').get_value()
-    pairs = list(net.itertrain([INPUTS], algo='sample'))
+    pairs = list(net.itertrain([inputs], algo='sample'))
     assert pairs == [({'loss': 0}, {'loss': 0})]
     assert pairs[0][0]['loss'] == 0 and pairs[0][1]['loss'] == 0
 
     # pass 1 finds the sizes, pass 2 samples out.w, pass 3 samples hid1.w
-    _, second, third = _passes([INPUTS], 3)
+    _, second, third = _passes([inputs], 3)
     rng = np.random.RandomState(13)
     out_w = _reference_reservoir(_rows(second), 12, rng)
     out_w /= np.linalg.norm(out_w, axis=1)[:, None]
@@ -401,7 +344,7 @@ def test_sample_trainer_pinned(logs):
         'setting out.w: (12, 7)', 'setting hid1.w: (7, 8)']
 
 
-def test_sample_trainer_several_qualifying_weights(logs):
+def test_sample_trainer_several_qualifying_weights(logs, inputs):
     # Defects 18.4: a second output-side weight used to get an exhausted
     # sample stream, a second input-side weight a NameError. Each weight now
     # samples its own pass: targets for output weights; raw inputs for the
@@ -412,14 +355,14 @@ def test_sample_trainer_several_qualifying_weights(logs):
     names = [p.name for p in net.params]
     assert names == ['hid1.w', 'hid1.b', 'out.w_in:out', 'out.w_hid1:out',
                      'out.b']
-    assert list(net.itertrain([INPUTS], algo='sample')) == [
+    assert list(net.itertrain([inputs], algo='sample')) == [
         ({'loss': 0}, {'loss': 0})]
     assert [m for m in logs.messages() if m.startswith('setting ')] == [
         'setting out.w_in:out: (7, 7)', 'setting out.w_hid1:out: (7, 7)',
         'setting hid1.w: (7, 7)', 'setting out.w_in:out: (7, 7)',
         'setting out.w_hid1:out: (7, 7)']
 
-    _, p2, p3, p4, p5, p6 = _passes([INPUTS], 6)
+    _, p2, p3, p4, p5, p6 = _passes([inputs], 6)
     rng = np.random.RandomState(13)
     for batches in (p2, p3):                  # output stage, overwritten
         _reference_reservoir(_rows(batches), NUM_INPUTS, rng)
@@ -440,10 +383,10 @@ def test_sample_trainer_several_qualifying_weights(logs):
 # ----------------------------------------------------------------------
 # layer-wise (supervised) pretraining
 
-def test_layerwise_untied_stages_and_progress(logs):
+def test_layerwise_untied_stages_and_progress(logs, inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     original = list(net.layers)
-    pairs = net.itertrain([INPUTS], algo='layerwise', max_updates=2,
+    pairs = net.itertrain([inputs], algo='layerwise', max_updates=2,
                           **PROGRESS)
     train0, valid0 = next(pairs)
     assert [layer.name for layer in net.layers] == ['in', 'hid1', 'lwout']
@@ -463,13 +406,13 @@ def test_layerwise_untied_stages_and_progress(logs):
     assert net.losses[0].output_name == 'out:out'
 
 
-def test_layerwise_tied_stages_and_progress(logs):
+def test_layerwise_tied_stages_and_progress(logs, inputs):
     net = feedforward.Autoencoder(TIED_AE_LAYERS)
     original = list(net.layers)
-    assert_progress(net, [INPUTS], algo='layerwise')
+    assert_progress(net, [inputs], algo='layerwise')
     stage, = _stages(logs)
     assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', stage)
-    assert len(list(net.itertrain([INPUTS], algo='layerwise', max_updates=1,
+    assert len(list(net.itertrain([inputs], algo='layerwise', max_updates=1,
                                   **PROGRESS))) == 2
     first, full = _stages(logs)[1:]
     assert re.fullmatch(r'layerwise: training in -> hid1 -> tied\d+', first)
@@ -478,10 +421,10 @@ def test_layerwise_tied_stages_and_progress(logs):
     assert net.losses[0].output_name == 'out:out'
 
 
-def test_layerwise_restores_network_when_stopped_early():
+def test_layerwise_restores_network_when_stopped_early(inputs):
     net = feedforward.Autoencoder(AE_LAYERS)
     original = list(net.layers)
-    data = downhill.Dataset([INPUTS], batch_size=32, rng=13)
+    data = downhill.Dataset([inputs], batch_size=32, rng=13)
     pairs = trainer.SupervisedPretrainer('sgd', net).itertrain(
         data, data, rng=13, max_updates=1)
     next(pairs)
@@ -507,18 +450,18 @@ def _pretraining_lines(logs):
         'copying '))]
 
 
-def test_unsupervised_pretraining(logs):
+def test_unsupervised_pretraining(logs, inputs):
     exp = main.Experiment(feedforward.Classifier, CLF_LAYERS)
     net = exp.network
     before = {p.name: p.get_value() for p in net.params}
     del logs.records[:]
-    assert_progress(exp, [INPUTS], algo='pretrain')
+    assert_progress(exp, [inputs], algo='pretrain')
     assert _pretraining_lines(logs)[0] == 'creating shadow network'
 
     del logs.records[:]
     # validating after each epoch lets the optimizers keep trained values
     # (they restore the best validated parameters when they stop)
-    pairs = list(exp.itertrain([INPUTS], algo='pretrain', max_updates=2,
+    pairs = list(exp.itertrain([inputs], algo='pretrain', max_updates=2,
                                validate_every=1, **PROGRESS))
     assert len(pairs) == 4
     assert all(list(t) == ['loss', 'err'] for t, _ in pairs)
@@ -564,3 +507,97 @@ def test_esgd_refuses_recurrent_layers_before_compiling(form, monkeypatch):
     with pytest.raises(util.ConfigurationError,
                        match=r'"esgd" needs second derivatives.*"hid1"'):
         net.train([x, y], algo='esgd', max_updates=1)
+
+
+# ----------------------------------------------------------------------
+# training faults: non-finite values and interrupts
+
+
+def _exploding():
+    net = feedforward.Regressor([3, 2])
+    rng = np.random.RandomState(0)
+    data = [rng.randn(8, 3).astype('f') * 10, rng.randn(8, 2).astype('f')]
+    return net, data
+
+
+def test_non_finite_loss_stops_training():
+    net, data = _exploding()
+    snapshots = []
+    with pytest.raises(util.TrainingError) as info:
+        for train, _ in net.itertrain(data, algo='sgd', learning_rate=10.0,
+                                      batch_size=8, max_updates=50):
+            assert np.isfinite(train['loss'])
+            snapshots.append([p.get_value() for p in net.params])
+    epoch = len(snapshots) + 1
+    assert 'training stopped at epoch {}'.format(epoch) in str(info.value)
+    assert "monitor 'loss'" in str(info.value)
+    assert 'after epoch {}'.format(epoch - 1) in str(info.value)
+    assert len(snapshots) >= 2
+    for value, param in zip(snapshots[-1], net.params):
+        np.testing.assert_array_equal(param.get_value(), value)
+        assert np.isfinite(param.get_value()).all()
+    # the model is still usable
+    assert np.isfinite(net.predict(data[0])).all()
+    with pytest.raises(util.TrainingError):
+        net.train(data, algo='sgd', learning_rate=10.0, batch_size=8)
+
+
+def test_non_finite_monitors_and_parameters_detected():
+    # the trainers' internal check behind the TrainingError above
+    finite = theano.shared(np.ones(2, util.FLOAT), name='a')
+    broken = theano.shared(np.array([1, np.inf], util.FLOAT), name='b')
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': 2.0}),
+                               [finite]) is None
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': np.nan}), [finite]) \
+        == "the validation monitor 'loss' (nan)"
+    assert trainer._non_finite(({'loss': 1.0, 'err': -np.inf}, {}), []) \
+        == "the training monitor 'err' (-inf)"
+    assert trainer._non_finite(({'loss': 1.0}, {'loss': 1.0}),
+                               [finite, broken]) == "parameter 'b'"
+    assert trainer._non_finite('not a pair', [finite]) is None
+
+
+def test_keyboard_interrupt_in_step_keeps_best(monkeypatch, inputs, outputs):
+    # An interrupt inside an optimizer step is simulated by wrapping
+    # downhill's internal Optimizer._step; its _best_params are the
+    # parameters the optimizer restores.
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    original = downhill.base.Optimizer._step
+    calls = []
+    best = []
+
+    def step(self, dataset):
+        calls.append(1)
+        if len(calls) == 4:
+            best.append([p.copy() for p in self._best_params])
+            raise KeyboardInterrupt
+        return original(self, dataset)
+
+    monkeypatch.setattr(downhill.base.Optimizer, '_step', step)
+    result = net.train([inputs, outputs], algo='sgd', batch_size=64,
+                       learning_rate=0.01, validate_every=2,
+                       min_improvement=0)
+    assert len(calls) == 4
+    train, valid = result
+    assert np.isfinite(train['loss'])
+    for value, param in zip(best[0], net.params):
+        np.testing.assert_array_equal(param.get_value(), value)
+    assert net.predict(inputs).shape == outputs.shape
+
+
+def test_keyboard_interrupt_between_epochs_restores_best(inputs, outputs):
+    net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+    algo = trainer.DownhillTrainer('sgd', net)
+    dataset = downhill.Dataset([inputs, outputs], batch_size=64)
+    start = [p.get_value() for p in net.params]
+    pairs = algo.itertrain(dataset, dataset, learning_rate=0.01,
+                           validate_every=100)
+    next(pairs)
+    next(pairs)
+    assert not np.array_equal(net.params[0].get_value(), start[0])
+    with pytest.raises(StopIteration):
+        pairs.throw(KeyboardInterrupt)
+    # only the first validation happened: the best parameters are the
+    # initial ones
+    for value, param in zip(start, net.params):
+        np.testing.assert_array_equal(param.get_value(), value)

@@ -43,6 +43,7 @@ def family():
 
 def test_registrar_registers_by_lowercase_name(family):
     Base, Widget, Gadget, Gadget2 = family
+    # the registry's internal dict is what registration fills in
     assert 'base' not in Widget._registry
     assert Widget._registry == {
         'widget': Widget, 'gadget': Gadget, 'gadget2': Gadget2,
@@ -184,6 +185,7 @@ def test_detailed_callsite(monkeypatch):
     handler = Collect()
     logger = logging.getLogger('theanets')
     logger.addHandler(handler)
+    # start from the internal "not enabled yet" state, whatever ran before
     monkeypatch.setattr(theanets._logging, '_detailed_callsite', False)
     try:
         util.enable_detailed_callsite_logging()

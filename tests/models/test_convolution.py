@@ -1,15 +1,14 @@
-"""Model-level tests for convolution networks (theanets.convolution models
-with ``conv2`` layers): pinned scores, prediction shapes, training."""
+"""Tests for theanets.convolution: the model classes, and networks with
+``conv2`` layers (pinned scores, prediction shapes, training)."""
 
 import numpy as np
 import pytest
 
-from theanets import convolution
+from theanets import convolution, feedforward
 
-from conftest import (
-    CNN_INPUTS, OUTPUTS, OUTPUT_WEIGHTS, CLASSES, CLASS_WEIGHTS, NUM_EXAMPLES,
-    NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, CNN_WIDTH,
-    CNN_HEIGHT, FILTER_SIZE, assert_progress)
+from tests.helpers import (
+    NUM_EXAMPLES, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
+    CNN_WIDTH, CNN_HEIGHT, FILTER_SIZE, assert_progress)
 
 
 def conv_layers(num_out):
@@ -37,18 +36,41 @@ def classifier():
 
 
 # ----------------------------------------------------------------------
+# model classes
+
+
+@pytest.mark.parametrize('cls, base, output_ndim, activation', [
+    (convolution.Regressor, feedforward.Regressor, 2, 'linear'),
+    (convolution.Classifier, feedforward.Classifier, 1, 'softmax'),
+])
+def test_class_attributes(cls, base, output_ndim, activation):
+    assert issubclass(cls, base)
+    assert cls.INPUT_NDIM == 4
+    assert cls.OUTPUT_NDIM == output_ndim
+    assert cls.DEFAULT_OUTPUT_ACTIVATION == activation
+
+
+def test_input_variable_is_4d():
+    net = convolution.Regressor([(13, 15, 7), 'flat', 5])
+    assert net.inputs[0].ndim == 4
+    assert net.layers[1].output_shape == (13 * 15 * 7, )
+    assert [v.name for v in net.variables] == ['in', 'target']
+    assert net.variables[1].ndim == 2
+
+
+# ----------------------------------------------------------------------
 # pinned values of the untrained default-seed models
 
 
-def test_regressor_score(regressor):
+def test_regressor_score(regressor, outputs, cnn_inputs):
     # theanets 0.8 pins -16.850263595581055; float32 rounding on this BLAS
     # gives -16.850265502929688 (relative difference about 1e-7)
-    assert regressor.score(CNN_INPUTS, OUTPUTS) == pytest.approx(
+    assert regressor.score(cnn_inputs, outputs) == pytest.approx(
         -16.850263595581055, rel=1e-5)
 
 
-def test_classifier_score(classifier):
-    assert classifier.score(CNN_INPUTS, CLASSES) == pytest.approx(
+def test_classifier_score(classifier, classes, cnn_inputs):
+    assert classifier.score(cnn_inputs, classes) == pytest.approx(
         0.171875, rel=1e-6)
 
 
@@ -56,8 +78,8 @@ def test_classifier_score(classifier):
 # prediction and evaluation
 
 
-def test_feed_forward(regressor):
-    outs = regressor.feed_forward(CNN_INPUTS)
+def test_feed_forward(regressor, cnn_inputs):
+    outs = regressor.feed_forward(cnn_inputs)
     assert len(outs) == 8
     shapes = {
         'in:out': (NUM_EXAMPLES, CNN_WIDTH, CNN_HEIGHT, NUM_INPUTS),
@@ -71,7 +93,7 @@ def test_feed_forward(regressor):
     }
     assert {k: v.shape for k, v in outs.items()} == shapes
     assert (W1, H1, W2, H2) == (10, 13, 7, 11)
-    np.testing.assert_allclose(outs['in:out'], CNN_INPUTS)
+    np.testing.assert_allclose(outs['in:out'], cnn_inputs)
     np.testing.assert_allclose(outs['hid1:out'],
                                np.maximum(outs['hid1:pre'], 0))
     np.testing.assert_allclose(
@@ -79,10 +101,10 @@ def test_feed_forward(regressor):
     np.testing.assert_allclose(outs['out:out'], outs['out:pre'])
 
 
-def test_first_layer_is_a_flipped_valid_convolution(regressor):
+def test_first_layer_is_a_flipped_valid_convolution(regressor, cnn_inputs):
     # out[b, i, j, k] = relu(b_k + sum over (u, v, c) of
     #   x[b, i + u, j + v, c] * w[k, c, U - 1 - u, V - 1 - v])
-    x = CNN_INPUTS[:2]
+    x = cnn_inputs[:2]
     w = regressor.find('hid1', 'w').get_value()
     b = regressor.find('hid1', 'b').get_value()
     assert w.shape == (NUM_HID1, NUM_INPUTS) + FILTER_SIZE
@@ -98,36 +120,38 @@ def test_first_layer_is_a_flipped_valid_convolution(regressor):
     np.testing.assert_allclose(got, pre, rtol=1e-4, atol=1e-4)
 
 
-def test_predict_shapes(regressor, classifier):
-    assert regressor.predict(CNN_INPUTS).shape == (NUM_EXAMPLES, NUM_OUTPUTS)
-    labels = classifier.predict(CNN_INPUTS)
+def test_predict_shapes(regressor, classifier, cnn_inputs):
+    assert regressor.predict(cnn_inputs).shape == (NUM_EXAMPLES, NUM_OUTPUTS)
+    labels = classifier.predict(cnn_inputs)
     assert labels.shape == (NUM_EXAMPLES, )
     assert labels.dtype.kind == 'i'
 
 
-def test_classifier_proba_and_logit(classifier):
-    proba = classifier.predict_proba(CNN_INPUTS)
-    logit = classifier.predict_logit(CNN_INPUTS)
+def test_classifier_proba_and_logit(classifier, cnn_inputs):
+    proba = classifier.predict_proba(cnn_inputs)
+    logit = classifier.predict_logit(cnn_inputs)
     assert proba.shape == (NUM_EXAMPLES, NUM_CLASSES)
     assert logit.shape == (NUM_EXAMPLES, NUM_CLASSES)
     np.testing.assert_allclose(proba.sum(axis=-1), 1, rtol=1e-5)
-    np.testing.assert_array_equal(classifier.predict(CNN_INPUTS),
+    np.testing.assert_array_equal(classifier.predict(cnn_inputs),
                                   logit.argmax(axis=-1))
 
 
-def test_classifier_weighted_score(classifier):
-    score = classifier.score(CNN_INPUTS, CLASSES, CLASS_WEIGHTS)
+def test_classifier_weighted_score(classifier, classes, class_weights,
+                                   cnn_inputs):
+    score = classifier.score(cnn_inputs, classes, class_weights)
     assert 0 <= score <= 1
-    eq = classifier.predict(CNN_INPUTS) == CLASSES
+    eq = classifier.predict(cnn_inputs) == classes
     assert score == pytest.approx(
-        (CLASS_WEIGHTS * eq).sum() / CLASS_WEIGHTS.sum(), rel=1e-6)
+        (class_weights * eq).sum() / class_weights.sum(), rel=1e-6)
 
 
-def test_regressor_weighted_score(regressor):
-    u = OUTPUTS - regressor.predict(CNN_INPUTS)
-    v = OUTPUTS - OUTPUTS.mean()
-    w = OUTPUT_WEIGHTS
-    assert regressor.score(CNN_INPUTS, OUTPUTS, w) == pytest.approx(
+def test_regressor_weighted_score(regressor, outputs, output_weights,
+                                  cnn_inputs):
+    u = outputs - regressor.predict(cnn_inputs)
+    v = outputs - outputs.mean()
+    w = output_weights
+    assert regressor.score(cnn_inputs, outputs, w) == pytest.approx(
         1 - (w * u * u).sum() / (w * v * v).sum(), rel=1e-5)
 
 
@@ -136,20 +160,20 @@ def test_regressor_weighted_score(regressor):
 
 
 @pytest.mark.parametrize('weighted', [False, True])
-def test_regressor_progress(weighted):
-    data = [CNN_INPUTS, OUTPUTS]
+def test_regressor_progress(weighted, outputs, output_weights, cnn_inputs):
+    data = [cnn_inputs, outputs]
     if weighted:
-        data.append(OUTPUT_WEIGHTS)
+        data.append(output_weights)
     assert_progress(
         convolution.Regressor(conv_layers(NUM_OUTPUTS), weighted=weighted),
         data)
 
 
 @pytest.mark.parametrize('weighted', [False, True])
-def test_classifier_progress(weighted):
-    data = [CNN_INPUTS, CLASSES]
+def test_classifier_progress(weighted, classes, class_weights, cnn_inputs):
+    data = [cnn_inputs, classes]
     if weighted:
-        data.append(CLASS_WEIGHTS)
+        data.append(class_weights)
     assert_progress(
         convolution.Classifier(conv_layers(NUM_CLASSES), weighted=weighted),
         data)

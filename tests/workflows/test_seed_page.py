@@ -15,8 +15,9 @@ import pytest
 
 import theanets
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    'docs')
+from tests.helpers import ROOT
+
+DOCS = os.path.join(ROOT, 'docs')
 
 #: The ``>>>`` lines of the seed page, verbatim and in order.
 SEED_LINES = [

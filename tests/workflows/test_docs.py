@@ -1,7 +1,7 @@
 """The documentation: every page's examples run, and Sphinx builds cleanly.
 
 Each ``docs/**/*.rst`` page is run as a doctest, with ``np`` and
-``theanets`` in its namespace, the way ``tests/test_seed_page.py`` runs the
+``theanets`` in its namespace, the way ``tests/workflows/test_seed_page.py`` runs the
 seed page (which it keeps to itself, with its verbatim checks).
 """
 
@@ -17,12 +17,13 @@ import pytest
 
 import theanets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT
+
 DOCS = os.path.join(ROOT, 'docs')
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
-#: Pages with their own tests (``tests/test_seed_page.py``).
+#: Pages with their own tests (``tests/workflows/test_seed_page.py``).
 OWN_TESTS = {'classifier-api.rst', 'quickstart.rst'}
 
 #: The user guide: pages with examples, run by default.

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT
+
 EXAMPLES = os.path.join(ROOT, 'examples')
 
 
@@ -51,12 +52,13 @@ def quoted_after(label, text):
 
 def test_every_example_is_tested():
     """Each script in ``examples/`` is run by some test module."""
-    tests = os.path.dirname(os.path.abspath(__file__))
     source = ''
-    for name in sorted(os.listdir(tests)):
-        if name.startswith('test_') and name.endswith('.py'):
-            with open(os.path.join(tests, name), encoding='utf-8') as handle:
-                source += handle.read()
+    for folder, _, names in sorted(os.walk(os.path.join(ROOT, 'tests'))):
+        for name in sorted(names):
+            if name.startswith('test_') and name.endswith('.py'):
+                path = os.path.join(folder, name)
+                with open(path, encoding='utf-8') as handle:
+                    source += handle.read()
     scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith('.py'))
     assert {'autoencoder.py', 'digits.py', 'xor.py'} <= set(scripts)
     untested = [f for f in scripts

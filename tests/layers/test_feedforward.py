@@ -14,9 +14,8 @@ from theanets import graph, layers, util
 import theano  # noqa: E402  (configured by theanets)
 import theano.tensor as TT  # noqa: E402
 
-from conftest import INPUTS, OUTPUTS, NUM_INPUTS as NI, NUM_HID1 as NH, bind_all
-
-LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'legacy-models')
+from tests.helpers import (
+    LEGACY_MODELS as LEGACY, NUM_INPUTS as NI, NUM_HID1 as NH, bind_all)
 
 
 def param_count(layer):
@@ -379,9 +378,9 @@ def test_legacy_layers_rebind(legacy, messages):
     dict(form='concat', inputs=('hid1', 'hid2'), size=16),
     ('flat', 8),
 ])
-def test_prediction_shapes(spec):
+def test_prediction_shapes(spec, inputs):
     net = models.Autoencoder([NI, NH, NH, spec, NI])
-    assert net.predict(INPUTS).shape == (64, NI)
+    assert net.predict(inputs).shape == (64, NI)
 
 
 def test_multiple_inputs_in_network():
@@ -449,6 +448,6 @@ def test_int_seed_gives_every_layer_the_same_stream():
     (13, -1.0473043918609619),
     (np.random.RandomState(13), -1.2224092483520508),
 ])
-def test_pinned_regressor_score(rng, expected):
+def test_pinned_regressor_score(rng, expected, inputs, outputs):
     net = models.Regressor([NI, NH, 12, 5], rng=rng)
-    assert net.score(INPUTS, OUTPUTS) == pytest.approx(expected, rel=1e-5)
+    assert net.score(inputs, outputs) == pytest.approx(expected, rel=1e-5)

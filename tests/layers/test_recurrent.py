@@ -6,6 +6,13 @@ inputs, in both directions and with symbolic initial states; one Theano
 function (compiled in FAST_COMPILE mode) computes all of them. Gradients are
 checked against central finite differences of the same numpy implementations
 (marked slow; compiled in the default optimising mode).
+
+Some tests and reference implementations read a layer's internal state:
+its parsed ``_rate`` option, the ``_params`` it created (without its
+activation's) and the ``Layer._count`` behind default names. These are
+attributes that layer pickles carry (layers spec, section 2.14) and no
+public accessor shows them; checking them is those tests' purpose. The
+fixed tensors (masks, periods, rates) are read through ``fixed_values``.
 """
 
 import logging
@@ -239,12 +246,13 @@ def test_mrnn_default_factors():
 
 def test_bcrnn_mask_rates_and_size_check():
     layer = _bound_small('bcrnn', 2, 4, num_modules=2)
-    np.testing.assert_array_equal(layer._mask.get_value(), [
+    mask, rates = layer.fixed_values['mask'], layer.fixed_values['rate']
+    np.testing.assert_array_equal(mask.get_value(), [
         [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1]])
-    np.testing.assert_allclose(layer._rates.get_value(),
+    np.testing.assert_allclose(rates.get_value(),
                                [2.30232e-04] * 2 + [9.99999e-01] * 2,
                                rtol=1e-5)
-    assert layer._mask.name == 'mask' and layer._rates.name == 'rates'
+    assert mask.name == 'mask' and rates.name == 'rates'
     assert layer.params == layer._params  # mask and rates are not params
     with pytest.raises(util.ConfigurationError,
                        match='size 5 is not a multiple of num_modules 2'):
@@ -258,12 +266,13 @@ def test_clockwork_mask_period_log_and_size_check(caplog):
     assert 'layer Clockwork "l" (None, 6) tanh [T 1 2 4] from "in:out" ' \
         '(None, 2)' in caplog.text
     np.testing.assert_array_equal(layer.periods, [1, 2, 4])
-    np.testing.assert_array_equal(layer._period.get_value(),
+    np.testing.assert_array_equal(layer.fixed_values['period'].get_value(),
                                   [1, 1, 2, 2, 4, 4])
     mask = np.zeros((6, 6))
     for i in range(3):
         mask[2 * i:, 2 * i:2 * i + 2] = 1
-    np.testing.assert_array_equal(layer._mask.get_value(), mask)
+    np.testing.assert_array_equal(layer.fixed_values['mask'].get_value(),
+                                  mask)
     assert layer.to_spec()['periods'] == (1, 2, 4)
     with pytest.raises(util.ConfigurationError,
                        match=r'size 7 is not a multiple of periods \[1 2 4\]'):
@@ -275,19 +284,21 @@ def test_fixed_rates_use_global_rng():
     layer = _bound_small('rrnn', 2, 4, rate='uniform')
     np.random.seed(5)
     expected = np.random.uniform(1e-4, 1 - 1e-4, size=4).astype('f')
-    np.testing.assert_array_equal(layer._rates.get_value(), expected)
-    assert layer._rates.name == 'l.rate'
-    assert layer._rates not in layer.params
+    rates = layer.fixed_values['rate']
+    np.testing.assert_array_equal(rates.get_value(), expected)
+    assert rates.name == 'l.rate'
+    assert rates not in layer.params
 
     np.random.seed(5)
     layer = _bound_small('rrnn', 2, 4, rate=' LOG ')
     np.random.seed(5)
     expected = np.exp(np.random.uniform(-6, -1e-4, size=4)).astype('f')
-    np.testing.assert_array_equal(layer._rates.get_value(), expected)
+    np.testing.assert_array_equal(layer.fixed_values['rate'].get_value(),
+                                  expected)
 
     # SCRN: fixed rates have the layer size (not context_size).
     layer = _bound_small('scrn', 2, 4, rate='uniform')
-    assert layer._rates.get_value().shape == (4, )
+    assert layer.fixed_values['rate'].get_value().shape == (4, )
     assert layer.context_size == 3
 
 
@@ -505,7 +516,7 @@ def ref_rrnn(layer, P, x, h0=None, **_):
     elif rate == 'vector':
         z = sigmoid(P['r'])
     else:
-        z = layer._rates.get_value().astype('f8')
+        z = layer.fixed_values['rate'].get_value().astype('f8')
     h0 = _zeros_or(h0, len(x), P['b'].size)
 
     def step(t, h):
@@ -587,7 +598,7 @@ def ref_scrn(layer, P, x, h0=None, s0=None, **_):
     g = _g(layer)
     n = P['b'].size
     rho = (sigmoid(P['r']) if layer._rate == 'vector'
-           else layer._rates.get_value().astype('f8'))
+           else layer.fixed_values['rate'].get_value().astype('f8'))
     a = x @ P['w']
 
     def step(t, state):

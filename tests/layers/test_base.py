@@ -12,7 +12,7 @@ import theano  # noqa: E402  (configured by theanets)
 import theano.sparse as SS  # noqa: E402
 import theano.tensor as TT  # noqa: E402
 
-from conftest import bind_all
+from tests.helpers import bind_all
 
 
 # -- registry and exports -----------------------------------------------------
@@ -81,6 +81,7 @@ def test_exports():
 # -- constructor --------------------------------------------------------------
 
 def test_counter_and_default_names():
+    # default names number layers with the internal class counter
     start = layers.Layer._count
     a = layers.Feedforward(size=2, inputs='in')
     b = layers.Input(size=2)
@@ -98,8 +99,8 @@ def test_kwargs_stored_verbatim():
     assert layer.name == 'l'
     assert layer.kwargs == {'size': 3, 'inputs': ['a', 'b'], 'foo': 'bar'}
     assert layer.kwargs['inputs'] is inputs
-    assert layer._params == []
-    assert layer._output_shapes == {}
+    assert layer._params == []  # an unbound layer has no public params yet
+    assert layer.output_shapes == {}
 
 
 def test_rng_int_seed():
@@ -127,13 +128,13 @@ def test_rng_legacy_alias_and_default():
 
 
 def test_inputs_normalisation():
-    assert layers.Layer(inputs='in')._input_shapes == {'in': None}
+    assert layers.Layer(inputs='in').input_shapes == {'in': None}
     layer = layers.Layer(inputs=('hid2', 'in:out', 'hid2'))
-    assert list(layer._input_shapes) == ['hid2', 'in:out']
-    assert layers.Layer()._input_shapes == {}
+    assert list(layer.input_shapes) == ['hid2', 'in:out']
+    assert layers.Layer().input_shapes == {}
     source = layers.Input(size=3, name='src')
     layer = layers.Layer(inputs=[source, 'x'])
-    assert list(layer._input_shapes) == ['src:out', 'x']
+    assert list(layer.input_shapes) == ['src:out', 'x']
 
 
 def test_inputs_dict_rejected():
@@ -147,6 +148,7 @@ def test_names():
     layer = layers.Layer(name='hid1')
     assert layer.full_name('pre') == 'hid1:pre'
     assert layer.output_name == 'hid1:out'
+    # the name formatter layer classes use for their parameters
     assert layer._fmt('w') == 'hid1.w'
     assert layer._fmt('{}.init0') == 'hid1.init0'
     assert layer._fmt('mask{}') == 'maskhid1'
@@ -161,7 +163,7 @@ def test_input_name_requires_one_input():
         with pytest.raises(util.ConfigurationError) as info:
             layer.input_name
         assert str(info.value) == 'expected one input for layer "l", got {}'\
-            .format(layer._input_shapes)
+            .format(layer.input_shapes)
 
 
 def test_shape_properties_before_bind():
@@ -174,7 +176,7 @@ def test_shape_properties_before_bind():
         layer.output_shape
     with pytest.raises(util.ConfigurationError, match='not bound'):
         layer.params
-    layer._output_shapes['out'] = None
+    layer._output_shapes['out'] = None  # state of a layer without a size
     with pytest.raises(util.ConfigurationError,
                        match='^undefined output size for layer "l"$'):
         layer.output_size
@@ -199,9 +201,9 @@ def test_resolution_of_names():
     a = layers.Layer(inputs='in', size=3, name='a')
     b = layers.Layer(inputs=('in:out', a), size=2, name='b')
     bind_all(inp, a, b)
-    assert a._input_shapes == {'in:out': (4, )}
-    assert b._input_shapes == {'in:out': (4, ), 'a:out': (3, )}
-    assert list(b._input_shapes) == ['in:out', 'a:out']
+    assert a.input_shapes == {'in:out': (4, )}
+    assert b.input_shapes == {'in:out': (4, ), 'a:out': (3, )}
+    assert list(b.input_shapes) == ['in:out', 'a:out']
 
 
 def test_unresolvable_input():
@@ -244,9 +246,9 @@ def test_bind_reset():
     inp.kwargs['shape'] = (6, )
     inp.bind(graph)
     layer.bind(graph, reset=False)
-    assert layer._input_shapes == {'in:out': (4, )}
+    assert layer.input_shapes == {'in:out': (4, )}
     layer.bind(graph)
-    assert layer._input_shapes == {'in:out': (6, )}
+    assert layer.input_shapes == {'in:out': (6, )}
 
 
 def test_bind_builds_activation_before_setup():
@@ -345,7 +347,11 @@ def test_reference_initial_values():
 
 
 def draws(layer_kwargs, calls):
-    """Values created by add_weights/add_bias calls on a seeded layer."""
+    """Values created by add_weights/add_bias calls on a seeded layer.
+
+    The layer is not bound, so its parameters are read from the internal
+    ``_params`` list (``params`` needs a bound layer).
+    """
     layer = layers.Layer(name='l', rng=7, **layer_kwargs)
     for method, args, kwargs in calls:
         getattr(layer, method)(*args, **kwargs)
@@ -354,7 +360,7 @@ def draws(layer_kwargs, calls):
 
 def test_add_weights_defaults():
     (w, ), layer = draws({}, [('add_weights', ('w', 3, 5), {})])
-    assert layer._params[0].name == 'l.w'
+    assert layer._params[0].name == 'l.w'  # unbound: see draws()
     expected = util.random_matrix(3, 5, std=1 / np.sqrt(8), rng=7)
     np.testing.assert_array_equal(w, expected)
 
@@ -401,7 +407,7 @@ def test_add_bias():
                              [('add_bias', ('b', 4), {}),
                               ('add_bias', ('c', 3), {}),
                               ('add_bias', ('d', 2), dict(mean=1, std=2))])
-    assert [p.name for p in layer._params] == ['l.b', 'l.c', 'l.d']
+    assert [p.name for p in layer._params] == ['l.b', 'l.c', 'l.d']  # unbound
     rng = np.random.RandomState(7)
     # the global mean/std do not apply to biases
     np.testing.assert_array_equal(b, util.random_vector(4, rng=rng))
@@ -544,7 +550,7 @@ def test_pickle_bound_layer():
     assert [p.name for p in copy.params] == ['l.w', 'l.b', 'l.leak']
     for mine, theirs in zip(layer.params, copy.params):
         np.testing.assert_array_equal(mine.get_value(), theirs.get_value())
-    assert copy._input_shapes == {'in:out': (2, )}
+    assert copy.input_shapes == {'in:out': (2, )}
     assert copy.output_shape == (3, )
     outs, updates = copy.connect({'in:out': TT.matrix()})
     assert sorted(outs) == ['l:out', 'l:pre']
@@ -606,7 +612,7 @@ def test_input_bind_connect_spec():
     layer.bind(SimpleNamespace(layers=[layer]))
     assert layer.activate.name == 'linear'
     assert layer.params == []
-    assert layer._input_shapes == {}
+    assert layer.input_shapes == {}
     assert layer.connect({}) == ({'in:out': layer.input}, [])
     assert layer.to_spec() == {'shape': (4, ), 'activation': 'linear',
                                'form': 'input', 'name': 'in'}

@@ -8,7 +8,7 @@ import pytest
 
 from theanets import feedforward, history, util
 
-from conftest import INPUTS, CLASSES, NUM_INPUTS, NUM_HID1, NUM_CLASSES
+from tests.helpers import NUM_INPUTS, NUM_HID1, NUM_CLASSES
 
 
 class ScriptedTrainer(object):
@@ -62,11 +62,16 @@ def net():
                                    NUM_CLASSES])
 
 
-def train(net, epochs=3, **kwargs):
-    return net.train([INPUTS, CLASSES], algo=ScriptedTrainer(epochs), **kwargs)
+@pytest.fixture(scope='module')
+def train(inputs, classes):
+    """Train a model on the shared data with a scripted stand-in trainer."""
+    def run(net, epochs=3, **kwargs):
+        return net.train([inputs, classes], algo=ScriptedTrainer(epochs),
+                         **kwargs)
+    return run
 
 
-def test_progress_true_draws_a_bar_with_postfix(net, monkeypatch):
+def test_progress_true_draws_a_bar_with_postfix(net, train, monkeypatch):
     stream = io.StringIO()
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, progress=True, quiet=True)
@@ -76,39 +81,40 @@ def test_progress_true_draws_a_bar_with_postfix(net, monkeypatch):
     assert 'valid_loss=1.5' in text
 
 
-def test_progress_total_is_max_updates_for_downhill(net, monkeypatch):
+def test_progress_total_is_max_updates_for_downhill(net, monkeypatch, inputs,
+                                                    classes):
     stream = io.StringIO()
     monkeypatch.setattr(sys, 'stderr', stream)
-    net.train([INPUTS, CLASSES], algo='sgd', max_updates=3, batch_size=16,
+    net.train([inputs, classes], algo='sgd', max_updates=3, batch_size=16,
               progress=True, quiet=True)
     text = stream.getvalue()
     assert '3/3' in text
     assert 'loss=' in text and 'acc=' in text
 
 
-def test_progress_auto_is_off_when_stderr_is_not_a_terminal(
-        net, monkeypatch):
+def test_progress_auto_is_off_when_stderr_is_not_a_terminal(net, train,
+                                                            monkeypatch):
     stream = io.StringIO()
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, quiet=True)
     assert stream.getvalue() == ''
 
 
-def test_progress_auto_is_on_for_a_terminal(net, monkeypatch):
+def test_progress_auto_is_on_for_a_terminal(net, train, monkeypatch):
     stream = TerminalStream()
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, quiet=True)
     assert 'loss=0.8' in stream.getvalue()
 
 
-def test_progress_false_never_draws(net, monkeypatch):
+def test_progress_false_never_draws(net, train, monkeypatch):
     stream = TerminalStream()
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, progress=False, quiet=True)
     assert stream.getvalue() == ''
 
 
-def test_progress_without_tqdm(net, monkeypatch):
+def test_progress_without_tqdm(net, train, monkeypatch):
     monkeypatch.setitem(sys.modules, 'tqdm', None)
     monkeypatch.setitem(sys.modules, 'tqdm.auto', None)
     hint = r"pip install 'theanets\[progress\]'"
@@ -120,28 +126,29 @@ def test_progress_without_tqdm(net, monkeypatch):
     assert stream.getvalue() == ''
 
 
-def test_quiet_suppresses_info_but_not_warnings(net, records):
+def test_quiet_suppresses_info_but_not_warnings(net, train, records):
     train(net, progress=False, quiet=True)
     assert records.messages(logging.INFO) == []
     assert records.messages(logging.WARNING) == ['scripted warning'] * 3
     assert logging.getLogger('theanets').isEnabledFor(logging.INFO)
 
 
-def test_without_quiet_info_records_are_kept(net, records):
+def test_without_quiet_info_records_are_kept(net, train, records):
     train(net, epochs=1, progress=False)
     messages = records.messages(logging.INFO)
     assert 'scripted epoch 1' in messages and 'downhill line' in messages
 
 
-def test_quiet_suppresses_downhill_and_compile_logs(net, records):
-    net.train([INPUTS, CLASSES], algo='sgd', max_updates=2, batch_size=16,
+def test_quiet_suppresses_downhill_and_compile_logs(net, records, inputs,
+                                                    classes):
+    net.train([inputs, classes], algo='sgd', max_updates=2, batch_size=16,
               progress=False, quiet=True)
     assert records.messages(logging.INFO) == []
     assert len(net.history) == 2
 
 
-def test_quiet_only_while_the_trainer_runs(net, records):
-    for i, _ in enumerate(net.itertrain([INPUTS, CLASSES], quiet=True,
+def test_quiet_only_while_the_trainer_runs(net, records, inputs, classes):
+    for i, _ in enumerate(net.itertrain([inputs, classes], quiet=True,
                                         algo=ScriptedTrainer(2),
                                         progress=False)):
         util.log('caller {}', i)
@@ -149,7 +156,7 @@ def test_quiet_only_while_the_trainer_runs(net, records):
     assert logging.getLogger('theanets').level == logging.INFO
 
 
-def test_quiet_restores_levels_after_an_error(net):
+def test_quiet_restores_levels_after_an_error(net, inputs, classes):
     class Failing(object):
         def itertrain(self, train, valid=None, **kwargs):
             raise RuntimeError('boom')
@@ -159,7 +166,7 @@ def test_quiet_restores_levels_after_an_error(net):
     child.setLevel(logging.DEBUG)
     try:
         with pytest.raises(RuntimeError, match='boom'):
-            net.train([INPUTS, CLASSES], algo=Failing(), quiet=True,
+            net.train([inputs, classes], algo=Failing(), quiet=True,
                       progress=False)
         assert child.level == logging.DEBUG
         assert logging.getLogger('theanets').level == logging.INFO
@@ -182,7 +189,7 @@ def test_quiet_logging_silences_children_with_their_own_level():
         child.setLevel(logging.NOTSET)
 
 
-def test_progress_prints_log_lines_above_the_bar(net, monkeypatch):
+def test_progress_prints_log_lines_above_the_bar(net, train, monkeypatch):
     stream = TerminalStream()
     monkeypatch.setattr(sys, 'stderr', stream)
     console = logging.StreamHandler(stream)
@@ -206,14 +213,14 @@ def test_progress_prints_log_lines_above_the_bar(net, monkeypatch):
     assert 'loss=0.9' in text
 
 
-def test_progress_auto_is_on_in_a_notebook(net, monkeypatch):
+def test_progress_auto_is_on_in_a_notebook(net, train, monkeypatch):
     class ZMQInteractiveShell(object):
         config = {}
 
     fake_ipython = type(sys)('IPython')
     fake_ipython.get_ipython = ZMQInteractiveShell
     monkeypatch.setitem(sys.modules, 'IPython', fake_ipython)
-    assert history._in_notebook()
+    assert history._in_notebook()  # the internal detector this test covers
     stream = io.StringIO()  # not a terminal
     monkeypatch.setattr(sys, 'stderr', stream)
     train(net, quiet=True)

@@ -10,8 +10,9 @@ import nbclient  # noqa: E402
 import nbformat  # noqa: E402
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 
-EXAMPLES = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'examples')
+from tests.helpers import ROOT
+
+EXAMPLES = os.path.join(ROOT, 'examples')
 NOTEBOOK = os.path.join(EXAMPLES, 'digits.ipynb')
 
 

@@ -1,0 +1,1 @@
+"""Tests of theanets.layers, one module per layers module."""

@@ -1,0 +1,2 @@
+"""Tests of the model classes: theanets.feedforward, recurrent and
+convolution."""
