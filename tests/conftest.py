@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from theanets import feedforward  # configures Theano before anything else
-import theano  # noqa: E402  (configured by theanets)
+from theanets.backend import theano
 
 from tests.helpers import NUM_INPUTS, NUM_OUTPUTS, draw_shared_arrays
 

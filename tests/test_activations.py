@@ -16,8 +16,7 @@ from theanets import activations, util
 from theanets.activations import Activation, build
 from theanets.graph import Network
 from theanets.layers import Feedforward
-import theano  # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 FLOAT = util.FLOAT
 

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from theanets import backend
-import theano  # noqa: E402  (configured by theanets)
+from theanets.backend import theano
 
 from tests.helpers import ROOT, run_fresh
 

@@ -15,23 +15,13 @@ import pytest
 
 import theanets
 from theanets import feedforward, losses, util
-import theano  # noqa: E402  (imported after theanets configures it)
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 from tests.helpers import LEGACY_MODELS, assert_progress
 
-LEGACY_DIRS = (
-    LEGACY_MODELS,
-    '/work/shared/legacy-models',
-)
-
-
 def legacy_path(name):
-    for folder in LEGACY_DIRS:
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError('legacy model {} not in {}'.format(name, LEGACY_DIRS))
+    """The path of a theanets 0.8 model file shipped with the tests."""
+    return os.path.join(LEGACY_MODELS, name)
 
 
 class Step(losses.Loss):

@@ -25,8 +25,7 @@ import theanets  # noqa: F401  (configures Theano)
 from theanets import ops
 from theanets.layers import base, recurrent
 from theanets.ops import _base as ops_base, _gru as ops_gru
-import theano  # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 NAMES = ('xw', 'b', 'hh', 'ci', 'cf', 'co', 'h0', 'c0')
 NDIMS = (3, 1, 2, 1, 1, 1, 2, 2)

@@ -9,9 +9,7 @@ import theanets
 from theanets import feedforward, layers, recurrent, regularizers, util
 from theanets.regularizers import Regularizer, from_kwargs
 
-import theano  # noqa: E402  (theanets configures Theano first)
-import theano.tensor as TT  # noqa: E402
-from theano.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402
+from theanets.backend import theano, TT, MRG_RandomStreams
 
 
 class Graph:

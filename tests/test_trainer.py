@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from theanets import backend, feedforward, main, trainer, util
-import theano  # noqa: E402  (configured by theanets)
+from theanets.backend import theano
 
 from tests.helpers import (
     NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)

@@ -8,9 +8,7 @@ import pytest
 
 from theanets import layers, util
 from theanets.layers import base
-import theano  # noqa: E402  (configured by theanets)
-import theano.sparse as SS  # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, SS, TT
 
 from tests.helpers import bind_all
 

@@ -20,8 +20,7 @@ import scipy.sparse
 import theanets  # noqa: F401  (configures Theano)
 from theanets import convolution, feedforward, layers, recurrent, util
 from theanets.layers import base
-import theano  # noqa: E402  (configured by theanets)
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 RNG = np.random.RandomState(21)
 T = 4  # time steps of recurrent data

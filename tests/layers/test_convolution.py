@@ -15,8 +15,7 @@ import pytest
 import theanets  # noqa: F401  (configures Theano)
 from theanets import util
 from theanets.layers import base, convolution
-import theano  # noqa: E402
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 NI = 7
 NH = 8

@@ -11,8 +11,7 @@ import scipy.sparse
 
 from theanets import feedforward as models
 from theanets import graph, layers, util
-import theano  # noqa: E402  (configured by theanets)
-import theano.tensor as TT  # noqa: E402
+from theanets.backend import theano, TT
 
 from tests.helpers import (
     LEGACY_MODELS as LEGACY, NUM_INPUTS as NI, NUM_HID1 as NH, bind_all)

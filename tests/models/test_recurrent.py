@@ -7,7 +7,7 @@ import pytest
 
 import theanets
 from theanets import feedforward, recurrent, util
-import theano  # noqa: E402  (configured by theanets)
+from theanets.backend import theano
 
 from tests.helpers import (
     NUM_EXAMPLES, NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES,
