@@ -51,8 +51,23 @@ class Registrar(type):
     The family root is created by calling the metaclass directly, e.g.
     ``Registrar('Base', (), {})``; that root receives an empty ``_registry``
     and is not registered itself. Every class created below it is registered
-    under its lowercased class name and under each (lowercased) string of its
-    ``__extra_registration_keys__`` attribute, which subclasses inherit.
+    under its lowercased class name and under each (lowercased) string of the
+    ``__extra_registration_keys__`` list in its own class body.
+
+    A subclass does not inherit its parent's extra keys: in theanets 0.8 a
+    user's ``class MyLayer(theanets.layers.Feedforward)`` re-registered
+    ``'ff'`` for itself, so every ``'ff'`` layer built afterwards, in any
+    model, silently became a ``MyLayer``. Here ``'ff'`` keeps naming
+    ``Feedforward``, and ``MyLayer`` is found as ``'mylayer'``.
+
+    Examples
+    --------
+    >>> class Wide(theanets.layers.Feedforward):
+    ...     pass
+    >>> theanets.layers.Layer.get_class('ff').__name__
+    'Feedforward'
+    >>> theanets.layers.Layer.get_class('wide') is Wide
+    True
     """
 
     def __init__(cls, name, bases, dct):
@@ -60,7 +75,7 @@ class Registrar(type):
             cls._registry = {}
         else:
             cls._registry[name.lower()] = cls
-            for key in getattr(cls, '__extra_registration_keys__', ()):
+            for key in dct.get('__extra_registration_keys__', ()):
                 cls._registry[key.lower()] = cls
         super().__init__(name, bases, dct)
 
