@@ -18,7 +18,7 @@ from . import losses
 from .backend import theano
 from .exceptions import DataError
 
-__all__ = ['check_array', 'check_finite', 'check_labels', 'check_like',
+__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like',
            'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
 
 
@@ -105,8 +105,7 @@ def check_array(arg, array, variable, shape=None, convert=True):
         if not scipy.sparse.issparse(array):
             fail('a dense {}'.format(type(array).__name__),
                  getattr(array, 'shape', '?'), getattr(array, 'dtype', '?'))
-        if array.format != sparse_format:
-            array = array.asformat(sparse_format)
+        array = check_sparse(arg, array, sparse_format)
     elif scipy.sparse.issparse(array):
         fail('a scipy.sparse matrix', array.shape, array.dtype)
     elif convert and not isinstance(array, np.ndarray):
@@ -147,6 +146,113 @@ def check_array(arg, array, variable, shape=None, convert=True):
             isinstance(array, np.ndarray) or scipy.sparse.issparse(array)):
         array = array.astype(variable.dtype)
     return array
+
+
+def _sparse_structure_error(arg, array, problem):
+    return DataError('{}: malformed scipy.sparse {} matrix of shape {}: {}'
+                     .format(arg, array.format, array.shape, problem))
+
+
+def _check_compressed(arg, array):
+    """Check the index arrays of a CSR or CSC matrix against its shape."""
+    major, minor = array.shape if array.format == 'csr' else array.shape[::-1]
+    indptr, indices = array.indptr, array.indices
+    for what, index in (('indptr', indptr), ('indices', indices)):
+        if not isinstance(index, np.ndarray) or index.ndim != 1 or \
+                index.dtype.kind not in 'iu':
+            raise _sparse_structure_error(
+                arg, array, 'expected {} to be a 1-D integer array, got {}'
+                .format(what, getattr(index, 'dtype', type(index).__name__)))
+    if len(indptr) != major + 1:
+        raise _sparse_structure_error(
+            arg, array, 'expected indptr of length {}, got {}'.format(
+                major + 1, len(indptr)))
+    if indptr[0] != 0 or indptr[-1] > len(indices) or \
+            indptr[-1] > len(array.data) or (np.diff(indptr) < 0).any():
+        raise _sparse_structure_error(
+            arg, array, 'expected indptr to rise from 0 to at most the '
+            'number of stored values ({}), got values from {} to {}'.format(
+                min(len(indices), len(array.data)), indptr.min(),
+                indptr.max()))
+    used = indices[:indptr[-1]]
+    if used.size and (used.min() < 0 or used.max() >= minor):
+        bad = used[(used < 0) | (used >= minor)]
+        raise _sparse_structure_error(
+            arg, array, 'expected {} indices in [0, {}), got {} index(es) '
+            'outside (e.g. {})'.format(
+                'column' if array.format == 'csr' else 'row', minor,
+                bad.size, bad[0]))
+
+
+def check_sparse(arg, array, sparse_format):
+    """Check a scipy sparse matrix's structure; return it canonical.
+
+    scipy builds a CSR or CSC matrix from ``(data, indices, indptr)``
+    without checking that the indices lie within its shape, and the
+    compiled sparse products read memory at whatever index they are given.
+    This checks the index arrays of the matrix (before any conversion, which
+    would read them too), converts it to ``sparse_format`` and returns it
+    with sorted indices and no duplicate entries, copying it rather than
+    changing the caller's matrix.
+
+    Parameters
+    ----------
+    arg : str
+        How the caller named the matrix.
+    array : scipy.sparse matrix
+        The data.
+    sparse_format : {'csr', 'csc'}
+        The format the receiving variable expects.
+
+    Returns
+    -------
+    scipy.sparse matrix
+        The matrix in ``sparse_format``, canonical.
+
+    Raises
+    ------
+    DataError
+        If an index lies outside the matrix, ``indptr`` does not fit the
+        shape or the stored values, or the matrix is not 2-D.
+
+    Examples
+    --------
+    >>> bad = scipy.sparse.csr_matrix(
+    ...     (np.ones(1, 'f'), np.array([7]), np.array([0, 1])), shape=(1, 3))
+    >>> check_sparse('x', bad, 'csr')
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: x: malformed scipy.sparse csr matrix of shape (1, 3): expected column indices in [0, 3), got 1 index(es) outside (e.g. 7)
+    """
+    if len(array.shape) != 2:
+        raise _sparse_structure_error(arg, array, 'expected 2 dimensions')
+    if array.format in ('csr', 'csc'):
+        _check_compressed(arg, array)
+    elif array.format == 'coo':
+        for what, index, size in (('row', array.row, array.shape[0]),
+                                  ('column', array.col, array.shape[1])):
+            index = np.asarray(index)
+            if index.size and (index.min() < 0 or index.max() >= size):
+                raise _sparse_structure_error(
+                    arg, array, 'expected {} indices in [0, {}), got values '
+                    'from {} to {}'.format(what, size, index.min(),
+                                           index.max()))
+    try:
+        converted = array.asformat(sparse_format)
+    except Exception as e:  # bsr, dia... with inconsistent internals
+        raise _sparse_structure_error(
+            arg, array, 'cannot convert it to {} ({}: {})'.format(
+                sparse_format, type(e).__name__, e)) from None
+    if converted.format in ('csr', 'csc'):
+        _check_compressed(arg, converted)
+        untidy = len(converted.data) != converted.indptr[-1] or \
+            len(converted.indices) != converted.indptr[-1]
+        if untidy or not converted.has_canonical_format:
+            if converted is array:
+                converted = converted.copy()
+            converted.prune()  # drop stored values beyond indptr[-1]
+            converted.sum_duplicates()  # also sorts the indices
+    return converted
 
 
 def check_finite(arg, array, shape):
