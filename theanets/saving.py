@@ -9,6 +9,8 @@ file can be broken into a :class:`theanets.exceptions.ModelFileError`.
 """
 
 import gzip
+import importlib
+import inspect
 import io
 import os
 import pickle
@@ -16,11 +18,17 @@ import struct
 import tempfile
 import zlib
 
+import numpy as np
+
+from . import activations
+from . import layers
+from . import losses
 from . import serialize
 from . import util
+from .backend import theano
 from .exceptions import ModelFileError, MissingModelFileError
 
-__all__ = ['SavingMixin', 'save', 'load']
+__all__ = ['SavingMixin', 'save', 'load', 'ModelUnpickler', 'restricted_load']
 
 class SavingMixin(object):
     """The file methods of :class:`theanets.Network`: ``save`` and ``load``."""
@@ -103,7 +111,7 @@ class SavingMixin(object):
         return onnx.export(self, path_or_file, opset=opset, outputs=outputs)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True):
+    def load(cls, filename_or_handle, allow_pickle=True, trusted=False):
         """Load a saved network.
 
         The format is recognised from the file's first bytes: an npz
@@ -111,6 +119,17 @@ class SavingMixin(object):
         anything else is read as a pickle (gzip-compressed when the path
         ends in ``.gz``), like the files theanets 0.8 wrote. A path ending
         in ``.npz`` is only ever read as an npz archive.
+
+        Pickles are read by a **restricted unpickler** unless ``trusted`` is
+        True: it resolves only the names a theanets model can hold (the
+        theanets model, layer, loss and activation classes, the activation
+        functions, numpy arrays, dtypes and ``RandomState`` objects, Theano's
+        shared variables, types and elementwise ops, and a few builtins
+        such as ``set`` and ``slice``). Any other name (``os.system``,
+        ``builtins.eval``, a class of another library, ...) is refused with
+        a :class:`theanets.util.ModelFileError` naming it, before anything
+        it refers to is imported or called. Models saved by this version and
+        by theanets 0.8 load this way.
 
         Parameters
         ----------
@@ -120,6 +139,12 @@ class SavingMixin(object):
             If False, refuse to read pickle files (raise
             :class:`theanets.util.ModelFileError`) so that loading never
             runs code from the file. Defaults to True.
+        trusted : bool, optional
+            If True, read pickles with the full :mod:`pickle` module, which
+            can import and call anything the file names: only for files
+            from a source you trust that hold something the restricted
+            unpickler refuses (e.g. a model with a custom layer class
+            defined outside theanets). Defaults to False.
 
         Returns
         -------
@@ -133,12 +158,15 @@ class SavingMixin(object):
             :class:`theanets.util.ModelFileError` too).
         theanets.util.ModelFileError
             If the file is truncated or corrupt, does not hold a theanets
-            model, or is a pickle while ``allow_pickle`` is False.
+            model, is a pickle while ``allow_pickle`` is False, or (unless
+            ``trusted``) names a class or function outside the allowed set.
 
         Notes
         -----
-        **Loading a pickle runs code**: only load pickles from sources you
-        trust, or pass ``allow_pickle=False`` and use ``.npz`` files.
+        **With** ``trusted=True`` **loading a pickle runs code** chosen by
+        whoever wrote the file; the default restricted unpickler only
+        rebuilds theanets, numpy and Theano objects. The ``.npz`` format
+        never unpickles anything; ``allow_pickle=False`` accepts only it.
 
         Examples
         --------
@@ -149,7 +177,7 @@ class SavingMixin(object):
         >>> type(theanets.Network.load(buffer)).__name__
         'Regressor'
         """
-        return load(filename_or_handle, allow_pickle)
+        return load(filename_or_handle, allow_pickle, trusted)
 
 
 def save(network, filename_or_handle, format=None):
@@ -187,7 +215,7 @@ def save(network, filename_or_handle, format=None):
     util.log('saved model to {}', filename_or_handle)
 
 
-def load(filename_or_handle, allow_pickle=True):
+def load(filename_or_handle, allow_pickle=True, trusted=False):
     """Read a model from a path or binary file; see :meth:`theanets.Network.load`.
 
     Parameters
@@ -196,6 +224,9 @@ def load(filename_or_handle, allow_pickle=True):
         A path or a binary file object.
     allow_pickle : bool, optional
         If False, refuse to read pickle files. Defaults to True.
+    trusted : bool, optional
+        If True, unpickle with the full :mod:`pickle` module instead of the
+        restricted unpickler (:class:`ModelUnpickler`). Defaults to False.
 
     Returns
     -------
@@ -211,13 +242,13 @@ def load(filename_or_handle, allow_pickle=True):
                 'cannot load a model from {!r}: no such file'.format(
                     path)) from None
         with handle:
-            model = _load_handle(handle, path, allow_pickle,
+            model = _load_handle(handle, path, allow_pickle, trusted,
                                  path.lower().endswith('.gz'),
                                  path.lower().endswith('.npz'))
     else:
         model = _load_handle(filename_or_handle,
                              repr(filename_or_handle), allow_pickle,
-                             False, False)
+                             trusted, False, False)
     util.log('loaded model from {}', filename_or_handle)
     return model
 
@@ -259,13 +290,123 @@ def _atomic_write(path, write):
         raise
 
 
+class RefusedNameError(pickle.UnpicklingError):
+    """A pickle named something a theanets model cannot contain."""
+
+
+#: Names outside theanets and Theano that a model's pickle may hold: numpy
+#: arrays, scalars, dtypes and random states, and the builtins that pickles
+#: of plain containers use.
+_ALLOWED_NAMES = frozenset([
+    ('numpy', 'dtype'), ('numpy', 'ndarray'),
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'),
+    ('numpy.core.numeric', '_frombuffer'),
+    ('numpy.random._pickle', '__randomstate_ctor'),
+    ('numpy.random._pickle', '__bit_generator_ctor'),
+    ('numpy.random.mtrand', 'RandomState'),
+    ('numpy.random._mt19937', 'MT19937'),
+    ('copyreg', '_reconstructor'), ('_codecs', 'encode'),
+    ('collections', 'OrderedDict'),
+] + [('builtins', name) for name in (
+    'object', 'set', 'frozenset', 'slice', 'complex', 'range', 'bytearray',
+    'list', 'dict', 'tuple', 'int', 'float', 'bool', 'str', 'bytes')])
+
+#: Packages of Theano whose types, variables and ops a model may hold (its
+#: shared variables, their types, and the elementwise ops that theanets 0.8
+#: stored as activations).
+_THEANO_PACKAGES = ('theano.tensor', 'theano.scalar', 'theano.sparse',
+                    'theano.gof', 'theano.compile.sharedvalue',
+                    'theano.misc.frozendict')
+
+
+def _in_package(module, packages):
+    return any(module == p or module.startswith(p + '.') for p in packages)
+
+
+def _allowed_object(module, obj):
+    """Whether a resolved name is one a theanets model can contain."""
+    if module == 'theanets' or module.startswith('theanets.'):
+        if inspect.isclass(obj):
+            return issubclass(obj, (util.model_class(util.BASE_MODEL),
+                                    layers.Layer, losses.Loss,
+                                    activations.Activation,
+                                    losses.GaussianKernel))
+        # theanets 0.8 and this version pickle activation functions by name
+        return inspect.isfunction(obj) and any(
+            obj is function for function in activations._COMMON.values())
+    gof = theano.gof
+    if inspect.isclass(obj):
+        if issubclass(obj, (gof.Type, gof.Variable, gof.link.Container,
+                            gof.utils.scratchpad,
+                            theano.misc.frozendict.frozendict)):
+            return True
+        # ops (elementwise, scalar, sparse), but none that wraps Python code
+        return issubclass(obj, gof.op.PureOp) and not _in_package(
+            module, ('theano.gof', 'theano.compile'))
+    # the output-type rules scalar ops keep (upgrade_to_float, ...)
+    scalar = theano.scalar.basic
+    return module == scalar.__name__ and (
+        inspect.isfunction(obj) or isinstance(
+            obj, (scalar.transfer_type, scalar.specific_out)))
+
+
+class ModelUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only what a theanets model can contain.
+
+    Every global name in the file is checked before its module is imported
+    and again once it is resolved; anything else raises
+    :class:`RefusedNameError` (turned into a
+    :class:`~theanets.util.ModelFileError` by :func:`load`), so no callable
+    outside the allowed set is ever reached. The allowed set: theanets
+    model, layer, loss and activation classes and activation functions
+    (under their current module paths or those of theanets 0.8, which
+    still exist), Theano types, variables, containers and tensor, scalar
+    and sparse ops, numpy arrays, scalars, dtypes and ``RandomState``, and
+    the builtin containers.
+
+    Examples
+    --------
+    >>> import io, pickle
+    >>> ModelUnpickler(io.BytesIO(pickle.dumps(np.arange(3)))).load()
+    array([0, 1, 2])
+    >>> ModelUnpickler(io.BytesIO(b'cos\\nsystem\\n(S"echo hi"\\ntR.')).load()
+    Traceback (most recent call last):
+    ...
+    theanets.saving.RefusedNameError: the pickle names os.system, which a theanets model cannot contain; nothing it names was imported or called (pass trusted=True only if you trust the file's author)
+    """
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_NAMES:
+            return super().find_class(module, name)
+        if not (module == 'theanets' or module.startswith('theanets.') or
+                _in_package(module, _THEANO_PACKAGES)) or '.' in name:
+            self._refuse(module, name)
+        obj = super().find_class(module, name)
+        if not _allowed_object(module, obj):
+            self._refuse(module, name)
+        return obj
+
+    @staticmethod
+    def _refuse(module, name):
+        raise RefusedNameError(
+            'the pickle names {}.{}, which a theanets model cannot contain; '
+            'nothing it names was imported or called (pass trusted=True only '
+            'if you trust the file\'s author)'.format(module, name))
+
+
+def restricted_load(handle):
+    """Unpickle one object from ``handle`` with :class:`ModelUnpickler`."""
+    return ModelUnpickler(handle).load()
+
+
 #: Errors that unpickling a truncated or corrupt file raises.
 _CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
             ValueError, IndexError, TypeError, struct.error, UnicodeError,
             MemoryError)
 
 
-def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
+def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only):
     """Read a model from an open binary file; see :func:`load`."""
     try:
         start = handle.tell()
@@ -286,12 +427,16 @@ def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
         raise ModelFileError(
             'refusing to unpickle {} because allow_pickle is False; only the '
             'safe .npz format can be loaded this way'.format(name))
+    read = pickle.load if trusted else restricted_load
     try:
         if gzipped:
             with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
-                model = pickle.load(zipped)
+                model = read(zipped)
         else:
-            model = pickle.load(handle)
+            model = read(handle)
+    except RefusedNameError as e:
+        raise ModelFileError(
+            'refusing to load a model from {}: {}'.format(name, e)) from None
     except _CORRUPT as e:
         raise ModelFileError(
             'cannot load a model from {}: the file is truncated or corrupt '
