@@ -14,9 +14,7 @@ import inspect
 import io
 import os
 import pickle
-import struct
 import tempfile
-import zlib
 
 import numpy as np
 
@@ -111,7 +109,8 @@ class SavingMixin(object):
         return onnx.export(self, path_or_file, opset=opset, outputs=outputs)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True, trusted=False):
+    def load(cls, filename_or_handle, allow_pickle=True, trusted=False,
+             max_bytes=serialize.MAX_BYTES):
         """Load a saved network.
 
         The format is recognised from the file's first bytes: an npz
@@ -145,6 +144,16 @@ class SavingMixin(object):
             from a source you trust that hold something the restricted
             unpickler refuses (e.g. a model with a custom layer class
             defined outside theanets). Defaults to False.
+        max_bytes : int, optional
+            The most bytes of data the file may make loading read or
+            allocate: for an ``.npz`` file, the arrays it stores (each
+            checked against its declared size before it is read; arrays
+            the model does not use are never read) and the layers it
+            declares (refused before allocation if they would need much
+            more than the stored parameters); for a pickle, the bytes
+            unpickled (after gzip decompression). Defaults to 4 GiB
+            (:data:`theanets.serialize.MAX_BYTES`); raise it for larger
+            models.
 
         Returns
         -------
@@ -158,8 +167,10 @@ class SavingMixin(object):
             :class:`theanets.util.ModelFileError` too).
         theanets.util.ModelFileError
             If the file is truncated or corrupt, does not hold a theanets
-            model, is a pickle while ``allow_pickle`` is False, or (unless
-            ``trusted``) names a class or function outside the allowed set.
+            model, is a pickle while ``allow_pickle`` is False, (unless
+            ``trusted``) names a class or function outside the allowed set,
+            needs more than ``max_bytes``, is a directory or cannot be read;
+            every failure while loading is reported as this error.
 
         Notes
         -----
@@ -177,7 +188,7 @@ class SavingMixin(object):
         >>> type(theanets.Network.load(buffer)).__name__
         'Regressor'
         """
-        return load(filename_or_handle, allow_pickle, trusted)
+        return load(filename_or_handle, allow_pickle, trusted, max_bytes)
 
 
 def save(network, filename_or_handle, format=None):
@@ -215,7 +226,8 @@ def save(network, filename_or_handle, format=None):
     util.log('saved model to {}', filename_or_handle)
 
 
-def load(filename_or_handle, allow_pickle=True, trusted=False):
+def load(filename_or_handle, allow_pickle=True, trusted=False,
+         max_bytes=serialize.MAX_BYTES):
     """Read a model from a path or binary file; see :meth:`theanets.Network.load`.
 
     Parameters
@@ -227,6 +239,9 @@ def load(filename_or_handle, allow_pickle=True, trusted=False):
     trusted : bool, optional
         If True, unpickle with the full :mod:`pickle` module instead of the
         restricted unpickler (:class:`ModelUnpickler`). Defaults to False.
+    max_bytes : int, optional
+        The most bytes of data the file may make this read or allocate;
+        see :meth:`theanets.Network.load`.
 
     Returns
     -------
@@ -241,16 +256,35 @@ def load(filename_or_handle, allow_pickle=True, trusted=False):
             raise MissingModelFileError(
                 'cannot load a model from {!r}: no such file'.format(
                     path)) from None
+        except IsADirectoryError:
+            raise ModelFileError(
+                'cannot load a model from {!r}: it is a directory, not a '
+                'file'.format(path)) from None
+        except OSError as e:  # permissions, a broken device, ...
+            raise ModelFileError(
+                'cannot load a model from {!r}: {}'.format(
+                    path, e.strerror or e)) from e
         with handle:
-            model = _load_handle(handle, path, allow_pickle, trusted,
-                                 path.lower().endswith('.gz'),
-                                 path.lower().endswith('.npz'))
+            model = _guarded(_load_handle, path, handle, path, allow_pickle,
+                             trusted, path.lower().endswith('.gz'),
+                             path.lower().endswith('.npz'), max_bytes)
     else:
-        model = _load_handle(filename_or_handle,
-                             repr(filename_or_handle), allow_pickle,
-                             trusted, False, False)
+        name = repr(filename_or_handle)
+        model = _guarded(_load_handle, name, filename_or_handle, name,
+                         allow_pickle, trusted, False, False, max_bytes)
     util.log('loaded model from {}', filename_or_handle)
     return model
+
+
+def _guarded(function, name, *args):
+    """Call ``function(*args)``, turning any OSError into ModelFileError."""
+    try:
+        return function(*args)
+    except ModelFileError:
+        raise
+    except OSError as e:  # a read error (EIO), a file that changed, ...
+        raise ModelFileError('cannot load a model from {}: {} ({})'.format(
+            name, e.strerror or e, type(e).__name__)) from e
 
 
 def _file_format(path, format):
@@ -400,13 +434,73 @@ def restricted_load(handle):
     return ModelUnpickler(handle).load()
 
 
-#: Errors that unpickling a truncated or corrupt file raises.
-_CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
-            ValueError, IndexError, TypeError, struct.error, UnicodeError,
-            MemoryError)
+class _LimitedReader(object):
+    """A read-only view of a binary file that fails after ``limit`` bytes."""
+
+    def __init__(self, handle, limit, name):
+        self.handle = handle
+        self.left = limit
+        self.limit = limit
+        self.name = name
+
+    def _count(self, data):
+        self.left -= len(data)
+        if self.left < 0:
+            raise ModelFileError(
+                'cannot load a model from {}: the pickle holds more than '
+                'max_bytes={} bytes'.format(self.name, self.limit))
+        return data
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > self.left + 1:
+            size = self.left + 1
+        return self._count(self.handle.read(size))
+
+    def readline(self, size=-1):
+        if size is None or size < 0 or size > self.left + 1:
+            size = self.left + 1
+        return self._count(self.handle.readline(size))
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
-def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only):
+def _check_unpickled(model, name):
+    """Raise ModelFileError unless an unpickled object is a usable model."""
+    def fail(problem):
+        raise ModelFileError('cannot load a model from {}: {}'.format(
+            name, problem))
+
+    if not isinstance(model, util.model_class(util.BASE_MODEL)):
+        fail('it holds a {}, not a theanets model'.format(
+            type(model).__name__))
+    model_layers = getattr(model, 'layers', None)
+    model_losses = getattr(model, 'losses', None)
+    if not isinstance(model_layers, list) or not all(
+            isinstance(layer, layers.Layer) for layer in model_layers):
+        fail('its layers are not a list of theanets layers')
+    if not isinstance(model_losses, list) or not all(
+            isinstance(loss, losses.Loss) for loss in model_losses):
+        fail('its losses are not a list of theanets losses')
+    try:
+        for param in model.params:
+            value = param.get_value(borrow=True)
+            if not isinstance(value, np.ndarray) or \
+                    value.dtype.kind not in 'biuf':
+                fail('parameter {} holds a {}, not a numeric array'.format(
+                    param.name, type(value).__name__))
+        model.build_graph()
+    except ModelFileError:
+        raise
+    except Exception as e:  # a mutated model that cannot compute
+        fail('the model it holds is inconsistent ({}: {})'.format(
+            type(e).__name__, e))
+
+
+def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only,
+                 max_bytes=serialize.MAX_BYTES):
     """Read a model from an open binary file; see :func:`load`."""
     try:
         start = handle.tell()
@@ -415,7 +509,7 @@ def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only):
     except (AttributeError, OSError, io.UnsupportedOperation):
         head = None  # not seekable: only pickles can be read
     if head is not None and serialize.is_npz(head):
-        return serialize.load(handle, name)
+        return serialize.load(handle, name, max_bytes)
     if npz_only:
         raise ModelFileError(
             '{} is not a theanets .npz model file (it is not an npz archive '
@@ -431,24 +525,23 @@ def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only):
     try:
         if gzipped:
             with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
-                model = read(zipped)
+                model = read(_LimitedReader(zipped, max_bytes, name))
         else:
-            model = read(handle)
+            model = read(_LimitedReader(handle, max_bytes, name))
+    except ModelFileError:
+        raise
     except RefusedNameError as e:
         raise ModelFileError(
             'refusing to load a model from {}: {}'.format(name, e)) from None
-    except _CORRUPT as e:
-        raise ModelFileError(
-            'cannot load a model from {}: the file is truncated or corrupt '
-            '({}: {})'.format(name, type(e).__name__, e)) from e
     except (AttributeError, ImportError) as e:
         raise ModelFileError(
             'cannot load a model from {}: the pickle refers to a name this '
             'installation does not have ({}: {}); it is not a theanets model '
             'or comes from an incompatible version'.format(
                 name, type(e).__name__, e)) from e
-    if not isinstance(model, util.model_class(util.BASE_MODEL)):
+    except Exception as e:  # EOFError, zlib.error, OverflowError, ...
         raise ModelFileError(
-            'cannot load a model from {}: it holds a {}, not a theanets '
-            'model'.format(name, type(model).__name__))
+            'cannot load a model from {}: the file is truncated or corrupt '
+            '({}: {})'.format(name, type(e).__name__, e)) from e
+    _check_unpickled(model, name)
     return model
