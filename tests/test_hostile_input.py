@@ -105,3 +105,56 @@ def test_sparse_training_data_checked():
     y = np.zeros((4, 2), 'f')
     with pytest.raises(DataError, match=r'train\[0\]: malformed'):
         model.train([x, y], max_updates=1)
+
+
+# ----------------------------------------------------------------------
+# class labels
+
+@pytest.fixture
+def classifier():
+    return theanets.Classifier([3, 4], rng=3)
+
+
+def label_data(labels):
+    labels = np.asarray(labels)
+    return [np.ones((len(labels), 3), 'f'), labels]
+
+
+@pytest.mark.parametrize('label', [2 ** 32 + 3, 2 ** 31, 2 ** 63 - 1,
+                                   -2 ** 32 + 1])
+def test_large_int64_labels_do_not_wrap(classifier, label):
+    # before: 2**32 + 3 was cast to int32 first and trained as label 3
+    data = label_data(np.array([0, label], 'int64'))
+    with pytest.raises(DataError, match=r'train\[1\]: expected integer class '
+                       r'labels in \[0, 4\).*got labels from -?\d+ to '
+                       r'-?\d+$') as info:
+        classifier.train(data, max_updates=1)
+    assert str(label) in str(info.value)
+
+
+def test_uint64_labels_do_not_wrap(classifier):
+    data = label_data(np.array([1, 2 ** 64 - 1], 'uint64'))
+    with pytest.raises(DataError, match='got labels from 1 to '
+                       '18446744073709551615'):
+        classifier.train(data, max_updates=1)
+
+
+def test_negative_labels_warn_once(classifier, monkeypatch, recwarn):
+    monkeypatch.setattr(validation, '_warned_negative_labels', False)
+    data = label_data(np.array([-1, 1, 0, 2], 'int32'))
+    with pytest.warns(theanets.exceptions.NegativeLabelWarning,
+                      match=r'train\[1\]: got negative class labels \(down '
+                      r'to -1\); label -k means class 4 - k.*-1 and 3 are '
+                      r'the same class'):
+        validation.check_dataset(classifier, data, 'train', True)
+    recwarn.clear()
+    validation.check_dataset(classifier, data, 'train', True)
+    assert not [w for w in recwarn.list
+                if issubclass(w.category,
+                              theanets.exceptions.NegativeLabelWarning)]
+
+
+def test_labels_in_range_do_not_warn(classifier, monkeypatch, recwarn):
+    monkeypatch.setattr(validation, '_warned_negative_labels', False)
+    validation.check_dataset(classifier, label_data([0, 3, 1]), 'train', True)
+    assert not recwarn.list

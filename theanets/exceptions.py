@@ -26,7 +26,8 @@ Examples
 """
 
 __all__ = ['Error', 'ConfigurationError', 'DataError', 'TrainingError',
-           'ModelFileError', 'MissingModelFileError', 'UnknownNameError']
+           'ModelFileError', 'MissingModelFileError', 'UnknownNameError',
+           'NegativeLabelWarning']
 
 
 class Error(Exception):
@@ -66,6 +67,16 @@ class ModelFileError(Error, ValueError):
 
 class MissingModelFileError(ModelFileError, FileNotFoundError):
     """The model file to load does not exist (also a FileNotFoundError)."""
+
+
+class NegativeLabelWarning(UserWarning):
+    """Class labels below zero were given to a classifier.
+
+    As in theanets 0.8, label ``-k`` means class ``num_classes - k``
+    (numpy indexing), so labels in ``{-1, 1}`` for two classes both mean
+    class 1. Issued once per process, the first time negative labels are
+    seen.
+    """
 
 
 class UnknownNameError(KeyError, ConfigurationError):

@@ -16,7 +16,7 @@ import scipy.sparse
 from . import layers
 from . import losses
 from .backend import theano
-from .exceptions import DataError
+from .exceptions import DataError, NegativeLabelWarning
 
 __all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like',
            'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
@@ -274,23 +274,48 @@ def check_finite(arg, array, shape):
                 arg, bad.size, bad.flat[0], shape))
 
 
+#: Whether the warning about negative labels was given in this process.
+_warned_negative_labels = False
+
+
 def check_labels(arg, labels, num_classes):
     """Raise DataError unless integer class labels fit ``num_classes``.
 
     Labels in ``[0, num_classes)`` name a class; as in theanets 0.8 the
     cross-entropy and hinge losses also accept labels down to
     ``-num_classes``, which count from the last class (numpy indexing).
+    The range is checked in the labels' own dtype, so that an int64 label
+    of ``2**32 + 3`` is refused rather than cast to 3 first. The first time
+    negative labels are seen, a :class:`NegativeLabelWarning` says how they
+    are read.
+
+    Examples
+    --------
+    >>> check_labels('y', np.array([0, 2**32 + 3]), 4)
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: y: expected integer class labels in [0, 4) for a model with 4 classes (negative labels count from the last class, down to -4), got labels from 0 to 4294967299
     """
+    global _warned_negative_labels
     if not isinstance(labels, np.ndarray) or labels.dtype.kind not in 'iu' \
             or not labels.size:
         return
-    low, high = labels.min(), labels.max()
+    low, high = int(labels.min()), int(labels.max())
     if high >= num_classes or low < -num_classes:
         raise DataError(
             '{}: expected integer class labels in [0, {}) for a model with {} '
             'classes (negative labels count from the last class, down to '
             '-{}), got labels from {} to {}'.format(
                 arg, num_classes, num_classes, num_classes, low, high))
+    if low < 0 and not _warned_negative_labels:
+        _warned_negative_labels = True
+        warnings.warn(
+            '{}: got negative class labels (down to {}); label -k means class '
+            '{} - k, counted from the last class as numpy indexes (so e.g. '
+            '-1 and {} are the same class); use labels in [0, {}) to avoid '
+            'this warning'.format(arg, low, num_classes, num_classes - 1,
+                                  num_classes),
+            NegativeLabelWarning, stacklevel=2)
 
 
 def check_like(arg, array, shape, dtype):
@@ -375,10 +400,13 @@ def check_dataset(network, data, name, full):
     classes = num_classes(network)
     for i, var in enumerate(variables):
         arg = '{}[{}]'.format(name, i)
-        data[i] = check_array(arg, data[i], var, shapes.get(var),
+        given = data[i]
+        data[i] = check_array(arg, given, var, shapes.get(var),
                                convert=False)
         if var in classes:
-            check_labels(arg, data[i], classes[var])
+            # in the labels' own dtype: the cast above can wrap int64 values
+            check_labels(arg, given if isinstance(given, np.ndarray)
+                         else data[i], classes[var])
     lengths = [(var.name, data[i].shape[0])
                for i, var in enumerate(variables[:len(data)])
                if not isinstance(data[i], theano.Variable) and
