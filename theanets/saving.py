@@ -691,7 +691,9 @@ def _check_unpickled(model, name):
                     value.dtype.kind not in 'biuf':
                 fail('parameter {} holds a {}, not a numeric array'.format(
                     param.name, type(value).__name__))
-        model.build_graph()
+        outputs = {}  # connect the layers, as build_graph does, uncached
+        for layer in model_layers:
+            outputs.update(layer.connect(outputs)[0])
     except ModelFileError:
         raise
     except Exception as e:  # a mutated model that cannot compute
