@@ -1,5 +1,9 @@
 """Hostile and malformed data given to a model: clear errors, right answers."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -158,3 +162,114 @@ def test_labels_in_range_do_not_warn(classifier, monkeypatch, recwarn):
     monkeypatch.setattr(validation, '_warned_negative_labels', False)
     validation.check_dataset(classifier, label_data([0, 3, 1]), 'train', True)
     assert not recwarn.list
+
+
+# ----------------------------------------------------------------------
+# small items: masked arrays, seeds, algo, save_progress, float16
+
+def test_masked_values_are_refused():
+    # before: the NaN under the mask reached the model; predict gave NaN
+    model = theanets.Regressor([3, 2])
+    x = np.ma.masked_array(np.ones((4, 3), 'f'), mask=np.zeros((4, 3), bool))
+    x.data[1, 2] = np.nan
+    x.mask[1, 2] = True
+    with pytest.raises(DataError, match=r'x: expected an array without '
+                       r'masked values, got a masked array of shape \(4, 3\) '
+                       r'with 1 masked value'):
+        model.predict(x)
+    with pytest.raises(DataError, match=r'train\[0\]: expected an array '
+                       r'without masked values'):
+        model.train([x, np.ones((4, 2), 'f')], max_updates=1)
+    y = np.ma.masked_array(np.ones((4, 2), 'f'), mask=[[0, 0]] * 3 + [[1, 0]])
+    with pytest.raises(DataError, match='y: expected an array without masked'):
+        model.score(np.ones((4, 3), 'f'), y)
+
+
+def test_unmasked_masked_array_predicts_like_its_data():
+    model = theanets.Regressor([3, 2])
+    data = np.random.RandomState(0).randn(4, 3).astype('f')
+    np.testing.assert_array_equal(
+        model.predict(np.ma.masked_array(data, mask=False)),
+        model.predict(data))
+
+
+@pytest.mark.parametrize('rng', [-1, 2 ** 32, 2 ** 40])
+def test_out_of_range_seeds_are_configuration_errors(rng):
+    # before: numpy's raw "Seed must be between 0 and 2**32 - 1"
+    pattern = r'rng: expected an int seed in \[0, 2\*\*32\)'
+    with pytest.raises(theanets.util.ConfigurationError, match=pattern):
+        theanets.Regressor([3, 2], rng=rng)
+    with pytest.raises(theanets.util.ConfigurationError, match=pattern):
+        theanets.Regressor([3, dict(size=2, rng=rng)])
+    with pytest.raises(theanets.util.ConfigurationError, match=pattern):
+        theanets.Regressor([3, 2]).train(
+            [np.ones((4, 3), 'f'), np.ones((4, 2), 'f')], max_updates=1,
+            rng=rng)
+
+
+def test_rng_of_the_wrong_type_is_a_configuration_error():
+    with pytest.raises(theanets.util.ConfigurationError,
+                       match='rng: expected an int seed.*got array'):
+        theanets.Regressor([3, dict(size=2, rng=np.arange(3))])
+
+
+@pytest.mark.parametrize('algo', [None, 3, object()])
+def test_algo_that_names_no_trainer(algo):
+    # before: AttributeError: 'NoneType' object has no attribute 'itertrain'
+    model = theanets.Regressor([3, 2])
+    with pytest.raises(theanets.util.ConfigurationError,
+                       match='algo: expected the name of a training '
+                       'algorithm'):
+        model.train([np.ones((4, 3), 'f'), np.ones((4, 2), 'f')], algo=algo)
+
+
+@pytest.mark.parametrize('pattern', ['model-{x}.pkl', 'model-{1}.pkl',
+                                     'model-{.pkl', 'model-{:q}.pkl'])
+def test_bad_save_progress_pattern_fails_before_training(tmpdir, pattern,
+                                                          monkeypatch):
+    # before: raised only at the first save, after an epoch of training
+    model = theanets.Regressor([3, 2])
+    before = [p.get_value().copy() for p in model.params]
+    path = os.path.join(str(tmpdir), pattern)
+    with pytest.raises(theanets.util.ConfigurationError,
+                       match='save_progress: expected a file name'):
+        model.train([np.ones((4, 3), 'f'), np.ones((4, 2), 'f')],
+                    max_updates=3, save_every=1, save_progress=path)
+    for param, value in zip(model.params, before):
+        np.testing.assert_array_equal(param.get_value(), value)
+    assert os.listdir(str(tmpdir)) == []
+
+
+def test_good_save_progress_pattern_still_works(tmpdir):
+    model = theanets.Regressor([3, 2])
+    path = os.path.join(str(tmpdir), 'model-{}.pkl')
+    model.train([np.ones((4, 3), 'f'), np.ones((4, 2), 'f')], max_updates=3,
+                save_every=1, save_progress=path)
+    assert len(os.listdir(str(tmpdir))) >= 1
+
+
+FLOAT16_SCRIPT = '''
+import sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import theanets
+x = np.ones((8, 3), 'float16')
+model = theanets.Regressor([3, 2])
+try:
+    model.train([x, x[:, :2]], algo='adam', max_updates=1)
+except theanets.util.ConfigurationError as error:
+    print('refused:', error)
+'''
+
+
+def test_float16_with_adam_is_a_clear_error():
+    # before: a raw Theano TypeError about the update's type
+    root = os.path.dirname(os.path.dirname(os.path.abspath(
+        theanets.__file__)))
+    env = dict(os.environ, THEANO_FLAGS='floatX=float16')
+    result = subprocess.run(
+        [sys.executable, '-c', FLOAT16_SCRIPT.format(root=root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert 'refused: algo: "adam" cannot train with floatX=float16' in \
+        result.stdout.decode()

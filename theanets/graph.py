@@ -26,6 +26,7 @@ from . import training
 from . import util
 from . import validation
 from .backend import theano, TT, COMPILE_LOCK
+from . import exceptions
 from .exceptions import DataError
 
 __all__ = ['Network']
@@ -147,6 +148,11 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
             util.register_model(cls)
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+        if isinstance(rng, int) and not isinstance(rng, bool) and \
+                not 0 <= rng < 2 ** 32:
+            raise exceptions.ConfigValueError(
+                'rng: expected an int seed in [0, 2**32), None or a '
+                'numpy.random.RandomState, got {!r}'.format(rng))
         if not (rng is None or isinstance(rng, np.random.RandomState) or
                 (isinstance(rng, int) and not isinstance(rng, bool))):
             raise util.ConfigurationError(

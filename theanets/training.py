@@ -249,6 +249,7 @@ def itertrain(network, record, default_rng, train, valid=None,
         feedback.silence()
         opts = _options.TrainingOptions(network, algo, kwargs, default_rng,
                                         save_every)
+        _options.check_save_progress(save_progress)
         yield from _iterate(network, feedback, opts, train, valid, subalgo,
                             save_every, save_progress)
     finally:

@@ -18,7 +18,7 @@ from . import _logging
 from .backend import theano, TT
 from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
                          ModelFileError, MissingModelFileError,
-                         UnknownNameError)
+                         UnknownNameError, ConfigTypeError, ConfigValueError)
 from ._logging import log, enable_detailed_callsite_logging
 
 __all__ = [
@@ -99,8 +99,19 @@ def as_random_state(rng):
     ``None`` or an int (the seed) makes a new generator; anything else (a
     ``RandomState``) is returned as it is, so callers share its stream.
     """
-    if rng is None or isinstance(rng, int):
-        return np.random.RandomState(rng)
+    if rng is None:
+        return np.random.RandomState()
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if not 0 <= rng < 2 ** 32:
+            raise ConfigValueError(
+                'rng: expected an int seed in [0, 2**32), None or a '
+                'numpy.random.RandomState, got {!r}'.format(rng))
+        return np.random.RandomState(int(rng))
+    if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
+        raise ConfigTypeError(
+            'rng: expected an int seed in [0, 2**32), None or a '
+            'numpy.random.RandomState, got {!r} of type {}'.format(
+                rng, type(rng).__name__))
     return rng
 
 

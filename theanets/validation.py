@@ -18,7 +18,7 @@ from . import losses
 from .backend import theano
 from .exceptions import DataError, NegativeLabelWarning
 
-__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like',
+__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like', 'unmask',
            'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
 
 
@@ -108,6 +108,8 @@ def check_array(arg, array, variable, shape=None, convert=True):
         array = check_sparse(arg, array, sparse_format)
     elif scipy.sparse.issparse(array):
         fail('a scipy.sparse matrix', array.shape, array.dtype)
+    elif np.ma.isMaskedArray(array):
+        array = unmask(arg, array)
     elif convert and not isinstance(array, np.ndarray):
         try:
             with warnings.catch_warnings():
@@ -255,6 +257,29 @@ def check_sparse(arg, array, sparse_format):
     return converted
 
 
+def unmask(arg, array):
+    """Return a masked array's data; raise DataError if any value is masked.
+
+    A model has no notion of a missing value, and the values under a mask
+    (often NaN) would be computed with as they are.
+
+    Examples
+    --------
+    >>> unmask('x', np.ma.masked_array([[1.0, 2.0]], mask=[[0, 1]]))
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: x: expected an array without masked values, got a masked array of shape (1, 2) with 1 masked value(s); fill them (x.filled(value)) or leave those examples out
+    """
+    masked = int(np.ma.count_masked(array))
+    if masked:
+        raise DataError(
+            '{}: expected an array without masked values, got a masked array '
+            'of shape {} with {} masked value(s); fill them ({}.filled(value))'
+            ' or leave those examples out'.format(
+                arg, array.shape, masked, arg.split('[')[0]))
+    return np.ma.getdata(array)
+
+
 def check_finite(arg, array, shape):
     """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
     values = array.data if scipy.sparse.issparse(array) else array
@@ -320,6 +345,8 @@ def check_labels(arg, labels, num_classes):
 
 def check_like(arg, array, shape, dtype):
     """Check a finite numeric array of a given shape (targets, weights)."""
+    if np.ma.isMaskedArray(array):
+        array = unmask(arg, array)
     try:
         array = np.asarray(array)
     except Exception:
