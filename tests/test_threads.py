@@ -173,3 +173,20 @@ def test_function_cache_is_bounded(monkeypatch):
         assert len(model._graphs) <= 3
     # the least recently used were dropped; answers are unchanged
     np.testing.assert_array_equal(model.predict(x), clean)
+
+
+def test_cross_val_score_with_threads_matches_serial():
+    # before: a NaN fold with parallel_backend('threading')
+    import joblib
+    from sklearn.model_selection import cross_val_score
+    from theanets.estimators import TheanetsClassifier
+    rng = np.random.RandomState(0)
+    x = rng.randn(80, 4).astype('f')
+    y = (x[:, 0] > 0).astype('int32')
+    estimator = TheanetsClassifier(hidden_layers=(5,), max_updates=20,
+                                   random_state=3)
+    serial = cross_val_score(estimator, x, y, cv=4)
+    with joblib.parallel_backend('threading', n_jobs=4):
+        threaded = cross_val_score(estimator, x, y, cv=4)
+    assert np.isfinite(threaded).all()
+    np.testing.assert_array_equal(threaded, serial)
