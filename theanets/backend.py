@@ -36,7 +36,12 @@ fixes before (and right after) its first import to work well here:
   ship; a minimal stand-in is provided when it is missing;
 * downhill 0.4.0 prints its progress straight to stdout with ``click``; its
   messages are routed into the ``theanets.downhill`` logger instead (see
-  :func:`route_downhill_logging`).
+  :func:`route_downhill_logging`);
+* Theano's graph optimizer is not thread-safe (two threads compiling at once
+  fail with ``CachedConstantError`` or ``AssertionError``), so
+  ``theano.function`` is wrapped to compile under one process-wide lock,
+  :data:`COMPILE_LOCK`, which theanets also holds while it builds graphs.
+  Downhill's compiles go through the same wrapper.
 
 This module is the only one that patches Theano, downhill or the standard
 library, and the only one that imports Theano directly: the rest of
@@ -65,13 +70,19 @@ import logging
 import os
 import re
 import shlex
+import functools
 import sys
+import threading
 import types
 import warnings
 
 from . import _logging
 
-__all__ = ['setup', 'info', 'route_downhill_logging']
+__all__ = ['setup', 'info', 'route_downhill_logging', 'COMPILE_LOCK']
+
+#: Held while Theano compiles a function or theanets builds a graph: Theano's
+#: optimizer and its caches of constants are shared by all threads.
+COMPILE_LOCK = threading.RLock()
 
 _logger = _logging.logger
 
@@ -504,9 +515,25 @@ def setup():
     else:
         _logger.info('Theano BLAS: %s', blas)
     _fix_module_cache_keys(theano)
+    _serialize_compiles(theano)
     route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=chosen)
     return theano
+
+
+def _serialize_compiles(theano):
+    """Make ``theano.function`` compile under :data:`COMPILE_LOCK`."""
+    original = theano.function
+    if getattr(original, '_theanets_serialized', False):
+        return
+
+    @functools.wraps(original)
+    def function(*args, **kwargs):
+        with COMPILE_LOCK:
+            return original(*args, **kwargs)
+
+    function._theanets_serialized = True
+    theano.function = function
 
 
 def info():

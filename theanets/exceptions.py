@@ -15,6 +15,7 @@ class                               also a
 :class:`TrainingError`              ``ValueError``
 :class:`ModelFileError`             ``ValueError``
 :class:`MissingModelFileError`      ``FileNotFoundError``
+:class:`ModelFileWriteError`        ``OSError``
 ==================================  =====================
 
 This module imports nothing from theanets, so every other module can use it.
@@ -26,7 +27,8 @@ Examples
 """
 
 __all__ = ['Error', 'ConfigurationError', 'DataError', 'TrainingError',
-           'ModelFileError', 'MissingModelFileError', 'UnknownNameError']
+           'ModelFileError', 'MissingModelFileError', 'UnknownNameError',
+           'ModelFileWriteError', 'NegativeLabelWarning']
 
 
 class Error(Exception):
@@ -66,6 +68,32 @@ class ModelFileError(Error, ValueError):
 
 class MissingModelFileError(ModelFileError, FileNotFoundError):
     """The model file to load does not exist (also a FileNotFoundError)."""
+
+
+class NegativeLabelWarning(UserWarning):
+    """Class labels below zero were given to a classifier.
+
+    As in theanets 0.8, label ``-k`` means class ``num_classes - k``
+    (numpy indexing), so labels in ``{-1, 1}`` for two classes both mean
+    class 1. Issued once per process, the first time negative labels are
+    seen.
+    """
+
+
+class ModelFileWriteError(ModelFileError, OSError):
+    """A model file cannot be written (also an OSError with its ``errno``).
+
+    Raised by :meth:`theanets.Network.save` for a full disk, a folder
+    without write permission or a read-only file; the message names the
+    path the caller gave (not the temporary file), and ``errno`` and
+    ``filename`` are those of an :class:`OSError`.
+    """
+
+    def __init__(self, errno, message, filename=None):
+        OSError.__init__(self, errno, message, filename)
+
+    def __str__(self):
+        return self.strerror
 
 
 class UnknownNameError(KeyError, ConfigurationError):

@@ -10,7 +10,7 @@ from . import layers
 from . import regularizers
 from . import util
 from . import validation
-from .backend import theano
+from .backend import theano, COMPILE_LOCK
 
 
 def _require_output(outputs, key):
@@ -147,17 +147,20 @@ class Autoencoder(graph.Network):
         cache = ('decode', key, self._hash(regs))
         outputs, updates = self.build_graph(regs)
         _require_output(outputs, key)
-        if cache not in self._functions:
-            util.log('compiling decode function')
-            self._functions[cache] = theano.function(
-                [outputs[key]], [outputs[self.layers[-1].output_name]],
-                updates=updates)
+        with COMPILE_LOCK:
+            fn = self._functions.get(cache)
+            if fn is None:
+                util.log('compiling decode function')
+                fn = self._functions[cache] = theano.function(
+                    [outputs[key]], [outputs[self.layers[-1].output_name]],
+                    updates=updates)
         shape = None
         for candidate in self.layers:
             if candidate.output_name == key:
                 shape = validation.shape_of(candidate)
         z = validation.check_array('z', z, outputs[key], shape)
-        return self._functions[cache](z)[0]
+        with self._call_lock:
+            return fn(z)[0]
 
 
 class Regressor(graph.Network):

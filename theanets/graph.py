@@ -11,7 +11,9 @@ that take a network: :mod:`theanets.validation` checks data,
 writes and reads model files.
 """
 
+import collections
 import hashlib
+import threading
 
 import numpy as np
 
@@ -23,10 +25,46 @@ from . import summary
 from . import training
 from . import util
 from . import validation
-from .backend import theano, TT
+from .backend import theano, TT, COMPILE_LOCK
+from . import exceptions
 from .exceptions import DataError
 
 __all__ = ['Network']
+
+
+class LRUCache(collections.OrderedDict):
+    """A dict that keeps only its ``maxsize`` most recently used entries.
+
+    Reading an entry (``cache[key]`` or :meth:`get`) makes it the most
+    recent; adding one beyond ``maxsize`` drops the least recently used.
+
+    Examples
+    --------
+    >>> cache = LRUCache(2)
+    >>> cache['a'], cache['b'] = 1, 2
+    >>> _ = cache['a']
+    >>> cache['c'] = 3
+    >>> list(cache)
+    ['a', 'c']
+    """
+
+    def __init__(self, maxsize):
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
 
 
 class Network(summary.SummaryMixin, saving.SavingMixin,
@@ -63,6 +101,20 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
     losses : list of :class:`theanets.losses.Loss`
         The losses that make up the training objective.
 
+    Notes
+    -----
+    A model can be used from several threads: predictions (``predict``,
+    ``feed_forward``, ``score``, ...) from any number of threads at once
+    give the answers they give serially, and separate models can be trained
+    in separate threads. One model cannot be trained by two threads at once
+    (the second raises :class:`theanets.util.TrainingError`). See the user
+    guide's section on threads.
+
+    Compiled functions (one per graph and set of requested outputs, e.g.
+    for each distinct regularizer value passed to ``predict``) and graphs
+    are kept in least-recently-used caches of :attr:`function_cache_size`
+    entries each.
+
     Examples
     --------
     >>> net = theanets.Network([4, (3, 'tanh'), 2])
@@ -84,6 +136,10 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
     #: Number of dimensions of the default loss target.
     OUTPUT_NDIM = 2
 
+    #: How many compiled functions (and, separately, graphs) a model keeps;
+    #: the least recently used one is dropped to make room for a new one.
+    function_cache_size = 32
+
     def __init_subclass__(cls, **kwargs):
         # theanets' own model classes may be named by .npz files; others
         # must be registered explicitly (theanets.util.register_model).
@@ -92,6 +148,11 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
             util.register_model(cls)
 
     def __init__(self, layers=(), loss='mse', weighted=False, rng=13):
+        if isinstance(rng, int) and not isinstance(rng, bool) and \
+                not 0 <= rng < 2 ** 32:
+            raise exceptions.ConfigValueError(
+                'rng: expected an int seed in [0, 2**32), None or a '
+                'numpy.random.RandomState, got {!r}'.format(rng))
         if not (rng is None or isinstance(rng, np.random.RandomState) or
                 (isinstance(rng, int) and not isinstance(rng, bool))):
             raise util.ConfigurationError(
@@ -103,8 +164,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
             raise util.ConfigurationError(
                 'layers: expected a sequence of layer specifications (e.g. '
                 '[4, (3, "tanh"), 2]), got {!r}'.format(layers))
-        self._graphs = {}
-        self._functions = {}
+        self._reset_caches()
         self._rng = rng
         self.layers = []
         specs = list(layers)
@@ -358,7 +418,12 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         ['in:out', 'hid1:out', 'hid1:pre', 'out:out', 'out:pre']
         """
         key = self._hash(regularizers)
-        if key not in self._graphs:
+        with COMPILE_LOCK:
+            return self._build_graph(key, regularizers)
+
+    def _build_graph(self, key, regularizers):
+        cached = self._graphs.get(key)
+        if cached is None:
             util.log('building computation graph')
             for loss in self.losses:
                 loss.log()
@@ -372,8 +437,8 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
                     reg.modify_graph(out)
                 outputs.update(out)
                 updates.extend(upd)
-            self._graphs[key] = outputs, updates
-        return self._graphs[key]
+            cached = self._graphs[key] = outputs, updates
+        return cached
 
     def loss(self, **kwargs):
         """The regularized training loss, as a symbolic scalar.
@@ -495,25 +560,33 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         """
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
-        outputs, updates = self.build_graph(regs)
-        everything = (key, tuple(outputs))
-        if everything in self._functions:
-            fn, picked = self._functions[everything], [
-                list(outputs).index(name) for name in names]
-        else:
-            wanted = (key, tuple(names))
-            if wanted not in self._functions:
-                util.log('compiling {} function'.format(
-                    'feed_forward' if wanted == everything else
-                    'prediction ({})'.format(', '.join(names))))
-                self._functions[wanted] = theano.function(
-                    self.inputs, [outputs[name] for name in names],
-                    updates=updates)
-            fn, picked = self._functions[wanted], range(len(names))
+        with COMPILE_LOCK:
+            outputs, updates = self.build_graph(regs)
+            everything = (key, tuple(outputs))
+            fn = self._functions.get(everything)
+            if fn is not None:
+                picked = [list(outputs).index(name) for name in names]
+            else:
+                wanted = (key, tuple(names))
+                fn = self._functions.get(wanted)
+                if fn is None:
+                    util.log('compiling {} function'.format(
+                        'feed_forward' if wanted == everything else
+                        'prediction ({})'.format(', '.join(names))))
+                    fn = self._functions[wanted] = theano.function(
+                        self.inputs, [outputs[name] for name in names],
+                        updates=updates)
+                picked = range(len(names))
+        with self._call_lock:
+            results = self._call_in_chunks(fn, arrays, regs or updates)
+        return [results[j] for j in picked]
+
+    def _call_in_chunks(self, fn, arrays, whole):
+        """Call ``fn`` on ``arrays``, chunk by chunk unless ``whole``."""
         rows = arrays[0].shape[0]
         size = self.predict_chunk_size
         chunks = []
-        if not (regs or updates) and rows > size:
+        if not whole and rows > size:
             for start in range(0, rows, size):
                 part = fn(*[a[start:start + size] for a in arrays])
                 if any(np.shape(r)[:1] != (min(size, rows - start), )
@@ -526,7 +599,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
                        for j in range(len(chunks[0]))]
         else:
             results = fn(*arrays)
-        return [results[j] for j in picked]
+        return results
 
     def _compute_one(self, x, name, **kwargs):
         """Validate ``x`` and compute the single output ``name``."""
@@ -594,8 +667,18 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
             self._rng = 13
         else:
             self.layers, self.losses, self._rng = state
-        self._graphs = {}
-        self._functions = {}
+        self._reset_caches()
+
+    def _reset_caches(self):
+        """Empty the graph and function caches; make the locks."""
+        self._graphs = LRUCache(self.function_cache_size)
+        self._functions = LRUCache(self.function_cache_size)
+        # A compiled function keeps its inputs and outputs in storage of its
+        # own, so two threads must not run one at once; one lock per model
+        # is cheaper than a copy of every function per thread (see the
+        # user guide's section on threads).
+        self._call_lock = threading.RLock()
+        self._training = training.TrainingGuard()
 
 
 util.register_model(Network)

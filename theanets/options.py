@@ -18,7 +18,8 @@ from . import regularizers
 from .backend import theano, downhill
 from .exceptions import ConfigurationError
 
-__all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords']
+__all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords',
+           'check_algo', 'check_save_progress']
 
 #: Keywords that configure the mini-batch datasets.
 DATASET_KEYWORDS = ('batch_size', 'iteration_size', 'train_batches',
@@ -71,6 +72,7 @@ class TrainingOptions(object):
             algo = kwargs.pop('algorithm')
             if isinstance(algo, (tuple, list)):
                 algo = algo[0]
+        check_algo(algo)
         self.algo = algo
         self.kwargs = kwargs
         self.regularizers = regularizers.from_kwargs(network, **kwargs)
@@ -117,6 +119,54 @@ def algo_is_downhill(algo):
         ('sample', 'layer', 'sup', 'pre', 'unsup'))
 
 
+def check_algo(algo):
+    """Raise ConfigurationError for an ``algo`` that names no trainer.
+
+    ``algo`` is an algorithm name (a downhill optimizer, or ``'sample'``,
+    ``'layerwise'``/``'supervised'``, ``'pretrain'``/``'unsupervised'``) or a
+    trainer object with an ``itertrain`` method. Downhill's ``adam`` keeps
+    its moment estimates in float32 and cannot update float16 parameters,
+    so it is refused when ``floatX`` is float16.
+    """
+    if isinstance(algo, str):
+        if algo.lower() == 'adam' and theano.config.floatX == 'float16':
+            raise ConfigurationError(
+                'algo: "adam" cannot train with floatX=float16 (downhill\'s '
+                'Adam computes its updates in float32); use another algorithm '
+                '(e.g. "rmsprop" or "adadelta") or floatX=float32')
+        return
+    if not hasattr(algo, 'itertrain'):
+        raise ConfigurationError(
+            'algo: expected the name of a training algorithm (e.g. '
+            '"rmsprop", "sgd", "adam", "layerwise", "pretrain") or a trainer '
+            'object with an itertrain method, got {!r}'.format(algo))
+
+
+def check_save_progress(save_progress):
+    """Raise ConfigurationError if a ``save_progress`` pattern is unusable.
+
+    A string may hold one ``{}`` (or ``{0}``, with a format spec), which
+    is replaced by the time of the save in seconds; anything else in braces
+    fails, and is reported before training starts rather than at the first
+    save.
+    """
+    if save_progress is None:
+        return
+    if isinstance(save_progress, str):
+        try:
+            save_progress.format(0)
+        except (IndexError, KeyError, ValueError) as e:
+            raise ConfigurationError(
+                'save_progress: expected a file name, optionally with one '
+                '"{{}}" for the time of the save, got {!r} ({}: {})'.format(
+                    save_progress, type(e).__name__, e)) from None
+        return
+    if not hasattr(save_progress, 'write'):
+        raise ConfigurationError(
+            'save_progress: expected a file name or a binary file object, '
+            'got {!r}'.format(save_progress))
+
+
 def _is_int(x):
     """True for Python and numpy integers (but not for bools)."""
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -156,6 +206,14 @@ def check_training_keywords(kwargs, save_every):
                 value, (int, float, np.integer, np.floating)) or \
                 not np.isfinite(value) or value < 0:
             fail(key, 'a non-negative finite number', value)
+    rng = kwargs.get('rng')
+    if _is_int(rng) and not 0 <= rng < 2 ** 32:
+        fail('rng', 'an int seed in [0, 2**32), None or a '
+             'numpy.random.RandomState', rng)
+    if rng is not None and not _is_int(rng) and not isinstance(
+            rng, (np.random.RandomState, np.random.Generator)):
+        fail('rng', 'an int seed in [0, 2**32), None or a '
+             'numpy.random.RandomState', rng)
     momentum = kwargs.get('momentum')
     if isinstance(momentum, (int, float, np.number)) and momentum >= 1:
         fail('momentum', 'a number in [0, 1)', momentum)

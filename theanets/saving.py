@@ -8,24 +8,35 @@ recognises the format from the file's first bytes and turns every way a
 file can be broken into a :class:`theanets.exceptions.ModelFileError`.
 """
 
+import errno
 import gzip
+import importlib
+import inspect
 import io
 import os
 import pickle
-import struct
+import re
+import time
 import tempfile
-import zlib
 
+import numpy as np
+
+from . import activations
+from . import layers
+from . import losses
 from . import serialize
 from . import util
-from .exceptions import ModelFileError, MissingModelFileError
+from .backend import theano
+from .exceptions import (ModelFileError, MissingModelFileError,
+                         ModelFileWriteError)
 
-__all__ = ['SavingMixin', 'save', 'load']
+__all__ = ['SavingMixin', 'save', 'load', 'ModelUnpickler', 'restricted_load',
+           'remove_stale_temporaries', 'STALE_AFTER']
 
 class SavingMixin(object):
     """The file methods of :class:`theanets.Network`: ``save`` and ``load``."""
 
-    def save(self, filename_or_handle, format=None):
+    def save(self, filename_or_handle, format=None, replace_read_only=False):
         """Save the network to a file.
 
         Two formats are available:
@@ -45,8 +56,18 @@ class SavingMixin(object):
         in the same folder, flushed to disk and then renamed over the
         target, so an existing file is either replaced completely or left
         untouched (also when saving fails or is interrupted); no
-        half-written file is ever visible under the target name. A file
-        object is written to directly and left open.
+        half-written file is ever visible under the target name. After the
+        rename the folder itself is flushed to disk, so the new name
+        survives a power cut. A file object is written to directly and left
+        open.
+
+        Saving to a symbolic link replaces the file the link points to and
+        keeps the link. An existing read-only file is not replaced unless
+        ``replace_read_only`` is True. The temporary files are named
+        ``.NAME.PID.XXXXXXXX.tmp`` (PID is the writing process); a save that
+        is killed leaves its temporary file behind, and every save removes
+        such files of that folder whose writer process no longer runs on
+        this machine, or that have not been written to for an hour.
 
         Parameters
         ----------
@@ -55,11 +76,19 @@ class SavingMixin(object):
         format : {None, 'pickle', 'npz'}, optional
             The file format; None (the default) picks ``'npz'`` for paths
             ending in ``.npz`` and ``'pickle'`` otherwise.
+        replace_read_only : bool, optional
+            If True, replace an existing file even if it is read-only (it
+            keeps its mode). Defaults to False.
 
         Raises
         ------
         theanets.util.ModelFileError
             If the npz format cannot describe this model.
+        theanets.exceptions.ModelFileWriteError
+            If the file cannot be written (a full disk, a folder without
+            write permission, a read-only target): both a
+            :class:`~theanets.util.ModelFileError` and an :class:`OSError`
+            with the ``errno`` of the failure, naming the path given.
         ValueError
             For an unknown ``format``.
 
@@ -78,7 +107,7 @@ class SavingMixin(object):
         >>> buffer.getvalue()[:2]
         b'PK'
         """
-        save(self, filename_or_handle, format)
+        save(self, filename_or_handle, format, replace_read_only)
 
     def to_onnx(self, path_or_file, opset=None, outputs=None):
         """Export the network as an ONNX model (needs ``theanets[onnx]``).
@@ -103,7 +132,8 @@ class SavingMixin(object):
         return onnx.export(self, path_or_file, opset=opset, outputs=outputs)
 
     @classmethod
-    def load(cls, filename_or_handle, allow_pickle=True):
+    def load(cls, filename_or_handle, allow_pickle=True, trusted=False,
+             max_bytes=serialize.MAX_BYTES):
         """Load a saved network.
 
         The format is recognised from the file's first bytes: an npz
@@ -111,6 +141,17 @@ class SavingMixin(object):
         anything else is read as a pickle (gzip-compressed when the path
         ends in ``.gz``), like the files theanets 0.8 wrote. A path ending
         in ``.npz`` is only ever read as an npz archive.
+
+        Pickles are read by a **restricted unpickler** unless ``trusted`` is
+        True: it resolves only the names a theanets model can hold (the
+        theanets model, layer, loss and activation classes, the activation
+        functions, numpy arrays, dtypes and ``RandomState`` objects, Theano's
+        shared variables, types and elementwise ops, and a few builtins
+        such as ``set`` and ``slice``). Any other name (``os.system``,
+        ``builtins.eval``, a class of another library, ...) is refused with
+        a :class:`theanets.util.ModelFileError` naming it, before anything
+        it refers to is imported or called. Models saved by this version and
+        by theanets 0.8 load this way.
 
         Parameters
         ----------
@@ -120,6 +161,22 @@ class SavingMixin(object):
             If False, refuse to read pickle files (raise
             :class:`theanets.util.ModelFileError`) so that loading never
             runs code from the file. Defaults to True.
+        trusted : bool, optional
+            If True, read pickles with the full :mod:`pickle` module, which
+            can import and call anything the file names: only for files
+            from a source you trust that hold something the restricted
+            unpickler refuses (e.g. a model with a custom layer class
+            defined outside theanets). Defaults to False.
+        max_bytes : int, optional
+            The most bytes of data the file may make loading read or
+            allocate: for an ``.npz`` file, the arrays it stores (each
+            checked against its declared size before it is read; arrays
+            the model does not use are never read) and the layers it
+            declares (refused before allocation if they would need much
+            more than the stored parameters); for a pickle, the bytes
+            unpickled (after gzip decompression). Defaults to 4 GiB
+            (:data:`theanets.serialize.MAX_BYTES`); raise it for larger
+            models.
 
         Returns
         -------
@@ -133,12 +190,17 @@ class SavingMixin(object):
             :class:`theanets.util.ModelFileError` too).
         theanets.util.ModelFileError
             If the file is truncated or corrupt, does not hold a theanets
-            model, or is a pickle while ``allow_pickle`` is False.
+            model, is a pickle while ``allow_pickle`` is False, (unless
+            ``trusted``) names a class or function outside the allowed set,
+            needs more than ``max_bytes``, is a directory or cannot be read;
+            every failure while loading is reported as this error.
 
         Notes
         -----
-        **Loading a pickle runs code**: only load pickles from sources you
-        trust, or pass ``allow_pickle=False`` and use ``.npz`` files.
+        **With** ``trusted=True`` **loading a pickle runs code** chosen by
+        whoever wrote the file; the default restricted unpickler only
+        rebuilds theanets, numpy and Theano objects. The ``.npz`` format
+        never unpickles anything; ``allow_pickle=False`` accepts only it.
 
         Examples
         --------
@@ -149,10 +211,10 @@ class SavingMixin(object):
         >>> type(theanets.Network.load(buffer)).__name__
         'Regressor'
         """
-        return load(filename_or_handle, allow_pickle)
+        return load(filename_or_handle, allow_pickle, trusted, max_bytes)
 
 
-def save(network, filename_or_handle, format=None):
+def save(network, filename_or_handle, format=None, replace_read_only=False):
     """Write ``network`` to a path or binary file; see :meth:`theanets.Network.save`.
 
     Parameters
@@ -164,6 +226,8 @@ def save(network, filename_or_handle, format=None):
     format : {None, 'pickle', 'npz'}, optional
         The file format; None picks ``'npz'`` for paths ending in ``.npz``
         and ``'pickle'`` otherwise.
+    replace_read_only : bool, optional
+        If True, an existing read-only file may be replaced.
     """
     if isinstance(filename_or_handle, (str, os.PathLike)):
         path = os.fspath(filename_or_handle)
@@ -179,7 +243,7 @@ def save(network, filename_or_handle, format=None):
             else:
                 pickle.dump(network, handle, -1)
 
-        _atomic_write(path, write)
+        _atomic_write(path, write, replace_read_only)
     elif _file_format(None, format) == 'npz':
         serialize.save(network, filename_or_handle)
     else:
@@ -187,7 +251,8 @@ def save(network, filename_or_handle, format=None):
     util.log('saved model to {}', filename_or_handle)
 
 
-def load(filename_or_handle, allow_pickle=True):
+def load(filename_or_handle, allow_pickle=True, trusted=False,
+         max_bytes=serialize.MAX_BYTES):
     """Read a model from a path or binary file; see :meth:`theanets.Network.load`.
 
     Parameters
@@ -196,6 +261,12 @@ def load(filename_or_handle, allow_pickle=True):
         A path or a binary file object.
     allow_pickle : bool, optional
         If False, refuse to read pickle files. Defaults to True.
+    trusted : bool, optional
+        If True, unpickle with the full :mod:`pickle` module instead of the
+        restricted unpickler (:class:`ModelUnpickler`). Defaults to False.
+    max_bytes : int, optional
+        The most bytes of data the file may make this read or allocate;
+        see :meth:`theanets.Network.load`.
 
     Returns
     -------
@@ -210,16 +281,35 @@ def load(filename_or_handle, allow_pickle=True):
             raise MissingModelFileError(
                 'cannot load a model from {!r}: no such file'.format(
                     path)) from None
+        except IsADirectoryError:
+            raise ModelFileError(
+                'cannot load a model from {!r}: it is a directory, not a '
+                'file'.format(path)) from None
+        except OSError as e:  # permissions, a broken device, ...
+            raise ModelFileError(
+                'cannot load a model from {!r}: {}'.format(
+                    path, e.strerror or e)) from e
         with handle:
-            model = _load_handle(handle, path, allow_pickle,
-                                 path.lower().endswith('.gz'),
-                                 path.lower().endswith('.npz'))
+            model = _guarded(_load_handle, path, handle, path, allow_pickle,
+                             trusted, path.lower().endswith('.gz'),
+                             path.lower().endswith('.npz'), max_bytes)
     else:
-        model = _load_handle(filename_or_handle,
-                             repr(filename_or_handle), allow_pickle,
-                             False, False)
+        name = repr(filename_or_handle)
+        model = _guarded(_load_handle, name, filename_or_handle, name,
+                         allow_pickle, trusted, False, False, max_bytes)
     util.log('loaded model from {}', filename_or_handle)
     return model
+
+
+def _guarded(function, name, *args):
+    """Call ``function(*args)``, turning any OSError into ModelFileError."""
+    try:
+        return function(*args)
+    except ModelFileError:
+        raise
+    except OSError as e:  # a read error (EIO), a file that changed, ...
+        raise ModelFileError('cannot load a model from {}: {} ({})'.format(
+            name, e.strerror or e, type(e).__name__)) from e
 
 
 def _file_format(path, format):
@@ -232,40 +322,387 @@ def _file_format(path, format):
     return format
 
 
-def _atomic_write(path, write):
-    """Call ``write(handle)`` on a temporary file, then rename it to path."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix='.{}.'.format(os.path.basename(path)), suffix='.tmp',
-        dir=directory)
+#: Temporary files of :func:`_atomic_write`: ``.NAME.PID.XXXXXXXX.tmp``
+#: (and ``.NAME.XXXXXXXX.tmp``, written by earlier versions, without PID).
+_TEMPORARY = re.compile(r'^\..+?\.(?:(\d+)\.)?[a-z0-9_]{8}\.tmp$')
+
+#: Seconds after its last write that a temporary file counts as abandoned.
+STALE_AFTER = 3600
+
+
+def _process_exists(pid):
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory, now=None):
+    """Remove the temporary files that killed saves left in ``directory``.
+
+    A file named like the temporary files of :meth:`theanets.Network.save`
+    (``.NAME.PID.XXXXXXXX.tmp``), owned by this user, is removed if process
+    PID no longer runs or if it was last modified more than
+    :data:`STALE_AFTER` seconds (an hour) ago, which also covers files
+    written from another machine sharing the folder. Files that cannot be
+    examined or removed are left alone.
+
+    Returns
+    -------
+    list of str
+        The names of the files removed.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if not match:
+            continue
+        path = os.path.join(directory, name)
         try:
-            mode = os.stat(path).st_mode & 0o7777
-        except OSError:
+            info = os.lstat(path)
+            if not os.path.isfile(path) or os.path.islink(path) or (
+                    hasattr(os, 'getuid') and info.st_uid != os.getuid()):
+                continue
+            pid = match.group(1)
+            stale = now - info.st_mtime > STALE_AFTER
+            if pid is not None and int(pid) != os.getpid() and \
+                    not _process_exists(int(pid)):
+                stale = True
+            if stale:
+                os.unlink(path)
+                removed.append(name)
+        except (OSError, ValueError, OverflowError):
+            continue
+    if removed:
+        util.log('removed {} stale temporary file(s) of killed saves in {}',
+                 len(removed), directory)
+    return removed
+
+
+class _GuardedFile(object):
+    """A file that, once a write failed or the save is over, writes nowhere.
+
+    ``numpy.savez`` and ``zipfile`` leave a half-written archive object
+    behind when a write fails; its ``__del__`` writes, seeks and computes
+    sizes from positions later, and prints "Exception ignored in
+    ZipFile.__del__" when that fails. After the first failure (or once the
+    save is over) this file keeps answering with consistent positions but
+    discards the data.
+    """
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.done = False
+        self.position = 0
+        self.end = 0
+
+    def finish(self):
+        if not self.done:
+            self.done = True
+            try:
+                self.position = self.handle.tell()
+            except (OSError, ValueError):
+                pass
+            self.end = max(self.end, self.position)
+
+    def write(self, data):
+        if not self.done:
+            try:
+                written = self.handle.write(data)
+            except BaseException:
+                self.finish()
+                raise
+            self.position += written if written is not None else len(data)
+        else:
+            self.position += len(data)
+        self.end = max(self.end, self.position)
+        return len(data)
+
+    def seek(self, offset, whence=0):
+        if not self.done:
+            self.position = self.handle.seek(offset, whence)
+        else:
+            base = (0, self.position, self.end)[whence]
+            self.position = base + offset
+        return self.position
+
+    def tell(self):
+        return self.position if self.done else self.handle.tell()
+
+    def flush(self):
+        if not self.done:
+            self.handle.flush()
+
+    def __getattr__(self, name):  # seekable, fileno, ...
+        return getattr(self.handle, name)
+
+
+def _open_temporary(fd):
+    """The file object a save writes to (tests replace it to fail)."""
+    return os.fdopen(fd, 'wb')
+
+
+def _write_error(path, error, doing):
+    """A ModelFileWriteError for ``error`` that names the user's path."""
+    return ModelFileWriteError(
+        error.errno, 'cannot save the model to {!r}: {} failed: {}'.format(
+            path, doing, error.strerror or error), path)
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows, where folders cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename stands
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path, write, replace_read_only=False):
+    """Call ``write(handle)`` on a temporary file, then rename it to path.
+
+    A symbolic link is followed: its target is replaced, the link kept.
+    """
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise _write_error(path, e, 'examining the existing file') from e
+    if mode is not None and not mode & 0o222 and not replace_read_only:
+        raise ModelFileWriteError(
+            errno.EACCES, 'cannot save the model to {!r}: the file exists '
+            'and is read-only; pass replace_read_only=True to replace it'
+            .format(path), path)
+    remove_stale_temporaries(directory)
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix='.{}.{}.'.format(os.path.basename(target), os.getpid()),
+            suffix='.tmp', dir=directory)
+    except OSError as e:
+        raise _write_error(path, e, 'creating a temporary file in {!r}'
+                           .format(directory)) from e
+    try:
+        guarded = None
+        try:
+            with _open_temporary(fd) as handle:
+                guarded = _GuardedFile(handle)
+                write(guarded)
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            if guarded is not None:
+                guarded.finish()
+        if mode is None:
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
         os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
+        os.replace(temporary, target)
+    except BaseException as e:
         try:
             os.unlink(temporary)
         except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, ModelFileError):
+            raise _write_error(path, e, 'writing') from e
         raise
+    _fsync_directory(directory)
 
 
-#: Errors that unpickling a truncated or corrupt file raises.
-_CORRUPT = (EOFError, pickle.UnpicklingError, gzip.BadGzipFile, zlib.error,
-            ValueError, IndexError, TypeError, struct.error, UnicodeError,
-            MemoryError)
+class RefusedNameError(pickle.UnpicklingError):
+    """A pickle named something a theanets model cannot contain."""
 
 
-def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
+#: Names outside theanets and Theano that a model's pickle may hold: numpy
+#: arrays, scalars, dtypes and random states, and the builtins that pickles
+#: of plain containers use.
+_ALLOWED_NAMES = frozenset([
+    ('numpy', 'dtype'), ('numpy', 'ndarray'),
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'),
+    ('numpy.core.numeric', '_frombuffer'),
+    ('numpy.random._pickle', '__randomstate_ctor'),
+    ('numpy.random._pickle', '__bit_generator_ctor'),
+    ('numpy.random.mtrand', 'RandomState'),
+    ('numpy.random._mt19937', 'MT19937'),
+    ('copyreg', '_reconstructor'), ('_codecs', 'encode'),
+    ('collections', 'OrderedDict'),
+] + [('builtins', name) for name in (
+    'object', 'set', 'frozenset', 'slice', 'complex', 'range', 'bytearray',
+    'list', 'dict', 'tuple', 'int', 'float', 'bool', 'str', 'bytes')])
+
+#: Packages of Theano whose types, variables and ops a model may hold (its
+#: shared variables, their types, and the elementwise ops that theanets 0.8
+#: stored as activations).
+_THEANO_PACKAGES = ('theano.tensor', 'theano.scalar', 'theano.sparse',
+                    'theano.gof', 'theano.compile.sharedvalue',
+                    'theano.misc.frozendict')
+
+
+def _in_package(module, packages):
+    return any(module == p or module.startswith(p + '.') for p in packages)
+
+
+def _allowed_object(module, obj):
+    """Whether a resolved name is one a theanets model can contain."""
+    if module == 'theanets' or module.startswith('theanets.'):
+        if inspect.isclass(obj):
+            return issubclass(obj, (util.model_class(util.BASE_MODEL),
+                                    layers.Layer, losses.Loss,
+                                    activations.Activation,
+                                    losses.GaussianKernel))
+        # theanets 0.8 and this version pickle activation functions by name
+        return inspect.isfunction(obj) and any(
+            obj is function for function in activations._COMMON.values())
+    gof = theano.gof
+    if inspect.isclass(obj):
+        if issubclass(obj, (gof.Type, gof.Variable, gof.link.Container,
+                            gof.utils.scratchpad,
+                            theano.misc.frozendict.frozendict)):
+            return True
+        # ops (elementwise, scalar, sparse), but none that wraps Python code
+        return issubclass(obj, gof.op.PureOp) and not _in_package(
+            module, ('theano.gof', 'theano.compile'))
+    # the output-type rules scalar ops keep (upgrade_to_float, ...)
+    scalar = theano.scalar.basic
+    return module == scalar.__name__ and (
+        inspect.isfunction(obj) or isinstance(
+            obj, (scalar.transfer_type, scalar.specific_out)))
+
+
+class ModelUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only what a theanets model can contain.
+
+    Every global name in the file is checked before its module is imported
+    and again once it is resolved; anything else raises
+    :class:`RefusedNameError` (turned into a
+    :class:`~theanets.util.ModelFileError` by :func:`load`), so no callable
+    outside the allowed set is ever reached. The allowed set: theanets
+    model, layer, loss and activation classes and activation functions
+    (under their current module paths or those of theanets 0.8, which
+    still exist), Theano types, variables, containers and tensor, scalar
+    and sparse ops, numpy arrays, scalars, dtypes and ``RandomState``, and
+    the builtin containers.
+
+    Examples
+    --------
+    >>> import io, pickle
+    >>> ModelUnpickler(io.BytesIO(pickle.dumps(np.arange(3)))).load()
+    array([0, 1, 2])
+    >>> ModelUnpickler(io.BytesIO(b'cos\\nsystem\\n(S"echo hi"\\ntR.')).load()
+    Traceback (most recent call last):
+    ...
+    theanets.saving.RefusedNameError: the pickle names os.system, which a theanets model cannot contain; nothing it names was imported or called (pass trusted=True only if you trust the file's author)
+    """
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_NAMES:
+            return super().find_class(module, name)
+        if not (module == 'theanets' or module.startswith('theanets.') or
+                _in_package(module, _THEANO_PACKAGES)) or '.' in name:
+            self._refuse(module, name)
+        obj = super().find_class(module, name)
+        if not _allowed_object(module, obj):
+            self._refuse(module, name)
+        return obj
+
+    @staticmethod
+    def _refuse(module, name):
+        raise RefusedNameError(
+            'the pickle names {}.{}, which a theanets model cannot contain; '
+            'nothing it names was imported or called (pass trusted=True only '
+            'if you trust the file\'s author)'.format(module, name))
+
+
+def restricted_load(handle):
+    """Unpickle one object from ``handle`` with :class:`ModelUnpickler`."""
+    return ModelUnpickler(handle).load()
+
+
+class _LimitedReader(object):
+    """A read-only view of a binary file that fails after ``limit`` bytes."""
+
+    def __init__(self, handle, limit, name):
+        self.handle = handle
+        self.left = limit
+        self.limit = limit
+        self.name = name
+
+    def _count(self, data):
+        self.left -= len(data)
+        if self.left < 0:
+            raise ModelFileError(
+                'cannot load a model from {}: the pickle holds more than '
+                'max_bytes={} bytes'.format(self.name, self.limit))
+        return data
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > self.left + 1:
+            size = self.left + 1
+        return self._count(self.handle.read(size))
+
+    def readline(self, size=-1):
+        if size is None or size < 0 or size > self.left + 1:
+            size = self.left + 1
+        return self._count(self.handle.readline(size))
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _check_unpickled(model, name):
+    """Raise ModelFileError unless an unpickled object is a usable model."""
+    def fail(problem):
+        raise ModelFileError('cannot load a model from {}: {}'.format(
+            name, problem))
+
+    if not isinstance(model, util.model_class(util.BASE_MODEL)):
+        fail('it holds a {}, not a theanets model'.format(
+            type(model).__name__))
+    model_layers = getattr(model, 'layers', None)
+    model_losses = getattr(model, 'losses', None)
+    if not isinstance(model_layers, list) or not all(
+            isinstance(layer, layers.Layer) for layer in model_layers):
+        fail('its layers are not a list of theanets layers')
+    if not isinstance(model_losses, list) or not all(
+            isinstance(loss, losses.Loss) for loss in model_losses):
+        fail('its losses are not a list of theanets losses')
+    try:
+        for param in model.params:
+            value = param.get_value(borrow=True)
+            if not isinstance(value, np.ndarray) or \
+                    value.dtype.kind not in 'biuf':
+                fail('parameter {} holds a {}, not a numeric array'.format(
+                    param.name, type(value).__name__))
+        outputs = {}  # connect the layers, as build_graph does, uncached
+        for layer in model_layers:
+            outputs.update(layer.connect(outputs)[0])
+    except ModelFileError:
+        raise
+    except Exception as e:  # a mutated model that cannot compute
+        fail('the model it holds is inconsistent ({}: {})'.format(
+            type(e).__name__, e))
+
+
+def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only,
+                 max_bytes=serialize.MAX_BYTES):
     """Read a model from an open binary file; see :func:`load`."""
     try:
         start = handle.tell()
@@ -274,7 +711,7 @@ def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
     except (AttributeError, OSError, io.UnsupportedOperation):
         head = None  # not seekable: only pickles can be read
     if head is not None and serialize.is_npz(head):
-        return serialize.load(handle, name)
+        return serialize.load(handle, name, max_bytes)
     if npz_only:
         raise ModelFileError(
             '{} is not a theanets .npz model file (it is not an npz archive '
@@ -286,24 +723,27 @@ def _load_handle(handle, name, allow_pickle, gzipped, npz_only):
         raise ModelFileError(
             'refusing to unpickle {} because allow_pickle is False; only the '
             'safe .npz format can be loaded this way'.format(name))
+    read = pickle.load if trusted else restricted_load
     try:
         if gzipped:
             with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
-                model = pickle.load(zipped)
+                model = read(_LimitedReader(zipped, max_bytes, name))
         else:
-            model = pickle.load(handle)
-    except _CORRUPT as e:
+            model = read(_LimitedReader(handle, max_bytes, name))
+    except ModelFileError:
+        raise
+    except RefusedNameError as e:
         raise ModelFileError(
-            'cannot load a model from {}: the file is truncated or corrupt '
-            '({}: {})'.format(name, type(e).__name__, e)) from e
+            'refusing to load a model from {}: {}'.format(name, e)) from None
     except (AttributeError, ImportError) as e:
         raise ModelFileError(
             'cannot load a model from {}: the pickle refers to a name this '
             'installation does not have ({}: {}); it is not a theanets model '
             'or comes from an incompatible version'.format(
                 name, type(e).__name__, e)) from e
-    if not isinstance(model, util.model_class(util.BASE_MODEL)):
+    except Exception as e:  # EOFError, zlib.error, OverflowError, ...
         raise ModelFileError(
-            'cannot load a model from {}: it holds a {}, not a theanets '
-            'model'.format(name, type(model).__name__))
+            'cannot load a model from {}: the file is truncated or corrupt '
+            '({}: {})'.format(name, type(e).__name__, e)) from e
+    _check_unpickled(model, name)
     return model

@@ -52,7 +52,7 @@ from . import util
 from . import layers
 from . import losses
 
-__all__ = ['save', 'load', 'FORMAT', 'VERSION']
+__all__ = ['save', 'load', 'FORMAT', 'VERSION', 'MAX_BYTES']
 
 #: Value of the ``format`` field of the structure document.
 FORMAT = 'theanets-model'
@@ -297,7 +297,112 @@ def is_npz(head):
     return head[:4] in (b'PK\x03\x04', b'PK\x05\x06')
 
 
-def load(handle, name='<file>'):
+#: Default of ``max_bytes`` in :func:`load`: the most bytes of arrays a
+#: model file may make :func:`load` allocate (4 GiB).
+MAX_BYTES = 4 * 2 ** 30
+
+#: The most bytes the JSON structure document may take (64 MiB).
+MAX_STRUCTURE_BYTES = 64 * 2 ** 20
+
+#: The deepest nesting of lists and objects the structure document may use.
+MAX_STRUCTURE_DEPTH = 64
+
+#: Bytes a rebuilt model may allocate beyond the parameters the file holds
+#: (initial values of arrays that the file does not store).
+_ALLOCATION_SLACK = 16 * 2 ** 20
+
+
+class _Archive(object):
+    """The arrays of an npz file, each read only when it is asked for.
+
+    Every member is checked before anything is allocated for it: it must be
+    a ``.npy`` entry stored uncompressed or deflated, its ``.npy`` header
+    must declare a numeric dtype and a shape whose size matches the
+    member's declared size, and that size must fit in what is left of the
+    byte budget. Members the model does not ask for are never read.
+    """
+
+    def __init__(self, archive, name, budget):
+        self.archive = archive
+        self.name = name
+        self.budget = budget
+        self.members = {}
+        for info in archive.infolist():
+            if info.filename.endswith('.npy'):
+                self.members[info.filename[:-4]] = info
+
+    def __contains__(self, key):
+        return key in self.members
+
+    def declared_bytes(self, prefixes):
+        """Total declared size of the members whose names start so."""
+        return sum(info.file_size for key, info in self.members.items()
+                   if key.startswith(prefixes))
+
+    def __getitem__(self, key):
+        info = self.members[key]
+        if info.compress_type not in (zipfile.ZIP_STORED,
+                                      zipfile.ZIP_DEFLATED):
+            _fail('{}: the array {!r} uses zip compression method {}; only '
+                  'stored and deflated members can be read', self.name, key,
+                  info.compress_type)
+        if info.flag_bits & 0x1:
+            _fail('{}: the array {!r} is encrypted', self.name, key)
+        if info.file_size > self.budget:
+            _fail('{}: the array {!r} declares {} bytes, more than the {} '
+                  'bytes left of max_bytes', self.name, key, info.file_size,
+                  self.budget)
+        with self.archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(member)
+            else:
+                _fail('{}: the array {!r} has .npy format version {}, which '
+                      'this theanets does not read', self.name, key, version)
+            shape, fortran, dtype = header
+            if dtype.hasobject or dtype.kind not in 'biuf':
+                _fail('{}: the array {!r} is corrupt: it has dtype {}, and a '
+                      'model file holds only numeric arrays', self.name, key,
+                      dtype)
+            count = 1
+            for dim in shape:
+                count *= dim
+            nbytes = count * dtype.itemsize
+            if member.tell() + nbytes != info.file_size:
+                _fail('{}: the array {!r} is corrupt: it declares shape {} '
+                      'and dtype {} ({} bytes), which does not match its '
+                      'size in the archive ({} bytes)', self.name, key, shape, dtype,
+                      nbytes, info.file_size - member.tell())
+            array = np.empty(shape[::-1] if fortran else shape, dtype)
+            view = memoryview(array.reshape(-1).view(np.uint8))
+            filled = 0
+            while filled < nbytes:
+                got = member.readinto(view[filled:])
+                if not got:
+                    _fail('{}: the array {!r} is truncated or corrupt',
+                          self.name, key)
+                filled += got
+        self.budget -= nbytes
+        return array.T if fortran else array
+
+
+def _check_depth(doc, name):
+    """Raise ModelFileError if a JSON document nests too deeply."""
+    level = [doc]
+    for depth in range(MAX_STRUCTURE_DEPTH + 1):
+        level = [child for value in level
+                 for child in (value.values() if isinstance(value, dict)
+                               else value if isinstance(value, list) else ())
+                 if isinstance(child, (dict, list))]
+        if not level:
+            return
+    _fail('{}: the model structure nests deeper than {} levels', name,
+          MAX_STRUCTURE_DEPTH)
+
+
+def load(handle, name='<file>', max_bytes=MAX_BYTES):
     """Rebuild a model saved by :func:`save`, without unpickling anything.
 
     Parameters
@@ -306,6 +411,12 @@ def load(handle, name='<file>'):
         The file to read.
     name : str, optional
         How to name the file in error messages.
+    max_bytes : int, optional
+        The most bytes of arrays the file may make this allocate: the
+        arrays it stores and the layers it declares. Each array's declared
+        size is checked against what is left before it is read, and only
+        the arrays the model needs are read. Defaults to :data:`MAX_BYTES`
+        (4 GiB).
 
     Returns
     -------
@@ -316,34 +427,65 @@ def load(handle, name='<file>'):
     ------
     theanets.util.ModelFileError
         If the file is not a complete npz archive, holds no theanets
-        structure document, or names a class, layer form, loss or parameter
-        this process does not know or that does not fit.
+        structure document, names a class, layer form, loss or parameter
+        this process does not know or that does not fit, or needs more than
+        ``max_bytes``; any other failure while reading it is reported as
+        this error too.
     """
     try:
-        with np.load(handle, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        _fail('cannot read the model file {}: it is truncated, corrupt or not '
-              'an npz archive ({}: {})', name, type(e).__name__, e)
-    if _STRUCTURE not in arrays:
-        _fail('{} is an npz archive but not a theanets model (it has no {!r} '
-              'entry)', name, _STRUCTURE)
-    try:
-        doc = json.loads(arrays.pop(_STRUCTURE).tobytes().decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as e:
-        _fail('{}: the model structure is corrupt ({})', name, e)
-    if not isinstance(doc, dict) or doc.get('format') != FORMAT:
-        _fail('{} is not a theanets model file', name)
-    if doc.get('version') != VERSION:
-        _fail('{}: unsupported model file version {!r} (this theanets reads '
-              'version {})', name, doc.get('version'), VERSION)
-    try:
-        return _rebuild(doc, arrays, name)
+        return _load(handle, name, max_bytes)
     except util.ModelFileError:
         raise
-    except (util.Error, KeyError, TypeError, ValueError, IndexError) as e:
+    except Exception as e:  # anything a hostile file can provoke
         _fail('{}: cannot rebuild the model ({}: {})',
               name, type(e).__name__, e)
+
+
+def _load(handle, name, max_bytes):
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError,
+            NotImplementedError, RuntimeError) as e:
+        _fail('cannot read the model file {}: it is truncated, corrupt or not '
+              'an npz archive ({}: {})', name, type(e).__name__, e)
+    with archive:
+        arrays = _Archive(archive, name, max_bytes)
+        if _STRUCTURE not in arrays:
+            _fail('{} is an npz archive but not a theanets model (it has no '
+                  '{!r} entry)', name, _STRUCTURE)
+        if arrays.members[_STRUCTURE].file_size > MAX_STRUCTURE_BYTES:
+            _fail('{}: the model structure declares {} bytes, more than the '
+                  '{} a model file may use', name,
+                  arrays.members[_STRUCTURE].file_size, MAX_STRUCTURE_BYTES)
+        try:
+            raw = arrays[_STRUCTURE]
+            doc = json.loads(raw.tobytes().decode('utf-8'))
+        except util.ModelFileError:
+            raise
+        except (UnicodeDecodeError, ValueError, RecursionError,
+                zipfile.BadZipFile, EOFError, OSError, RuntimeError,
+                NotImplementedError) as e:
+            _fail('{}: the model structure is corrupt ({}: {})', name,
+                  type(e).__name__, e)
+        _check_depth(doc, name)
+        if not isinstance(doc, dict) or doc.get('format') != FORMAT:
+            _fail('{} is not a theanets model file', name)
+        if doc.get('version') != VERSION:
+            _fail('{}: unsupported model file version {!r} (this theanets '
+                  'reads version {})', name, doc.get('version'), VERSION)
+        # A correct file's layers allocate what its parameters hold; the
+        # limit stops a file that declares huge layers before it allocates.
+        stored = arrays.declared_bytes(('param:', 'fixed:'))
+        limit = min(arrays.budget, 2 * stored + _ALLOCATION_SLACK)
+        try:
+            with util.allocation_limit(limit, name):
+                return _rebuild(doc, arrays, name)
+        except util.ModelFileError:
+            raise
+        except (util.Error, KeyError, TypeError, ValueError, IndexError,
+                AttributeError) as e:
+            _fail('{}: cannot rebuild the model ({}: {})',
+                  name, type(e).__name__, e)
 
 
 def _rebuild(doc, arrays, name):

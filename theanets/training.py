@@ -7,6 +7,8 @@ model's history, shows progress and saves the model when asked. It takes a
 network and never imports the graph module.
 """
 
+import contextlib
+import threading
 import time
 
 from . import history
@@ -15,7 +17,51 @@ from . import trainer as trainers
 from . import util
 from . import validation
 
-__all__ = ['TrainingMixin', 'itertrain', 'train', 'build_trainer']
+__all__ = ['TrainingMixin', 'TrainingGuard', 'itertrain', 'train',
+           'build_trainer']
+
+
+class TrainingGuard(object):
+    """Refuses to let a second thread train a model that is being trained.
+
+    Two threads updating the same parameters with two optimizers would mix
+    their steps into a model neither trained; each model holds one guard,
+    and :meth:`hold` raises :class:`theanets.util.TrainingError` in a
+    thread that tries to train while another thread does. The thread that
+    trains may start more training of the same model (e.g. a second
+    ``itertrain`` loop), as before.
+
+    Examples
+    --------
+    >>> guard = TrainingGuard()
+    >>> with guard.hold('model'):
+    ...     with guard.hold('model'):  # the same thread: allowed
+    ...         pass
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._owner = None
+        self._depth = 0
+
+    @contextlib.contextmanager
+    def hold(self, what):
+        me = threading.get_ident()
+        with self._lock:
+            if self._owner is not None and self._owner != me:
+                raise util.TrainingError(
+                    'cannot train {} in this thread: another thread is '
+                    'training it now; train one model per thread (or copy '
+                    'the model first)'.format(what))
+            self._owner = me
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if not self._depth:
+                    self._owner = None
 
 
 class TrainingMixin(object):
@@ -105,14 +151,16 @@ class TrainingMixin(object):
             lists the known names).
         theanets.util.TrainingError
             If a training or validation loss becomes NaN or infinite; the
-            parameters keep the values of the last finite epoch.
+            parameters keep the values of the last finite epoch; or if
+            another thread is training this model.
         """
-        self._history = history.History()
-        yield from itertrain(
-            self, self._history, self._rng, train, valid=valid, algo=algo,
-            subalgo=subalgo, save_every=save_every,
-            save_progress=save_progress, progress=progress, quiet=quiet,
-            **kwargs)
+        with self._training.hold('this {}'.format(type(self).__name__)):
+            self._history = history.History()
+            yield from itertrain(
+                self, self._history, self._rng, train, valid=valid,
+                algo=algo, subalgo=subalgo, save_every=save_every,
+                save_progress=save_progress, progress=progress, quiet=quiet,
+                **kwargs)
 
     def train(self, *args, **kwargs):
         """Train the network until the trainer stops.
@@ -201,6 +249,7 @@ def itertrain(network, record, default_rng, train, valid=None,
         feedback.silence()
         opts = _options.TrainingOptions(network, algo, kwargs, default_rng,
                                         save_every)
+        _options.check_save_progress(save_progress)
         yield from _iterate(network, feedback, opts, train, valid, subalgo,
                             save_every, save_progress)
     finally:

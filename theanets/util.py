@@ -8,7 +8,9 @@ the error classes (defined in :mod:`theanets.exceptions`) and :func:`log`
 (defined in :mod:`theanets._logging`).
 """
 
+import contextlib
 import fnmatch
+import threading
 
 import numpy as np
 
@@ -16,13 +18,14 @@ from . import _logging
 from .backend import theano, TT
 from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
                          ModelFileError, MissingModelFileError,
-                         UnknownNameError)
+                         UnknownNameError, ConfigTypeError, ConfigValueError)
 from ._logging import log, enable_detailed_callsite_logging
 
 __all__ = [
     'Registrar', 'as_random_state', 'random_matrix', 'random_vector',
     'outputs_matching', 'params_matching', 'register_model', 'model_class',
     'model_classes', 'FLOAT', 'FLOAT_CONTAINERS', 'INT_CONTAINERS',
+    'allocation_limit', 'reserve',
 ]
 
 # Also importable from here, as in earlier versions (documented where they
@@ -111,9 +114,83 @@ def as_random_state(rng):
     ``None`` or an int (the seed) makes a new generator; anything else (a
     ``RandomState``) is returned as it is, so callers share its stream.
     """
-    if rng is None or isinstance(rng, int):
-        return np.random.RandomState(rng)
+    if rng is None:
+        return np.random.RandomState()
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if not 0 <= rng < 2 ** 32:
+            raise ConfigValueError(
+                'rng: expected an int seed in [0, 2**32), None or a '
+                'numpy.random.RandomState, got {!r}'.format(rng))
+        return np.random.RandomState(int(rng))
+    if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
+        raise ConfigTypeError(
+            'rng: expected an int seed in [0, 2**32), None or a '
+            'numpy.random.RandomState, got {!r} of type {}'.format(
+                rng, type(rng).__name__))
     return rng
+
+
+_allocation = threading.local()
+
+
+@contextlib.contextmanager
+def allocation_limit(nbytes, describe):
+    """Bound the bytes of parameter arrays created within a block.
+
+    Loading a model file rebuilds its layers, and a file can declare layers
+    of any size; within this block, the initialisers of layer arrays
+    (:func:`random_matrix`, :func:`random_vector` and the layers' masks)
+    call :func:`reserve` before they allocate, which raises
+    :class:`ModelFileError` once the arrays would exceed ``nbytes`` in
+    total. The limit holds for the current thread only.
+
+    Parameters
+    ----------
+    nbytes : int
+        The most bytes the block may allocate for arrays.
+    describe : str
+        What is being built, for the error message (e.g. the file name).
+
+    Examples
+    --------
+    >>> with allocation_limit(1000, 'a file'):
+    ...     random_matrix(100, 100)
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.ModelFileError: a file: refusing to allocate a 100 x 100 array (40000 bytes): only 1000 bytes of the allocation limit are left
+    """
+    previous = getattr(_allocation, 'state', None)
+    _allocation.state = [int(nbytes), describe]
+    try:
+        yield
+    finally:
+        _allocation.state = previous
+
+
+def reserve(shape, itemsize=None):
+    """Count an array about to be allocated against :func:`allocation_limit`.
+
+    Does nothing outside an ``allocation_limit`` block.
+
+    Raises
+    ------
+    ModelFileError
+        If the array would take the block past its limit.
+    """
+    state = getattr(_allocation, 'state', None)
+    if state is None:
+        return
+    count = 1
+    for dim in shape:
+        count *= max(int(dim), 0)
+    nbytes = count * (itemsize or np.dtype(FLOAT).itemsize)
+    if nbytes > state[0]:
+        raise ModelFileError(
+            '{}: refusing to allocate a {} array ({} bytes): only {} bytes '
+            'of the allocation limit are left'.format(
+                state[1], ' x '.join(str(int(d)) for d in shape), nbytes,
+                state[0]))
+    state[0] -= nbytes
 
 
 def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
@@ -150,6 +227,7 @@ def random_matrix(rows, cols, mean=0, std=1, sparsity=0, radius=0, diagonal=0,
     array([[2., 0., 0.],
            [0., 2., 0.]], dtype=float32)
     """
+    reserve((rows, cols))
     rng = as_random_state(rng)
     arr = mean + std * rng.randn(rows, cols)
     if 0 < sparsity < 1:
@@ -186,6 +264,7 @@ def random_vector(size, mean=0, std=1, rng=None):
     >>> random_vector(4, rng=13).shape
     (4,)
     """
+    reserve((size,))
     rng = as_random_state(rng)
     return (mean + std * rng.randn(size)).astype(FLOAT)
 

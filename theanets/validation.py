@@ -16,9 +16,9 @@ import scipy.sparse
 from . import layers
 from . import losses
 from .backend import theano
-from .exceptions import DataError
+from .exceptions import DataError, NegativeLabelWarning
 
-__all__ = ['check_array', 'check_finite', 'check_labels', 'check_like',
+__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like', 'unmask',
            'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
 
 
@@ -105,10 +105,11 @@ def check_array(arg, array, variable, shape=None, convert=True):
         if not scipy.sparse.issparse(array):
             fail('a dense {}'.format(type(array).__name__),
                  getattr(array, 'shape', '?'), getattr(array, 'dtype', '?'))
-        if array.format != sparse_format:
-            array = array.asformat(sparse_format)
+        array = check_sparse(arg, array, sparse_format)
     elif scipy.sparse.issparse(array):
         fail('a scipy.sparse matrix', array.shape, array.dtype)
+    elif np.ma.isMaskedArray(array):
+        array = unmask(arg, array)
     elif convert and not isinstance(array, np.ndarray):
         try:
             with warnings.catch_warnings():
@@ -149,6 +150,136 @@ def check_array(arg, array, variable, shape=None, convert=True):
     return array
 
 
+def _sparse_structure_error(arg, array, problem):
+    return DataError('{}: malformed scipy.sparse {} matrix of shape {}: {}'
+                     .format(arg, array.format, array.shape, problem))
+
+
+def _check_compressed(arg, array):
+    """Check the index arrays of a CSR or CSC matrix against its shape."""
+    major, minor = array.shape if array.format == 'csr' else array.shape[::-1]
+    indptr, indices = array.indptr, array.indices
+    for what, index in (('indptr', indptr), ('indices', indices)):
+        if not isinstance(index, np.ndarray) or index.ndim != 1 or \
+                index.dtype.kind not in 'iu':
+            raise _sparse_structure_error(
+                arg, array, 'expected {} to be a 1-D integer array, got {}'
+                .format(what, getattr(index, 'dtype', type(index).__name__)))
+    if len(indptr) != major + 1:
+        raise _sparse_structure_error(
+            arg, array, 'expected indptr of length {}, got {}'.format(
+                major + 1, len(indptr)))
+    if indptr[0] != 0 or indptr[-1] > len(indices) or \
+            indptr[-1] > len(array.data) or (np.diff(indptr) < 0).any():
+        raise _sparse_structure_error(
+            arg, array, 'expected indptr to rise from 0 to at most the '
+            'number of stored values ({}), got values from {} to {}'.format(
+                min(len(indices), len(array.data)), indptr.min(),
+                indptr.max()))
+    used = indices[:indptr[-1]]
+    if used.size and (used.min() < 0 or used.max() >= minor):
+        bad = used[(used < 0) | (used >= minor)]
+        raise _sparse_structure_error(
+            arg, array, 'expected {} indices in [0, {}), got {} index(es) '
+            'outside (e.g. {})'.format(
+                'column' if array.format == 'csr' else 'row', minor,
+                bad.size, bad[0]))
+
+
+def check_sparse(arg, array, sparse_format):
+    """Check a scipy sparse matrix's structure; return it canonical.
+
+    scipy builds a CSR or CSC matrix from ``(data, indices, indptr)``
+    without checking that the indices lie within its shape, and the
+    compiled sparse products read memory at whatever index they are given.
+    This checks the index arrays of the matrix (before any conversion, which
+    would read them too), converts it to ``sparse_format`` and returns it
+    with sorted indices and no duplicate entries, copying it rather than
+    changing the caller's matrix.
+
+    Parameters
+    ----------
+    arg : str
+        How the caller named the matrix.
+    array : scipy.sparse matrix
+        The data.
+    sparse_format : {'csr', 'csc'}
+        The format the receiving variable expects.
+
+    Returns
+    -------
+    scipy.sparse matrix
+        The matrix in ``sparse_format``, canonical.
+
+    Raises
+    ------
+    DataError
+        If an index lies outside the matrix, ``indptr`` does not fit the
+        shape or the stored values, or the matrix is not 2-D.
+
+    Examples
+    --------
+    >>> bad = scipy.sparse.csr_matrix(
+    ...     (np.ones(1, 'f'), np.array([7]), np.array([0, 1])), shape=(1, 3))
+    >>> check_sparse('x', bad, 'csr')
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: x: malformed scipy.sparse csr matrix of shape (1, 3): expected column indices in [0, 3), got 1 index(es) outside (e.g. 7)
+    """
+    if len(array.shape) != 2:
+        raise _sparse_structure_error(arg, array, 'expected 2 dimensions')
+    if array.format in ('csr', 'csc'):
+        _check_compressed(arg, array)
+    elif array.format == 'coo':
+        for what, index, size in (('row', array.row, array.shape[0]),
+                                  ('column', array.col, array.shape[1])):
+            index = np.asarray(index)
+            if index.size and (index.min() < 0 or index.max() >= size):
+                raise _sparse_structure_error(
+                    arg, array, 'expected {} indices in [0, {}), got values '
+                    'from {} to {}'.format(what, size, index.min(),
+                                           index.max()))
+    try:
+        converted = array.asformat(sparse_format)
+    except Exception as e:  # bsr, dia... with inconsistent internals
+        raise _sparse_structure_error(
+            arg, array, 'cannot convert it to {} ({}: {})'.format(
+                sparse_format, type(e).__name__, e)) from None
+    if converted.format in ('csr', 'csc'):
+        _check_compressed(arg, converted)
+        untidy = len(converted.data) != converted.indptr[-1] or \
+            len(converted.indices) != converted.indptr[-1]
+        if untidy or not converted.has_canonical_format:
+            if converted is array:
+                converted = converted.copy()
+            converted.prune()  # drop stored values beyond indptr[-1]
+            converted.sum_duplicates()  # also sorts the indices
+    return converted
+
+
+def unmask(arg, array):
+    """Return a masked array's data; raise DataError if any value is masked.
+
+    A model has no notion of a missing value, and the values under a mask
+    (often NaN) would be computed with as they are.
+
+    Examples
+    --------
+    >>> unmask('x', np.ma.masked_array([[1.0, 2.0]], mask=[[0, 1]]))
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: x: expected an array without masked values, got a masked array of shape (1, 2) with 1 masked value(s); fill them (x.filled(value)) or leave those examples out
+    """
+    masked = int(np.ma.count_masked(array))
+    if masked:
+        raise DataError(
+            '{}: expected an array without masked values, got a masked array '
+            'of shape {} with {} masked value(s); fill them ({}.filled(value))'
+            ' or leave those examples out'.format(
+                arg, array.shape, masked, arg.split('[')[0]))
+    return np.ma.getdata(array)
+
+
 def check_finite(arg, array, shape):
     """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
     values = array.data if scipy.sparse.issparse(array) else array
@@ -168,27 +299,54 @@ def check_finite(arg, array, shape):
                 arg, bad.size, bad.flat[0], shape))
 
 
+#: Whether the warning about negative labels was given in this process.
+_warned_negative_labels = False
+
+
 def check_labels(arg, labels, num_classes):
     """Raise DataError unless integer class labels fit ``num_classes``.
 
     Labels in ``[0, num_classes)`` name a class; as in theanets 0.8 the
     cross-entropy and hinge losses also accept labels down to
     ``-num_classes``, which count from the last class (numpy indexing).
+    The range is checked in the labels' own dtype, so that an int64 label
+    of ``2**32 + 3`` is refused rather than cast to 3 first. The first time
+    negative labels are seen, a :class:`NegativeLabelWarning` says how they
+    are read.
+
+    Examples
+    --------
+    >>> check_labels('y', np.array([0, 2**32 + 3]), 4)
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: y: expected integer class labels in [0, 4) for a model with 4 classes (negative labels count from the last class, down to -4), got labels from 0 to 4294967299
     """
+    global _warned_negative_labels
     if not isinstance(labels, np.ndarray) or labels.dtype.kind not in 'iu' \
             or not labels.size:
         return
-    low, high = labels.min(), labels.max()
+    low, high = int(labels.min()), int(labels.max())
     if high >= num_classes or low < -num_classes:
         raise DataError(
             '{}: expected integer class labels in [0, {}) for a model with {} '
             'classes (negative labels count from the last class, down to '
             '-{}), got labels from {} to {}'.format(
                 arg, num_classes, num_classes, num_classes, low, high))
+    if low < 0 and not _warned_negative_labels:
+        _warned_negative_labels = True
+        warnings.warn(
+            '{}: got negative class labels (down to {}); label -k means class '
+            '{} - k, counted from the last class as numpy indexes (so e.g. '
+            '-1 and {} are the same class); use labels in [0, {}) to avoid '
+            'this warning'.format(arg, low, num_classes, num_classes - 1,
+                                  num_classes),
+            NegativeLabelWarning, stacklevel=2)
 
 
 def check_like(arg, array, shape, dtype):
     """Check a finite numeric array of a given shape (targets, weights)."""
+    if np.ma.isMaskedArray(array):
+        array = unmask(arg, array)
     try:
         array = np.asarray(array)
     except Exception:
@@ -269,10 +427,13 @@ def check_dataset(network, data, name, full):
     classes = num_classes(network)
     for i, var in enumerate(variables):
         arg = '{}[{}]'.format(name, i)
-        data[i] = check_array(arg, data[i], var, shapes.get(var),
+        given = data[i]
+        data[i] = check_array(arg, given, var, shapes.get(var),
                                convert=False)
         if var in classes:
-            check_labels(arg, data[i], classes[var])
+            # in the labels' own dtype: the cast above can wrap int64 values
+            check_labels(arg, given if isinstance(given, np.ndarray)
+                         else data[i], classes[var])
     lengths = [(var.name, data[i].shape[0])
                for i, var in enumerate(variables[:len(data)])
                if not isinstance(data[i], theano.Variable) and

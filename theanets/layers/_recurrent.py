@@ -151,6 +151,7 @@ class Recurrent(base.Layer):
         """
         if size is None:
             size = self.output_size
+        util.reserve((size,))
         if dist == 'uniform':
             value = np.random.uniform(eps, 1 - eps, size=size)
         elif dist == 'log':
@@ -296,6 +297,7 @@ class RNN(Recurrent):
 def _module_mask(size, num_modules):
     """Block-triangular mask: module ``i`` is fed by modules ``j >= i``."""
     k = max(1, size // num_modules)
+    util.reserve((size, size))
     mask = np.zeros((size, size), util.FLOAT)
     for i in range(num_modules):
         mask[i * k:, i * k:(i + 1) * k] = 1

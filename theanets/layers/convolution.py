@@ -143,6 +143,7 @@ class Convolution(base.Layer):
         m = self._setting('mean', name, mean)
         s = self._setting('std', name, std or 1 / np.sqrt(nin + nout))
         p = self._setting('sparsity', name, sparsity)
+        util.reserve((nout, nin) + tuple(self.filter_size))
         value = np.zeros((nout, nin) + self.filter_size, util.FLOAT)
         for r in range(self.filter_size[0]):
             for c in range(self.filter_size[1]):
