@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import theanets
-from theanets import saving
+from theanets import _files, saving
 from theanets.exceptions import ModelFileError, ModelFileWriteError
 
 
@@ -177,7 +177,7 @@ def test_full_disk_is_a_clear_error_without_noise(tmpdir, model, monkeypatch,
     gc.collect()
     unraisable = []
     monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
-    monkeypatch.setattr(saving, '_open_temporary',
+    monkeypatch.setattr(_files, '_open_temporary',
                         lambda fd: FullDisk(fd, room))
     path = os.path.join(str(tmpdir), name)
     with pytest.raises(ModelFileWriteError) as info:
@@ -199,7 +199,7 @@ def test_folder_without_permission_names_the_path(tmpdir, model,
         raise PermissionError(errno.EACCES, 'Permission denied',
                               kwargs['dir'])
 
-    monkeypatch.setattr(saving.tempfile, 'mkstemp', mkstemp)
+    monkeypatch.setattr(_files.tempfile, 'mkstemp', mkstemp)
     path = os.path.join(str(tmpdir), 'denied.pkl')
     with pytest.raises(ModelFileWriteError, match=r"cannot save the model "
                        r"to '.*denied.pkl': creating a temporary file in "

@@ -9,11 +9,11 @@ import collections
 import json
 import numbers
 import os
-import tempfile
 
 import onnx
 from onnx import helper
 
+from .. import _files
 from .. import layers
 from .. import util
 from ..exceptions import ConfigurationError, UnknownNameError
@@ -375,32 +375,10 @@ def export(model, path_or_file, opset=None, outputs=None):
     proto = convert(model, opset=opset, outputs=outputs)
     data = proto.SerializeToString()
     if isinstance(path_or_file, (str, os.PathLike)):
-        _write_atomically(os.fspath(path_or_file), data)
+        _files.atomic_write(os.fspath(path_or_file),
+                            lambda handle: handle.write(data))
     else:
         path_or_file.write(data)
     util.log('exported {} to ONNX (opset {}): {}', type(model).__name__,
              proto.opset_import[0].version, path_or_file)
     return proto
-
-
-def _write_atomically(path, data):
-    """Write ``data`` to a temporary file beside ``path``, then rename it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix='.{}.'.format(os.path.basename(path)), suffix='.tmp',
-        dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
