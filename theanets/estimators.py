@@ -12,8 +12,6 @@ not imported by ``import theanets``::
     from theanets.estimators import TheanetsClassifier
 """
 
-import contextlib
-import logging
 
 import numpy as np
 
@@ -37,6 +35,7 @@ except ImportError:  # older versions have a private method instead
         return estimator._validate_data(X, y, reset=reset, **kwargs)
 
 from . import feedforward
+from . import history
 
 __all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder']
 
@@ -59,17 +58,9 @@ _XFAIL_CHECKS = {
 }
 
 
-@contextlib.contextmanager
 def _quiet(verbose):
-    """Raise the ``theanets`` logger to WARNING for a while, unless verbose."""
-    logger = logging.getLogger('theanets')
-    level = logger.level
-    if not verbose:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    """Suppress theanets' INFO log records in a block, unless verbose."""
+    return history.quiet_logging(not verbose)
 
 
 def _hidden_specs(hidden_layers, activation):

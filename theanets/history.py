@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 import sys
+import threading
 
 import numpy as np
 
@@ -164,6 +165,12 @@ def _theanets_loggers():
     return [lg for lg in loggers if isinstance(lg, logging.Logger)]
 
 
+#: Guards the loggers' levels while blocks of :func:`quiet_logging` run in
+#: several threads: how many blocks are open, and the levels to restore.
+_quiet_lock = threading.Lock()
+_quiet_state = {'open': 0, 'saved': []}
+
+
 @contextlib.contextmanager
 def quiet_logging(quiet=True):
     """Suppress the library's INFO (and DEBUG) log records in a block.
@@ -172,6 +179,11 @@ def quiet_logging(quiet=True):
     the optimizer's per-epoch lines) are raised to level WARNING while the
     block runs and get their own levels back afterwards, so warnings and
     errors still show and nothing changes once the block is left.
+
+    Logger levels belong to the whole process, so while any thread is in
+    such a block, INFO records of every thread are suppressed. Blocks may
+    overlap (nested, or in several threads): the levels are saved when the
+    first one opens and restored when the last one closes.
 
     Parameters
     ----------
@@ -190,16 +202,24 @@ def quiet_logging(quiet=True):
     if not quiet:
         yield
         return
-    saved = []
-    for logger in _theanets_loggers():
-        if logger.getEffectiveLevel() < logging.WARNING:
-            saved.append((logger, logger.level))
-            logger.setLevel(logging.WARNING)
+    with _quiet_lock:
+        if not _quiet_state['open']:
+            saved = []
+            for logger in _theanets_loggers():
+                if logger.getEffectiveLevel() < logging.WARNING:
+                    saved.append((logger, logger.level))
+                    logger.setLevel(logging.WARNING)
+            _quiet_state['saved'] = saved
+        _quiet_state['open'] += 1
     try:
         yield
     finally:
-        for logger, level in reversed(saved):
-            logger.setLevel(level)
+        with _quiet_lock:
+            _quiet_state['open'] -= 1
+            if not _quiet_state['open']:
+                for logger, level in reversed(_quiet_state['saved']):
+                    logger.setLevel(level)
+                _quiet_state['saved'] = []
 
 
 def _in_notebook():

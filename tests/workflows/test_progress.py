@@ -3,6 +3,8 @@
 import io
 import logging
 import sys
+import threading
+import time
 
 import pytest
 
@@ -187,6 +189,36 @@ def test_quiet_logging_silences_children_with_their_own_level():
             assert child.isEnabledFor(logging.INFO)
     finally:
         child.setLevel(logging.NOTSET)
+
+
+def test_overlapping_quiet_blocks_restore_the_levels():
+    # Blocks that overlap in several threads (scikit-learn's threading
+    # backend runs estimators so) must not leave the loggers at WARNING:
+    # the last block to close restores what the first one saved.
+    logger = logging.getLogger('theanets')
+    before = logger.level
+    opened = threading.Barrier(4)
+    loud = []
+
+    def quiet_worker(pause):
+        with history.quiet_logging():
+            opened.wait(timeout=10)
+            time.sleep(pause)  # the first block closes while others run
+            loud.append(logger.isEnabledFor(logging.INFO))
+
+    threads = [threading.Thread(target=quiet_worker, args=(0.01 * i, ))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loud == [False] * 4
+    assert logger.level == before
+    with history.quiet_logging():
+        with history.quiet_logging():  # nested in one thread
+            pass
+        assert not logger.isEnabledFor(logging.INFO)
+    assert logger.level == before
 
 
 def test_progress_prints_log_lines_above_the_bar(net, train, monkeypatch):
