@@ -163,8 +163,7 @@ def _layer_arguments(layer):
     """
     config = layer.get_config()
     del config['form'], config['name']
-    kwargs = {key: layer.kwargs[key] for key in ('rng', 'nrng')
-              if key in layer.kwargs}
+    kwargs = layer.seed_arguments()
     args = {}
     for key, value in config.items():
         if key in layer.kwargs or key == 'activation':

@@ -674,8 +674,7 @@ class Layer(Base):
         >>> copy.name, copy.kwargs['rng'], copy.kwargs['size']
         ('other', 13, 3)
         """
-        arguments = {key: self.kwargs[key] for key in _SEED_KEYWORDS
-                     if key in self.kwargs}
+        arguments = self.seed_arguments()
         arguments.update(kwargs)
         return Layer.from_config(self.get_config(), **arguments)
 
@@ -699,9 +698,17 @@ class Layer(Base):
         spec = self.get_config()
         for key in self._spec_omits:
             spec.pop(key, None)
-        spec.update((key, self.kwargs[key]) for key in _SEED_KEYWORDS
-                    if key in self.kwargs)
+        spec.update(self.seed_arguments())
         return spec
+
+    def seed_arguments(self):
+        """The random-seed keywords (``rng``, ``nrng``) this layer was given.
+
+        They are not configuration (:meth:`get_config` leaves them out), but
+        :meth:`clone`, :meth:`to_spec` and saving pass them on.
+        """
+        return {key: self.kwargs[key] for key in _SEED_KEYWORDS
+                if key in self.kwargs}
 
     def __repr__(self):
         return '<{} "{}">'.format(self.__class__.__name__, self.name)
