@@ -27,7 +27,7 @@ from . import util
 from . import validation
 from .backend import theano, TT, COMPILE_LOCK
 from . import exceptions
-from .exceptions import DataError
+from .exceptions import DataError  # noqa: F401  (graph.DataError, as before)
 
 __all__ = ['Network']
 

@@ -21,10 +21,6 @@ from .exceptions import ConfigurationError
 __all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords',
            'check_algo', 'check_save_progress']
 
-#: Keywords that configure the mini-batch datasets.
-DATASET_KEYWORDS = ('batch_size', 'iteration_size', 'train_batches',
-                    'valid_batches', 'axis', 'rng')
-
 
 class TrainingOptions(object):
     """The checked options of one training call.
