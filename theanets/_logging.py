@@ -14,7 +14,7 @@ import inspect
 import logging
 import os
 
-__all__ = ['log', 'enable_detailed_callsite_logging']
+__all__ = ['log', 'debug', 'enable_detailed_callsite_logging']
 
 logger = logging.getLogger('theanets')
 
@@ -78,12 +78,31 @@ def log(msg, *args, **kwargs):
     --------
     >>> log('training {} layers', 3)
     """
+    _emit(logging.INFO, msg, args, kwargs)
+
+
+def debug(msg, *args, **kwargs):
+    """Log a message through the ``theanets`` logger at DEBUG level.
+
+    Like :func:`log`; for details a user rarely needs (layer construction,
+    compiler settings, every epoch of a long training run).
+
+    Examples
+    --------
+    >>> debug('layer {} has {} parameters', 'hid1', 672)
+    """
+    _emit(logging.DEBUG, msg, args, kwargs)
+
+
+def _emit(level, msg, args, kwargs):
+    if not logger.isEnabledFor(level):
+        return
     text = msg.format(*args, **kwargs)
     if _detailed_callsite:
-        caller = inspect.currentframe().f_back
-        logger.info(text, extra={'callsite': _callsite(caller)})
+        caller = inspect.currentframe().f_back.f_back
+        logger.log(level, text, extra={'callsite': _callsite(caller)})
     else:
-        logger.info(text)
+        logger.log(level, text)
 
 
 install_default_handler()

@@ -19,7 +19,7 @@ from .backend import theano, TT
 from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
                          ModelFileError, MissingModelFileError,
                          UnknownNameError, ConfigTypeError, ConfigValueError)
-from ._logging import log, enable_detailed_callsite_logging
+from ._logging import log, debug, enable_detailed_callsite_logging
 
 __all__ = [
     'Registrar', 'as_random_state', 'random_matrix', 'random_vector',
