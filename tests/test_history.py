@@ -78,8 +78,9 @@ def test_history_records_every_pair_of_downhill_training(trained):
     record = net.history
     assert len(record) == 3
     assert [r.iteration for r in record] == [1, 2, 3]
-    # validate_every=2: downhill validates before epochs 1 and 3
-    assert [r.validated for r in record] == [True, False, True]
+    # validate_every=2: validation before epoch 1 (iteration 0), after
+    # epoch 2 and after the last epoch
+    assert [r.validated for r in record] == [False, True, True]
     assert list(record.records[0].train) == ['loss', 'err', 'acc']
     for r, (train, valid) in zip(record, pairs):
         assert r.train == {k: float(v) for k, v in train.items()}
@@ -88,8 +89,9 @@ def test_history_records_every_pair_of_downhill_training(trained):
                                [float(t['loss']) for t, _ in pairs])
     np.testing.assert_allclose(record.valid['acc'],
                                [float(pairs[0][1]['acc']),
+                                float(pairs[1][1]['acc']),
                                 float(pairs[2][1]['acc'])])
-    np.testing.assert_array_equal(record.valid.iterations, [1, 3])
+    np.testing.assert_array_equal(record.valid.iterations, [0, 2, 3])
 
 
 def test_history_is_reset_by_each_run_and_train_returns_last_pair(inputs,

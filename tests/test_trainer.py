@@ -6,7 +6,7 @@ import downhill
 import numpy as np
 import pytest
 
-from theanets import backend, feedforward, main, trainer, util
+from theanets import _epochs, backend, feedforward, main, trainer, util
 from theanets.backend import theano
 
 from tests.helpers import (
@@ -18,8 +18,12 @@ AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_INPUTS]
 TIED_AE_LAYERS = [NUM_INPUTS, NUM_HID1, NUM_HID2,
                   (NUM_HID1, 'tied'), (NUM_INPUTS, 'tied')]
 
-#: The keyword arguments of the pinned "progress" pattern.
-PROGRESS = dict(momentum=0.5, batch_size=3, max_gradient_norm=1)
+#: The keyword arguments of the pinned "progress" pattern. theanets 0.8 used
+#: batch_size=3; on the 64 test examples that leaves a last batch of one,
+#: and validation monitors are now means over examples, not batches (see
+#: theanets._epochs), which moves the validation loss the pattern compares
+#: with. Batches of 4 divide the examples evenly, where both means agree.
+PROGRESS = dict(momentum=0.5, batch_size=4, max_gradient_norm=1)
 
 
 def _stages(logs):
@@ -123,10 +127,39 @@ class _FakeNetwork(object):
 
 
 class _FakeOptimizer(object):
-    def iterate(self, train, valid=None, **kwargs):
-        self.iterated = (train, valid, kwargs)
-        yield 'first pair'
-        yield 'second pair'
+    """Stands in for a compiled downhill optimizer: scripted monitor values.
+
+    Every step returns the next training loss; every evaluation returns the
+    next validation loss (both with an 'err' of the same value).
+    """
+
+    _monitor_names = ['loss', 'err']
+
+    def __init__(self, train_losses=(3, 2, 1, 1, 1), valid_losses=None):
+        self.train_losses = list(train_losses)
+        self.valid_losses = list(valid_losses or [5, 4, 3, 2, 1, 1, 1])
+        self.compiled = None
+        self.steps = self.evaluations = 0
+
+    def _compile(self, **kwargs):
+        self.compiled = kwargs
+        self._prepare(**kwargs)
+
+    def _prepare(self, **kwargs):
+        self.validate_every = kwargs.get('validate_every', 10)
+        self.patience = kwargs.get('patience', 5)
+        self.min_improvement = kwargs.get('min_improvement', 0)
+
+    def f_step(self, *batch):
+        loss = self.train_losses[min(self.steps, len(self.train_losses) - 1)]
+        self.steps += 1
+        return [loss, loss]
+
+    def f_eval(self, *batch):
+        losses = self.valid_losses
+        loss = losses[min(self.evaluations, len(losses) - 1)]
+        self.evaluations += 1
+        return [loss, loss]
 
 
 @pytest.fixture
@@ -142,11 +175,15 @@ def fake_build(monkeypatch):
     return built
 
 
+ONE_BATCH = [['x', 'y']]
+
+
 def test_downhill_trainer_builds_and_iterates(fake_build):
     net = _FakeNetwork()
-    pairs = list(trainer.DownhillTrainer('sgd', net).itertrain(
-        'TRAIN', 'VALID', patience=2, weight_l2=0.1, monitor_gradients=True))
-    assert pairs == ['first pair', 'second pair']
+    algo = trainer.DownhillTrainer('sgd', net)
+    pairs = list(algo.itertrain(ONE_BATCH, ONE_BATCH, patience=2,
+                                weight_l2=0.1, monitor_gradients=True,
+                                max_updates=3, validate_every=2))
     build, = fake_build
     assert build['algo'] == 'sgd'
     assert build['loss'] == 'LOSS'
@@ -155,34 +192,78 @@ def test_downhill_trainer_builds_and_iterates(fake_build):
     assert build['inputs'] == ['in', 'target']
     assert build['params'] == ['hid1.w', 'hid1.b']
     assert build['monitor_gradients'] is True
-    train, valid, options = build['optimizer'].iterated
-    assert (train, valid) == ('TRAIN', 'VALID')
-    assert options == dict(patience=2, weight_l2=0.1, monitor_gradients=True,
-                           min_improvement=0.005)
+    assert build['optimizer'].compiled == dict(
+        patience=2, weight_l2=0.1, monitor_gradients=True, max_updates=3,
+        validate_every=2, min_improvement=0.005)
     # the network sees the caller's keywords, without the trainer defaults
     assert [name for name, _ in net.calls] == ['loss', 'updates', 'monitors']
-    assert all(kw == dict(patience=2, weight_l2=0.1, monitor_gradients=True)
+    assert all(kw == dict(patience=2, weight_l2=0.1, monitor_gradients=True,
+                          max_updates=3, validate_every=2)
                for _, kw in net.calls)
+    # validation before epoch 1, after epoch 2 and after the last epoch
+    assert [(t.epoch, v.epoch) for t, v in pairs] == [(1, 0), (2, 2), (3, 3)]
+    assert [t['loss'] for t, _ in pairs] == [3, 2, 1]
+    assert [v['loss'] for _, v in pairs] == [5, 4, 3]
+    assert algo.kept.epoch == 3 and algo.kept.valid['loss'] == 3
+    assert algo.kept.reason == 'max_updates'
+
+
+def test_downhill_trainer_repeats_the_latest_validation(fake_build):
+    pairs = list(trainer.DownhillTrainer('sgd', _FakeNetwork()).itertrain(
+        ONE_BATCH, max_updates=3))
+    assert pairs[0][1] is pairs[1][1]          # the same dict, as in 0.8
+    assert [v.epoch for _, v in pairs] == [0, 0, 3]
+
+
+def test_downhill_trainer_patience_counts_validations(fake_build):
+    # validation losses 5, 4, 3, 2, 1, 1, 1: no improvement after the
+    # fifth validation (epoch 4); patience=1 stops at the second without
+    algo = trainer.DownhillTrainer('sgd', _FakeNetwork())
+    pairs = list(algo.itertrain(ONE_BATCH, validate_every=1, patience=1,
+                                min_improvement=0))
+    assert len(pairs) == 6
+    assert algo.kept.epoch == 4 and algo.kept.reason == 'patience'
 
 
 def test_downhill_trainer_monitor_gradients_defaults_to_false(fake_build):
-    list(trainer.DownhillTrainer('adam', _FakeNetwork()).itertrain('T'))
+    list(trainer.DownhillTrainer('adam', _FakeNetwork()).itertrain(
+        ONE_BATCH, max_updates=1))
     assert fake_build[0]['monitor_gradients'] is False
-    assert fake_build[0]['optimizer'].iterated[1] is None
 
 
 def test_downhill_trainer_defaults_apply_only_when_absent(fake_build):
     assert trainer.DownhillTrainer.DEFAULTS == {'min_improvement': 0.005}
     net = _FakeNetwork()
     for given in ({}, {'min_improvement': 0}, {'min_improvement': 0.1},
-                  {'min_improvement': None}, {'max_updates': 3}):
-        caller = dict(given)
-        list(trainer.DownhillTrainer('rmsprop', net).itertrain('T', **caller))
-        options = fake_build[-1]['optimizer'].iterated[2]
+                  {'max_updates': 3}):
+        caller = dict(given, max_updates=given.get('max_updates', 1))
+        before = dict(caller)
+        list(trainer.DownhillTrainer('rmsprop', net).itertrain(
+            ONE_BATCH, **caller))
+        options = fake_build[-1]['optimizer'].compiled
         expected = dict(trainer.DownhillTrainer.DEFAULTS)
-        expected.update(given)
+        expected.update(caller)
         assert options == expected
-        assert caller == given                # not modified
+        assert caller == before                # not modified
+
+
+def test_nag_uses_nesterov_momentum(fake_build):
+    list(trainer.DownhillTrainer('NAG', _FakeNetwork()).itertrain(
+        ONE_BATCH, max_updates=1, momentum=0.9))
+    assert fake_build[0]['optimizer'].compiled['nesterov'] is True
+
+
+def test_persistent_trainer_reuses_its_optimizer(fake_build):
+    algo = trainer.DownhillTrainer('adam', _FakeNetwork(), persistent=True)
+    list(algo.itertrain(ONE_BATCH, max_updates=1))
+    list(algo.itertrain(ONE_BATCH, max_updates=2, patience=3))
+    assert len(fake_build) == 1                # loop options do not count
+    list(algo.itertrain(ONE_BATCH, max_updates=1, weight_l2=0.1))
+    assert len(fake_build) == 2                # a new graph: rebuilt
+    fresh = trainer.DownhillTrainer('adam', _FakeNetwork())
+    list(fresh.itertrain(ONE_BATCH, max_updates=1))
+    list(fresh.itertrain(ONE_BATCH, max_updates=1))
+    assert len(fake_build) == 4                # as in 0.8: a new optimizer
 
 
 @pytest.mark.parametrize('algo', ['sgd', 'NAG', 'rprop', 'adagrad', 'RMSProp',
@@ -397,7 +478,9 @@ def test_layerwise_untied_stages_and_progress(logs, inputs):
     assert net.losses[0].output_name == 'lwout:out'
     train1, valid1 = next(pairs)
     assert train1['loss'] < valid0['loss']
-    assert valid1['loss'] == valid0['loss']
+    # the stage's last epoch is validated before the next stage starts
+    assert (valid0.epoch, valid1.epoch) == (0, 2)
+    assert valid1['loss'] < valid0['loss']
     rest = list(pairs)
     assert len(rest) == 2                     # the full network's stage
     assert _stages(logs) == ['layerwise: training in -> hid1 -> lwout',
@@ -543,49 +626,62 @@ def test_non_finite_loss_stops_training():
 
 
 def test_non_finite_monitors_and_parameters_detected():
-    # the trainers' internal check behind the TrainingError above
+    # the epoch loop's internal checks behind the TrainingError above
     finite = theano.shared(np.ones(2, util.FLOAT), name='a')
     broken = theano.shared(np.array([1, np.inf], util.FLOAT), name='b')
-    assert trainer._non_finite(({'loss': 1.0}, {'loss': 2.0}),
-                               [finite]) is None
-    assert trainer._non_finite(({'loss': 1.0}, {'loss': np.nan}), [finite]) \
+    assert _epochs._first_non_finite({'loss': 2.0}, 'validation') is None
+    assert _epochs._first_non_finite({'loss': np.nan}, 'validation') \
         == "the validation monitor 'loss' (nan)"
-    assert trainer._non_finite(({'loss': 1.0, 'err': -np.inf}, {}), []) \
+    assert _epochs._first_non_finite({'loss': 1.0, 'err': -np.inf},
+                                     'training') \
         == "the training monitor 'err' (-inf)"
-    assert trainer._non_finite(({'loss': 1.0}, {'loss': 1.0}),
-                               [finite, broken]) == "parameter 'b'"
-    assert trainer._non_finite('not a pair', [finite]) is None
+    assert _epochs._first_non_finite({'name': 'text'}, 'training') is None
+    assert _epochs._non_finite_params([finite]) is None
+    assert _epochs._non_finite_params([finite, broken]) == "parameter 'b'"
 
 
-def test_keyboard_interrupt_in_step_keeps_best(monkeypatch, inputs, outputs):
-    # An interrupt inside an optimizer step is simulated by wrapping
-    # downhill's internal Optimizer._step; its _best_params are the
-    # parameters the optimizer restores.
+class _InterruptingData(object):
+    """Batches of a dataset; raises KeyboardInterrupt inside one epoch."""
+
+    def __init__(self, arrays, interrupt_epoch, batch_size=16):
+        n = len(arrays[0])
+        self.batches = [[a[i:i + batch_size] for a in arrays]
+                        for i in range(0, n, batch_size)]
+        self.interrupt_epoch = interrupt_epoch
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        for i, batch in enumerate(self.batches):
+            if self.passes == self.interrupt_epoch and i == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+
+def _loss(net, inputs, outputs):
+    return float(np.mean((net.predict(inputs) - outputs) ** 2))
+
+
+def test_keyboard_interrupt_in_step_validates_and_keeps_best(inputs,
+                                                             outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
-    original = downhill.base.Optimizer._step
-    calls = []
-    best = []
-
-    def step(self, dataset):
-        calls.append(1)
-        if len(calls) == 4:
-            best.append([p.copy() for p in self._best_params])
-            raise KeyboardInterrupt
-        return original(self, dataset)
-
-    monkeypatch.setattr(downhill.base.Optimizer, '_step', step)
-    result = net.train([inputs, outputs], algo='sgd', batch_size=64,
-                       learning_rate=0.01, validate_every=2,
-                       min_improvement=0)
-    assert len(calls) == 4
-    train, valid = result
-    assert np.isfinite(train['loss'])
-    for value, param in zip(best[0], net.params):
-        np.testing.assert_array_equal(param.get_value(), value)
-    assert net.predict(inputs).shape == outputs.shape
+    # the interrupt comes in the 4th epoch, after its first batch
+    train = _InterruptingData([inputs, outputs], interrupt_epoch=4)
+    valid = [[inputs, outputs]]
+    algo = trainer.DownhillTrainer('sgd', net)
+    pairs = list(algo.itertrain(train, valid, learning_rate=0.01,
+                                validate_every=2, min_improvement=0))
+    assert len(pairs) == 4                     # the partial epoch counts
+    last_train, last_valid = pairs[-1]
+    assert last_valid.epoch == 4               # validated when interrupted
+    assert algo.kept.reason == 'interrupted'
+    assert algo.kept.epoch == 4                # still improving: kept
+    np.testing.assert_allclose(_loss(net, inputs, outputs),
+                               last_valid['loss'], rtol=1e-5)
 
 
-def test_keyboard_interrupt_between_epochs_restores_best(inputs, outputs):
+def test_keyboard_interrupt_between_epochs_validates_and_keeps_best(
+        inputs, outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     algo = trainer.DownhillTrainer('sgd', net)
     dataset = downhill.Dataset([inputs, outputs], batch_size=64)
@@ -593,11 +689,35 @@ def test_keyboard_interrupt_between_epochs_restores_best(inputs, outputs):
     pairs = algo.itertrain(dataset, dataset, learning_rate=0.01,
                            validate_every=100)
     next(pairs)
-    next(pairs)
+    train2, valid2 = next(pairs)
+    assert valid2.epoch == 0
     assert not np.array_equal(net.params[0].get_value(), start[0])
+    # the trainer validates the current parameters and hands the caller the
+    # same training monitors with that validation
+    train_again, final = pairs.throw(KeyboardInterrupt)
+    assert train_again is train2 and final.epoch == 2
     with pytest.raises(StopIteration):
-        pairs.throw(KeyboardInterrupt)
-    # only the first validation happened: the best parameters are the
-    # initial ones
-    for value, param in zip(start, net.params):
-        np.testing.assert_array_equal(param.get_value(), value)
+        next(pairs)
+    assert final['loss'] < valid2['loss']
+    assert algo.kept.epoch == 2
+    np.testing.assert_allclose(_loss(net, inputs, outputs), final['loss'],
+                               rtol=1e-5)
+
+
+def test_restore_best_false_keeps_the_final_parameters(inputs, outputs):
+    # a learning rate far too large: every epoch is worse than the initial
+    # parameters, which restore_best keeps and restore_best=False does not
+    results = {}
+    for restore in (True, False):
+        net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+        start = [p.get_value() for p in net.params]
+        _, valid = net.train([inputs, outputs], algo='sgd', batch_size=64,
+                             learning_rate=5.0, max_updates=3,
+                             restore_best=restore)
+        results[restore] = valid
+        same = all(np.array_equal(p.get_value(), v)
+                   for p, v in zip(net.params, start))
+        assert same == restore
+        np.testing.assert_allclose(_loss(net, inputs, outputs),
+                                   valid['loss'], rtol=1e-5)
+    assert results[True].epoch == 0 and results[False].epoch == 3

@@ -97,19 +97,25 @@ def test_save_progress_handle(tiny, inputs, outputs):
 # interrupts
 
 
-def test_keyboard_interrupt_thrown_into_itertrain_restores_best(inputs,
-                                                                outputs):
+def test_keyboard_interrupt_thrown_into_itertrain_keeps_best(inputs,
+                                                             outputs):
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
-    start = [p.get_value() for p in net.params]
     pairs = net.itertrain([inputs, outputs], algo='sgd', batch_size=64,
-                          learning_rate=0.01, validate_every=100)
+                          learning_rate=5.0, validate_every=100)
     next(pairs)
+    start = [p.get_value() for p in net.params]
     next(pairs)
     assert not np.array_equal(net.params[0].get_value(), start[0])
+    # the final validation is recorded as that of the second iteration
+    train, valid = pairs.throw(KeyboardInterrupt)
+    assert valid.epoch == 2
     with pytest.raises(StopIteration):
-        pairs.throw(KeyboardInterrupt)
-    for value, param in zip(start, net.params):
-        np.testing.assert_array_equal(param.get_value(), value)
+        next(pairs)
+    assert len(net.history) == 2
+    assert net.history.records[-1].validated
+    np.testing.assert_array_equal(net.history.valid.iterations, [0, 2])
+    # a learning rate of 5 makes things worse: the initial parameters win
+    assert net.history.kept.iteration == 0
     # a trainer that does not handle interrupts lets them through
     pairs = net.itertrain([inputs, outputs], algo=_Pairs())
     next(pairs)

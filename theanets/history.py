@@ -14,8 +14,43 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 
 import numpy as np
+
+from . import _logging
+
+
+class Monitors(collections.OrderedDict):
+    """Monitor values (name to value) measured after one epoch.
+
+    A dict whose :attr:`epoch` attribute says after which epoch of its
+    training run the values were measured: 0 for the validation before
+    the first epoch. Trainers yield the same validation dictionary again
+    between validations; its ``epoch`` tells how old it is.
+
+    Examples
+    --------
+    >>> m = Monitors([('loss', 0.25)], epoch=10)
+    >>> m['loss'], m.epoch
+    (0.25, 10)
+    >>> m == {'loss': 0.25}
+    True
+    >>> m
+    OrderedDict([('loss', 0.25)])
+    """
+
+    def __init__(self, *args, epoch=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch = epoch
+
+    def __reduce__(self):
+        return (type(self), (list(self.items()),), {'epoch': self.epoch})
+
+    def __repr__(self):
+        # Shown as the OrderedDict that theanets 0.8 returned (documented
+        # examples print it); the epoch is an attribute.
+        return 'OrderedDict({!r})'.format(list(self.items()))
 
 
 class Record(collections.namedtuple(
@@ -31,55 +66,52 @@ class Record(collections.namedtuple(
     valid : dict
         The latest validation monitor values (name to float).
     validated : bool
-        True if the validation set was evaluated for this iteration; between
-        validations a trainer repeats the previous validation values.
+        True if the validation values were measured after this iteration;
+        between validations a trainer repeats the previous values.
     """
 
     __slots__ = ()
 
 
-class MonitorSeries(object):
-    """Array access to one side (training or validation) of a history.
+class MonitorSeries(dict):
+    """One side (training or validation) of a history, as arrays.
 
-    ``series['loss']`` is a float array with one value per recorded
-    iteration (NaN where that monitor is missing) and
-    :attr:`iterations` gives the matching iteration numbers.
+    A dict mapping each monitor name to a float array with one value per
+    recorded iteration (NaN where that monitor is missing), so that
+    ``pandas.DataFrame(series)`` and ``list(series)`` work as for any
+    mapping; :attr:`iterations` gives the matching iteration numbers.
+
+    Parameters
+    ----------
+    entries : list of (int, dict)
+        Iteration numbers and the monitor values recorded then.
+    side : str
+        ``'train'`` or ``'valid'`` (for messages).
     """
 
-    def __init__(self, records, side):
-        self._records = records
-        self._side = side
+    def __init__(self, entries, side):
+        names = []
+        for _, monitors in entries:
+            for name in monitors:
+                if name not in names:
+                    names.append(name)
+        super().__init__(
+            (name, np.array([m.get(name, np.nan) for _, m in entries],
+                            dtype=float)) for name in names)
+        self.side = side
+        self.iterations = np.array([i for i, _ in entries], dtype=int)
 
-    @property
-    def iterations(self):
-        """Iteration numbers of the values, as an int array."""
-        return np.array([r.iteration for r in self._records], dtype=int)
+    def __missing__(self, name):
+        raise KeyError('no {} monitor named {!r}; recorded monitors are '
+                       '{}'.format(self.side, name, list(self)))
 
     def keys(self):
         """Monitor names, in the order they first appear."""
-        names = []
-        for record in self._records:
-            for name in getattr(record, self._side):
-                if name not in names:
-                    names.append(name)
-        return names
-
-    def __contains__(self, name):
-        return name in self.keys()
-
-    def __getitem__(self, name):
-        if name not in self:
-            raise KeyError('no {} monitor named {!r}; recorded monitors are '
-                           '{}'.format(self._side, name, self.keys()))
-        return np.array([getattr(r, self._side).get(name, np.nan)
-                         for r in self._records], dtype=float)
-
-    def __len__(self):
-        return len(self._records)
+        return list(super().keys())
 
     def __repr__(self):
         return '<{} monitors of {} iterations: {}>'.format(
-            self._side, len(self), ', '.join(self.keys()))
+            self.side, len(self.iterations), ', '.join(self))
 
 
 class History(object):
@@ -89,24 +121,34 @@ class History(object):
     ----------
     records : list of :class:`Record`
         One record per training iteration, in order.
+    validations : list of (int, dict)
+        Every validation measured, with the iteration after which it was
+        measured (0: before the first iteration).
+    kept : :class:`Record` or None
+        After training: the iteration whose parameters the model holds and
+        the validation monitors of those parameters (iteration 0: the
+        initial parameters).
 
     Examples
     --------
     >>> history = History()
-    >>> history.append({'loss': 0.9}, {'loss': 1.0}, validated=True)
-    >>> history.append({'loss': 0.7}, {'loss': 1.0}, validated=False)
+    >>> history.append({'loss': 0.9}, {'loss': 1.0}, validated=False,
+    ...                measured_at=0)
+    >>> history.append({'loss': 0.7}, {'loss': 0.8}, validated=True)
     >>> history.train['loss']
     array([0.9, 0.7])
     >>> history.valid['loss'], history.valid.iterations
-    (array([1.]), array([1]))
-    >>> len(history), history.records[-1].iteration
-    (2, 2)
+    (array([1. , 0.8]), array([0, 2]))
+    >>> list(history.train), len(history)
+    (['loss'], 2)
     """
 
     def __init__(self):
         self.records = []
+        self.validations = []
+        self.kept = None
 
-    def append(self, train, valid, validated):
+    def append(self, train, valid, validated, measured_at=None):
         """Record the monitor values of the next iteration.
 
         Parameters
@@ -115,25 +157,81 @@ class History(object):
             Training and validation monitor values; they are copied, with
             values converted to float.
         validated : bool
-            Whether the validation values were computed for this iteration.
+            Whether the validation values were measured after this
+            iteration.
+        measured_at : int, optional
+            For values measured earlier: the iteration after which they
+            were (recorded once, as a validation).
         """
-        self.records.append(Record(
-            len(self.records) + 1, _as_floats(train), _as_floats(valid),
-            bool(validated)))
+        iteration = len(self.records) + 1
+        valid = _as_floats(valid)
+        self.records.append(Record(iteration, _as_floats(train), valid,
+                                   bool(validated)))
+        self._note_validation(iteration if validated else measured_at, valid)
+
+    def amend(self, valid, validated):
+        """Replace the validation values of the latest iteration.
+
+        Used when the validation after an iteration arrives after its pair
+        (e.g. the final validation of an interrupted run).
+        """
+        last = self.records[-1]
+        valid = _as_floats(valid)
+        self.records[-1] = last._replace(valid=valid,
+                                         validated=bool(validated))
+        if validated:
+            self._note_validation(last.iteration, valid)
+
+    def _note_validation(self, iteration, valid):
+        if iteration is None or not valid:
+            return
+        if self.validations and self.validations[-1][0] == iteration:
+            self.validations[-1] = (iteration, valid)
+        elif not self.validations or self.validations[-1][0] < iteration:
+            self.validations.append((iteration, valid))
 
     @property
     def train(self):
         """:class:`MonitorSeries` of the training monitors, every iteration."""
-        return MonitorSeries(self.records, 'train')
+        return MonitorSeries([(r.iteration, r.train) for r in self.records],
+                             'train')
 
     @property
     def valid(self):
         """:class:`MonitorSeries` of the validation monitors.
 
-        Only iterations for which validation ran are included.
+        One entry per validation, at the iteration after which it was
+        measured (0 for the validation before training).
         """
-        return MonitorSeries([r for r in self.records if r.validated],
-                             'valid')
+        return MonitorSeries(self.validations, 'valid')
+
+    def to_frame(self):
+        """The history as a ``pandas.DataFrame``, one row per iteration.
+
+        Columns are the training monitors, then the validation monitors
+        with a ``valid_`` prefix, which hold values only in the rows of the
+        iterations after which validation ran (row 0 is the validation
+        before training). Needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by iteration (named ``'iteration'``).
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError('History.to_frame needs pandas; install it '
+                              'with pip install pandas') from None
+        train, valid = self.train, self.valid
+        index = sorted(set(train.iterations) | set(valid.iterations))
+        frame = pandas.DataFrame(index=pandas.Index(index, name='iteration'))
+        for name, values in train.items():
+            frame[name] = pandas.Series(values, index=train.iterations)
+        for name, values in valid.items():
+            frame['valid_' + name] = pandas.Series(
+                values, index=valid.iterations)
+        return frame
 
     def __len__(self):
         return len(self.records)
@@ -143,17 +241,44 @@ class History(object):
 
     def __repr__(self):
         return '<History: {} iterations, {} validations, monitors: {}>'.format(
-            len(self), len(self.valid), ', '.join(self.train.keys()))
+            len(self), len(self.validations), ', '.join(self.train))
 
 
 def _as_floats(monitors):
-    result = collections.OrderedDict()
+    """A copy of ``monitors`` with float values (keeping ``epoch``)."""
+    result = Monitors(epoch=getattr(monitors, 'epoch', None))
     for name, value in (monitors or {}).items():
         try:
             result[name] = float(value)
         except (TypeError, ValueError):
             result[name] = value
     return result
+
+
+def _epochs_of(train, valid):
+    """(training epoch, validation epoch) of a pair, or None if unknown."""
+    epochs = getattr(train, 'epoch', None), getattr(valid, 'epoch', None)
+    if None in epochs:
+        return None
+    return epochs
+
+
+def _brief(monitors):
+    return ' '.join('{}={:.4g}'.format(name, float(value))
+                    for name, value in monitors.items()
+                    if isinstance(value, (int, float, np.number)))
+
+
+def _postfix(train, valid, epochs):
+    postfix = collections.OrderedDict()
+    for key in ('loss', 'acc'):
+        if key in train:
+            postfix[key] = '{:.4g}'.format(float(train[key]))
+    if 'loss' in valid:
+        postfix['valid_loss'] = '{:.4g}'.format(float(valid['loss']))
+        if epochs is not None:
+            postfix['valid_loss'] += ' (epoch {})'.format(epochs[1])
+    return postfix
 
 
 def _theanets_loggers():
@@ -300,7 +425,9 @@ class TrainingFeedback(object):
         self.history = history
         self.bar = progress_bar(progress, total)
         self.quiet = bool(quiet)
+        self._previous_train = None
         self._previous_valid = None
+        self._last_line = time.monotonic()
         self._quiet_block = None
         self._redirect = None
         if self.bar is not None:
@@ -337,25 +464,73 @@ class TrainingFeedback(object):
         finally:
             self.silence()
 
+    #: Seconds between the INFO progress lines of a run without a bar.
+    PROGRESS_INTERVAL = 15.0
+
     def record(self, pair):
-        """Record a yielded ``(train, valid)`` pair and update the bar."""
+        """Record a yielded ``(train, valid)`` pair and update the bar.
+
+        A pair with the same training monitors as the previous one (the
+        final validation of an interrupted run) amends that iteration
+        instead of adding one.
+        """
         try:
             train, valid = pair
         except (TypeError, ValueError):
             train, valid = {}, {}
-        # Between validations downhill yields the same validation dict again.
-        validated = valid is not self._previous_valid
-        self._previous_valid = valid
-        self.history.append(train, valid, validated)
+        train, valid = train or {}, valid or {}
+        epochs = _epochs_of(train, valid)
+        if epochs is not None:
+            validated = epochs[0] == epochs[1]
+        else:
+            # A trainer without epoch numbers: between validations downhill
+            # and most trainers yield the same validation dict again.
+            validated = bool(valid) and valid is not self._previous_valid
+        if self.history.records and train is self._previous_train:
+            self.history.amend(valid, validated)
+        else:
+            measured_at = None
+            if epochs is not None:
+                measured_at = len(self.history) + 1 - (epochs[0] - epochs[1])
+            self.history.append(train, valid, validated, measured_at)
+            if self.bar is not None:
+                self.bar.update(1)
+        self._previous_train, self._previous_valid = train, valid
         if self.bar is not None:
-            postfix = collections.OrderedDict()
-            for key in ('loss', 'acc'):
-                if key in (train or {}):
-                    postfix[key] = '{:.4g}'.format(float(train[key]))
-            if valid and 'loss' in valid:
-                postfix['valid_loss'] = '{:.4g}'.format(float(valid['loss']))
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(1)
+            self.bar.set_postfix(_postfix(train, valid, epochs),
+                                 refresh=False)
+        else:
+            self._log_progress(train, valid, epochs)
+
+    def _log_progress(self, train, valid, epochs):
+        now = time.monotonic()
+        if now - self._last_line < self.PROGRESS_INTERVAL:
+            return
+        self._last_line = now
+        text = 'iteration {}: {}'.format(len(self.history), _brief(train))
+        if valid:
+            text += ' | validation{}: {}'.format(
+                '' if epochs is None else ' after epoch {}'.format(epochs[1]),
+                _brief(valid))
+        _logging.log('{}', text)
+
+    def finish(self, outcome):
+        """Note which iteration's parameters the model keeps.
+
+        ``outcome`` is the trainer's :class:`theanets._epochs.Outcome` (or
+        None); its epoch is mapped to this history's iteration numbers.
+        """
+        if outcome is None or outcome.valid is None:
+            return
+        last = self.history.records[-1] if self.history.records else None
+        last_epoch = getattr(self._previous_train, 'epoch', None)
+        iteration = outcome.epoch
+        if last is not None and last_epoch is not None:
+            iteration = last.iteration - (last_epoch - outcome.epoch)
+        train = outcome.train if outcome.train is not None else (
+            last.train if last is not None else {})
+        self.history.kept = Record(iteration, _as_floats(train),
+                                   _as_floats(outcome.valid), True)
 
     def close(self):
         """Close the progress bar and restore logging."""

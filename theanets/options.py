@@ -19,7 +19,8 @@ from .backend import theano, downhill
 from .exceptions import ConfigurationError
 
 __all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords',
-           'check_algo', 'check_save_progress']
+           'check_algo', 'check_save_progress', 'check_save_best',
+           'format_save_progress']
 
 
 class TrainingOptions(object):
@@ -138,29 +139,66 @@ def check_algo(algo):
             'object with an itertrain method, got {!r}'.format(algo))
 
 
+def format_save_progress(pattern, iteration, now):
+    """The file name of a ``save_progress`` checkpoint.
+
+    ``{epoch}`` becomes the iteration number, ``{time}`` and ``{}`` (or
+    ``{0}``, as in theanets 0.8) the integer Unix time of the save.
+
+    Examples
+    --------
+    >>> format_save_progress('model-{epoch:03d}-{}.npz', 7, 1700000000.5)
+    'model-007-1700000000.npz'
+    """
+    seconds = int(now)
+    return pattern.format(seconds, epoch=iteration, time=seconds)
+
+
 def check_save_progress(save_progress):
     """Raise ConfigurationError if a ``save_progress`` pattern is unusable.
 
-    A string may hold one ``{}`` (or ``{0}``, with a format spec), which
-    is replaced by the time of the save in seconds; anything else in braces
-    fails, and is reported before training starts rather than at the first
-    save.
+    A string may hold the fields of :func:`format_save_progress` (with
+    format specs); anything else in braces fails, and is reported before
+    training starts rather than at the first save.
     """
     if save_progress is None:
         return
     if isinstance(save_progress, str):
         try:
-            save_progress.format(0)
+            format_save_progress(save_progress, 0, 0)
         except (IndexError, KeyError, ValueError) as e:
             raise ConfigurationError(
-                'save_progress: expected a file name, optionally with one '
-                '"{{}}" for the time of the save, got {!r} ({}: {})'.format(
+                'save_progress: expected a file name, optionally with the '
+                'fields "{{epoch}}" (iteration number) and "{{time}}" or '
+                '"{{}}" (Unix time of the save), got {!r} ({}: {})'.format(
                     save_progress, type(e).__name__, e)) from None
         return
     if not hasattr(save_progress, 'write'):
         raise ConfigurationError(
             'save_progress: expected a file name or a binary file object, '
             'got {!r}'.format(save_progress))
+
+
+def check_save_best(save_best):
+    """Raise ConfigurationError if a ``save_best`` target is unusable.
+
+    A file name may hold ``{epoch}`` (the epoch of the saved parameters);
+    a file object must be writable (it is rewritten from the start at
+    every save).
+    """
+    if isinstance(save_best, str):
+        try:
+            save_best.format(epoch=0)
+        except (IndexError, KeyError, ValueError) as e:
+            raise ConfigurationError(
+                'save_best: expected a file name, optionally with the field '
+                '"{{epoch}}", got {!r} ({}: {})'.format(
+                    save_best, type(e).__name__, e)) from None
+        return
+    if not hasattr(save_best, 'write'):
+        raise ConfigurationError(
+            'save_best: expected a file name or a binary file object, '
+            'got {!r}'.format(save_best))
 
 
 def _is_int(x):

@@ -24,7 +24,9 @@ import numpy as np
 from . import backend
 from . import util
 from . import layers
+from ._epochs import run_epochs
 from .backend import downhill
+from .callbacks import CallbackList
 
 __all__ = ['DownhillTrainer', 'SampleTrainer', 'SupervisedPretrainer',
            'UnsupervisedPretrainer', 'route_downhill_logging']
@@ -39,31 +41,6 @@ def _known_algorithms():
     registry = downhill.Optimizer._registry
     return sorted(key for key, cls in registry.items()
                   if cls is not downhill.Optimizer)
-
-
-def _snapshot(params):
-    """Copies of the current values of some shared variables."""
-    return [param.get_value(borrow=False) for param in params]
-
-
-def _non_finite(pair, params):
-    """Describe the first NaN/infinite monitor or parameter, or None."""
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        pair = ({}, {})
-    for label, monitors in zip(('training', 'validation'), pair):
-        if not isinstance(monitors, dict):
-            continue
-        for name, value in monitors.items():
-            try:
-                finite = np.all(np.isfinite(value))
-            except TypeError:  # not a number; nothing to check
-                continue
-            if not finite:
-                return 'the {} monitor {!r} ({})'.format(label, name, value)
-    for param in params:
-        if not np.isfinite(param.get_value(borrow=True)).all():
-            return 'parameter {!r}'.format(param.name)
-    return None
 
 
 def _check_esgd_layers(network):
@@ -97,6 +74,14 @@ class DownhillTrainer(object):
         ``'adam'`` (case-insensitive).
     network : :class:`theanets.Network`
         The model to train.
+    persistent : bool, optional
+        If True, the optimizer built by the first :meth:`itertrain` call --
+        its compiled functions and its state (momentum velocities, the
+        moment estimates of RMSProp or Adam) -- is kept and reused by later
+        calls with the same options, so that training can continue in
+        several calls as if it were one (the estimators' ``partial_fit``
+        does this). Defaults to False: every call starts a fresh optimizer,
+        as in theanets 0.8.
 
     Raises
     ------
@@ -105,33 +90,40 @@ class DownhillTrainer(object):
 
     Notes
     -----
-    Every keyword argument of :meth:`itertrain` reaches
-    ``downhill.Optimizer.iterate``: ``learning_rate``, ``momentum``,
-    ``nesterov``, ``patience``, ``validate_every``, ``min_improvement``,
-    ``max_gradient_norm``, ``max_gradient_elem``, ``max_updates`` and the
-    algorithm options (``rms_halflife``, ``rms_regularizer``,
-    ``rprop_increase``, ``rprop_decrease``, ``rprop_min_step``,
-    ``rprop_max_step``, ``beta1_decay``, ``beta1_halflife``,
-    ``beta2_halflife``).
+    Every keyword argument of :meth:`itertrain` reaches the optimizer:
+    ``learning_rate``, ``momentum``, ``nesterov``, ``patience``,
+    ``validate_every``, ``min_improvement``, ``max_gradient_norm``,
+    ``max_gradient_elem``, ``max_updates`` and the algorithm options
+    (``rms_halflife``, ``rms_regularizer``, ``rprop_increase``,
+    ``rprop_decrease``, ``rprop_min_step``, ``rprop_max_step``,
+    ``beta1_decay``, ``beta1_halflife``, ``beta2_halflife``).
 
-    **Default stopping rule.** downhill stops when the validation loss has
+    **Epochs and validation.** The epoch loop (see :mod:`theanets._epochs`)
+    takes downhill's steps in downhill's order, and validates before the
+    first epoch and after every ``validate_every`` epochs (default 10).
+    Whenever training stops (``max_updates``, patience, an interrupt, a
+    callback) an epoch that was not validated is validated, and the model
+    keeps the parameters with the best validation loss over every
+    validation, including that last one -- so a short run never loses what
+    it learned. Validation monitors are means over the validation examples.
+
+    **Default stopping rule.** Training stops when the validation loss has
     not improved by a relative ``min_improvement`` for ``patience``
-    validations in a row (defaults 5, every ``validate_every = 10`` epochs).
-    downhill's own default ``min_improvement = 0`` counts any decrease, however
-    tiny, as progress, so training on data without much structure runs for a
-    very long time: the documentation example (a ``[10, (20, 'tanh'), 50]``
-    classifier on 1000 examples with random labels, default ``rmsprop``) took
-    over 300,000 epochs and 8 to 15 minutes. theanets therefore applies
-    the values in :attr:`DEFAULTS`: ``min_improvement = 0.005``, i.e. stop
-    once 60 epochs bring less than 0.5% relative improvement of the best
-    validation loss; that example then stops after 500-700 epochs, in a few
-    seconds. There is no cap on the number of epochs; a model that keeps
-    improving keeps training.
+    validations in a row (defaults 5 and, in theanets, 0.005).
+    downhill's own default ``min_improvement = 0`` counts any decrease,
+    however tiny, as progress, so training on data without much structure
+    runs for a very long time: the documentation example (a
+    ``[10, (20, 'tanh'), 50]`` classifier on 1000 examples with random
+    labels, default ``rmsprop``) took over 300,000 epochs and 8 to 15
+    minutes. With ``min_improvement = 0.005`` it stops once 60 epochs bring
+    less than 0.5% relative improvement of the best validation loss, after
+    500-700 epochs, in a few seconds. There is no cap on the number of
+    epochs; a model that keeps improving keeps training.
 
-    The defaults apply **only to keywords the caller did not pass**; an
-    explicit value always wins (``min_improvement=0`` restores downhill's
-    rule, ``max_updates=N`` caps the number of epochs). Change
-    :attr:`DEFAULTS` to change them for every trainer.
+    The defaults in :attr:`DEFAULTS` apply **only to keywords the caller
+    did not pass**; an explicit value always wins (``min_improvement=0``
+    restores downhill's rule, ``max_updates=N`` caps the number of
+    epochs).
 
     Examples
     --------
@@ -142,23 +134,37 @@ class DownhillTrainer(object):
     #: Optimizer options that apply when the caller did not pass them.
     DEFAULTS = {'min_improvement': 0.005}
 
-    def __init__(self, algo, network):
+    #: Keywords that steer the epoch loop but not the compiled functions.
+    LOOP_KEYWORDS = frozenset(['patience', 'validate_every', 'min_improvement',
+                               'max_updates'])
+
+    def __init__(self, algo, network, persistent=False):
         known = _known_algorithms()
         if not isinstance(algo, str) or algo.lower() not in known:
             raise util.UnknownNameError(algo, 'optimizer', known)
         self.algo = algo
         self.network = network
+        self.persistent = bool(persistent)
+        self.kept = None
+        self._built = None
 
-    def itertrain(self, train, valid=None, **kwargs):
+    def itertrain(self, train, valid=None, callbacks=None, restore_best=True,
+                  **kwargs):
         """Optimize the network, yielding monitor values after every epoch.
 
         Parameters
         ----------
-        train : ``downhill.Dataset``
+        train : iterable of batches (e.g. a ``downhill.Dataset``)
             Training mini-batches, each a list of arrays in the order of
-            ``network.variables``.
-        valid : ``downhill.Dataset``, optional
+            ``network.variables``; one pass over it is one epoch.
+        valid : iterable of batches, optional
             Validation mini-batches. Defaults to ``train``.
+        callbacks : list, optional
+            Callables or :class:`theanets.callbacks.Callback` objects run
+            after every epoch (see :mod:`theanets.callbacks`).
+        restore_best : bool, optional
+            When training stops, keep the parameters with the best
+            validation loss (True, the default) or the final ones.
         **kwargs
             Regularizer, monitor and optimizer options (see the class notes).
             ``monitor_gradients=True`` adds a ``'grad(<param>)'`` monitor (sum
@@ -166,10 +172,12 @@ class DownhillTrainer(object):
 
         Yields
         ------
-        (OrderedDict, OrderedDict)
+        (Monitors, Monitors)
             Training monitors (means over the epoch's mini-batches) and the
-            most recent validation monitors: ``'loss'``, ``'err'``, user
-            monitors, ``'acc'`` for classifiers, then gradient monitors.
+            latest validation monitors (:class:`theanets.history.Monitors`,
+            whose ``epoch`` says when they were measured): ``'loss'``,
+            ``'err'``, user monitors, ``'acc'`` for classifiers, then
+            gradient monitors.
 
         Raises
         ------
@@ -184,14 +192,69 @@ class DownhillTrainer(object):
         Notes
         -----
         A ``KeyboardInterrupt`` during an optimization step or a validation
-        ends the iteration normally: downhill restores the parameters with
-        the best validation loss so far. The same happens when the interrupt
-        is thrown into this generator while the caller handles a pair (as
-        :meth:`theanets.Network.train` does).
+        ends training as any other stop does (validation, then the best
+        parameters are kept). The same happens when the interrupt is thrown
+        into this generator while the caller handles a pair (as
+        :meth:`theanets.Network.train` does); the generator then yields the
+        same training monitors once more with the new validation.
+
+        After the generator ends, :attr:`kept` describes the parameters the
+        model holds (a :class:`theanets._epochs.Outcome`).
         """
         net = self.network
         if self.algo.lower() == 'esgd':
             _check_esgd_layers(net)
+        callbacks = CallbackList(callbacks)
+        self.kept = None
+        optimizer, options, rate = self._optimizer(kwargs, callbacks)
+        if valid is None:
+            valid = train
+        self.kept = yield from run_epochs(
+            optimizer, net, self.algo, train, valid, callbacks, options,
+            restore_best=restore_best, learning_rate=rate)
+
+    def _optimizer(self, kwargs, callbacks):
+        """Build and compile the optimizer, or reuse the kept one.
+
+        Returns ``(optimizer, options, rate)``: the options include the
+        defaults, and ``rate`` is the shared learning rate when a callback
+        changes it (else None).
+        """
+        options = dict(self.DEFAULTS)
+        options.update(kwargs)
+        if self.algo.lower() == 'nag':
+            # downhill's NAG turns Nesterov momentum on in its iterate(),
+            # which the epoch loop does not call.
+            options['nesterov'] = True
+        scheduled = callbacks.uses_learning_rate
+        initial = options.get('learning_rate', 1e-4)
+        if scheduled and isinstance(initial, backend.theano.Variable) and \
+                not hasattr(initial, 'set_value'):
+            raise util.ConfigurationError(
+                'learning_rate: a symbolic learning rate ({!r}) cannot be '
+                'changed by a schedule; pass a number or a shared '
+                'variable'.format(initial))
+        ignored = self.LOOP_KEYWORDS | (
+            {'learning_rate'} if scheduled else set())
+        key = (scheduled, sorted((name, repr(value))
+                                 for name, value in options.items()
+                                 if name not in ignored))
+        if self.persistent and self._built is not None and \
+                self._built[0] == key:
+            _, optimizer, rate = self._built
+            if rate is not None and not hasattr(initial, 'set_value'):
+                rate.set_value(np.asarray(initial, dtype=rate.dtype))
+            optimizer._prepare(**dict(options, learning_rate=rate or initial))
+            return optimizer, options, rate
+        rate = None
+        if scheduled:
+            rate = initial if hasattr(initial, 'set_value') else \
+                backend.theano.shared(
+                    np.asarray(initial, dtype=backend.theano.config.floatX),
+                    name='learning_rate')
+            options['learning_rate'] = rate
+        net = self.network
+        util.debug('{}: compiling the training functions', self.algo)
         optimizer = downhill.build(
             self.algo,
             loss=net.loss(**kwargs),
@@ -200,36 +263,17 @@ class DownhillTrainer(object):
             inputs=net.variables,
             params=net.params,
             monitor_gradients=kwargs.get('monitor_gradients', False))
-        options = dict(self.DEFAULTS)
-        options.update(kwargs)
-        params = [p for p in net.params if hasattr(p, 'get_value')]
-        last_finite = _snapshot(params)  # epoch 0: the initial values
-        iterator = optimizer.iterate(train, valid=valid, **options)
-        epoch = 0
-        try:
-            for pair in iterator:
-                epoch += 1
-                problem = _non_finite(pair, params)
-                if problem is not None:
-                    for param, value in zip(params, last_finite):
-                        param.set_value(value)
-                    raise util.TrainingError(
-                        'training stopped at epoch {}: {} is not finite; the '
-                        'parameters were reset to their values after epoch '
-                        '{} (try a smaller learning_rate, gradient clipping '
-                        'with max_gradient_norm, or scaling the data)'.format(
-                            epoch, problem, epoch - 1))
-                last_finite = _snapshot(params)
-                yield pair
-        except KeyboardInterrupt:
-            # downhill handles an interrupt during its own steps (it stops
-            # and restores the best parameters); this catches one that
-            # arrives while the caller handles a pair (see Network.train).
-            util.log('training interrupted at epoch {}; keeping the best '
-                     'parameters so far', epoch)
-            optimizer.set_params('best')
-        finally:
-            iterator.close()
+        optimizer._compile(**options)  # also reads the options (_prepare)
+        if self.persistent:
+            self._built = (key, optimizer, rate)
+        util.log('{}: training {} ({} parameters)', self.algo,
+                 type(net).__name__, _count_parameters(net))
+        return optimizer, options, rate
+
+
+def _count_parameters(network):
+    return int(sum(np.prod(p.get_value(borrow=True).shape)
+                   for p in network.params if hasattr(p, 'get_value')))
 
 
 class SampleTrainer(object):
@@ -407,6 +451,7 @@ class SupervisedPretrainer(object):
     def __init__(self, algo, network):
         self.algo = algo
         self.network = network
+        self.kept = None
 
     def itertrain(self, train, valid=None, **kwargs):
         """Train stage by stage; yield every stage's monitor pairs.
@@ -459,6 +504,7 @@ class SupervisedPretrainer(object):
                 trainer = DownhillTrainer(self.algo, net)
                 for monitors in trainer.itertrain(train, valid, **kwargs):
                     yield monitors
+                self.kept = trainer.kept
         finally:
             net.layers = original
             net.losses[0].output_name = output_name
@@ -483,6 +529,7 @@ class UnsupervisedPretrainer(object):
     def __init__(self, algo, network):
         self.algo = algo
         self.network = network
+        self.kept = None
 
     def itertrain(self, train, valid=None, **kwargs):
         """Train the shadow autoencoder; yield its monitor pairs.
@@ -528,6 +575,7 @@ class UnsupervisedPretrainer(object):
         pretrainer = SupervisedPretrainer(self.algo, shadow)
         for monitors in pretrainer.itertrain(train, valid, **kwargs):
             yield monitors
+        self.kept = pretrainer.kept
 
         for param in shadow.params:
             layer_name, param_name = param.name.split('.')

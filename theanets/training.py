@@ -8,9 +8,11 @@ network and never imports the graph module.
 """
 
 import contextlib
+import os
 import threading
 import time
 
+from . import callbacks as _callbacks
 from . import history
 from . import options as _options
 from . import trainer as trainers
@@ -73,7 +75,8 @@ class TrainingMixin(object):
 
     def itertrain(self, train, valid=None, algo='rmsprop', subalgo='rmsprop',
                   save_every=0, save_progress=None, progress=None,
-                  quiet=False, **kwargs):
+                  quiet=False, callbacks=None, save_best=None,
+                  restore_best=True, **kwargs):
         """Train the network, yielding monitor values after each iteration.
 
         Parameters
@@ -96,8 +99,13 @@ class TrainingMixin(object):
             Save the model every this many iterations (int) or minutes
             (float) when ``save_progress`` is set; 0 means never.
         save_progress : str or file-like, optional
-            Where to save the model during training; a ``'{}'`` in the path
-            is replaced by the Unix time.
+            Where to save the model during training. In a file name,
+            ``{epoch}`` is replaced by the iteration number and ``{time}``
+            (or ``{}``, as in theanets 0.8) by the Unix time of the save;
+            a name with such a field never overwrites a file saved earlier
+            in the same run (a ``-2``, ``-3``, ... suffix is added when two
+            saves would get the same name). A name without fields is
+            rewritten at every save.
         progress : bool or None, optional
             Show a `tqdm <https://tqdm.github.io>`_ progress bar counting
             iterations (out of ``max_updates`` when given), with the latest
@@ -113,6 +121,21 @@ class TrainingMixin(object):
             global changes: the loggers get their levels back whenever a
             pair is handed to the caller and when training ends (see
             :func:`theanets.history.quiet_logging`). Defaults to False.
+        callbacks : list, optional
+            Callables ``f(state)`` or :class:`theanets.callbacks.Callback`
+            objects, run after every epoch with a
+            :class:`theanets.callbacks.TrainingState` (the model, the epoch,
+            its monitors, whether validation ran); they can stop training
+            and change the learning rate (see :mod:`theanets.callbacks`:
+            early stopping on any monitor, step / exponential / cosine /
+            plateau schedules).
+        save_best : str or file-like, optional
+            Save the model each time its validation loss reaches a new best
+            (``{epoch}`` in a file name is replaced by the epoch), so the
+            file holds the best model of the run. Gradient algorithms only.
+        restore_best : bool, optional
+            When training stops, keep the parameters with the best
+            validation loss (True, the default) or the final ones.
         **kwargs
             Options for datasets (``batch_size``, ``iteration_size``,
             ``train_batches``, ``valid_batches``, ``axis``), the optimizer
@@ -122,12 +145,25 @@ class TrainingMixin(object):
         Yields
         ------
         (dict, dict)
-            Training and validation monitor values.
+            Training and validation monitor values
+            (:class:`theanets.history.Monitors`; ``valid.epoch`` says after
+            which epoch the validation values were measured, 0 meaning
+            before training: between validations the latest ones are
+            repeated).
 
         Notes
         -----
+        The gradient trainers validate before the first epoch, after every
+        ``validate_every`` epochs (default 10) and whenever training stops
+        (``max_updates``, patience, an interrupt, a callback), and the model
+        then keeps the parameters with the best validation loss over all
+        of them, the last one included (unless ``restore_best=False``).
+        Leaving the loop early (``break``) keeps the current parameters.
+
         Every call starts a new :attr:`history`, which records the monitor
-        values of each yielded pair (see :class:`theanets.history.History`).
+        values of each yielded pair (see :class:`theanets.history.History`)
+        and, at the end, which iteration's parameters the model kept
+        (``history.kept``).
 
         ``generator.throw(KeyboardInterrupt)`` on this generator is passed on
         to the trainer: the gradient trainers then restore the parameters
@@ -160,7 +196,8 @@ class TrainingMixin(object):
                 self, self._history, self._rng, train, valid=valid,
                 algo=algo, subalgo=subalgo, save_every=save_every,
                 save_progress=save_progress, progress=progress, quiet=quiet,
-                **kwargs)
+                callbacks=callbacks, save_best=save_best,
+                restore_best=restore_best, **kwargs)
 
     def train(self, *args, **kwargs):
         """Train the network until the trainer stops.
@@ -173,7 +210,11 @@ class TrainingMixin(object):
         Returns
         -------
         (dict, dict) or None
-            The training and validation monitors of the last iteration.
+            Monitors describing the parameters the model holds afterwards:
+            the validation monitors of those parameters (the best
+            validation, see :meth:`itertrain`) and the training monitors of
+            the epoch that produced them (of the last epoch when the
+            initial parameters are kept). None if training yielded nothing.
 
         Raises
         ------
@@ -189,7 +230,11 @@ class TrainingMixin(object):
         train again). A second interrupt while the trainer winds down is
         raised as usual.
         """
-        return train(self.itertrain(*args, **kwargs))
+        monitors = train(self.itertrain(*args, **kwargs))
+        kept = self.history.kept
+        if monitors is not None and kept is not None:
+            return kept.train, kept.valid
+        return monitors
 
     @property
     def history(self):
@@ -230,9 +275,16 @@ def build_trainer(network, algo, subalgo):
     return trainers.DownhillTrainer(name, network), True, True
 
 
+#: Trainers that run theanets' epoch loop and take callbacks themselves.
+_EPOCH_LOOP_TRAINERS = (trainers.DownhillTrainer,
+                        trainers.SupervisedPretrainer,
+                        trainers.UnsupervisedPretrainer)
+
+
 def itertrain(network, record, default_rng, train, valid=None,
               algo='rmsprop', subalgo='rmsprop', save_every=0,
-              save_progress=None, progress=None, quiet=False, **kwargs):
+              save_progress=None, progress=None, quiet=False, callbacks=None,
+              save_best=None, restore_best=True, **kwargs):
     """Train ``network``, yielding monitor pairs; see ``Network.itertrain``.
 
     ``record`` is the :class:`theanets.history.History` that receives every
@@ -250,18 +302,38 @@ def itertrain(network, record, default_rng, train, valid=None,
         opts = _options.TrainingOptions(network, algo, kwargs, default_rng,
                                         save_every)
         _options.check_save_progress(save_progress)
+        callbacks = _callbacks_for(callbacks, save_best)
         yield from _iterate(network, feedback, opts, train, valid, subalgo,
-                            save_every, save_progress)
+                            save_every, save_progress, callbacks,
+                            bool(restore_best))
     finally:
         if feedback is not None:
             feedback.close()
 
 
+def _callbacks_for(callbacks, save_best):
+    """The run's :class:`~theanets.callbacks.CallbackList` (with save_best)."""
+    callbacks = _callbacks.CallbackList(callbacks)
+    if save_best is not None:
+        _options.check_save_best(save_best)
+        callbacks.callbacks.append(_callbacks.SaveBest(save_best))
+    return callbacks
+
+
 def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
-             save_progress):
+             save_progress, callbacks, restore_best):
     """The body of :func:`itertrain`, reporting to ``feedback``."""
     trainer, full_check, direct = build_trainer(network, opts.algo, subalgo)
-    trainer_kwargs = opts.for_network() if direct else opts.kwargs
+    trainer_kwargs = opts.for_network() if direct else dict(opts.kwargs)
+    looped = isinstance(trainer, _EPOCH_LOOP_TRAINERS)
+    if looped:
+        trainer_kwargs.update(callbacks=callbacks, restore_best=restore_best)
+    if any(isinstance(c, _callbacks.SaveBest) for c in callbacks) and \
+            not direct:
+        raise util.ConfigurationError(
+            'save_best: needs a gradient algorithm ("sgd", "adam", ...); the '
+            '{!r} trainer does not train this model directly'.format(
+                opts.algo))
 
     if full_check:
         # Report configuration problems (e.g. a regularizer that cannot
@@ -282,6 +354,9 @@ def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
 
     start = time.time()
     pairs = trainer.itertrain(train, valid, **trainer_kwargs)
+    if not looped and len(callbacks):
+        pairs = _with_callbacks(pairs, network, opts.algo, callbacks)
+    saver = _ProgressSaver(network, save_progress)
     for i, monitors in enumerate(pairs):
         feedback.record(monitors)
         try:
@@ -296,14 +371,66 @@ def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
                 feedback.record(monitors)
                 with feedback.caller_turn():
                     yield monitors
+            feedback.finish(getattr(trainer, 'kept', None))
             return
         now = time.time()
         if i and _should_save(save_progress, save_every, i, now - start):
-            if isinstance(save_progress, str):
-                network.save(save_progress.format(int(now)))
-            else:
-                network.save(save_progress)
+            saver.save(i, now)
             start = now
+    feedback.finish(getattr(trainer, 'kept', None))
+
+
+class _ProgressSaver(object):
+    """Writes the ``save_progress`` checkpoints of one run."""
+
+    def __init__(self, network, target):
+        self.network = network
+        self.target = target
+        self.written = set()
+
+    def save(self, iteration, now):
+        target = self.target
+        if isinstance(target, str):
+            name = _options.format_save_progress(target, iteration, now)
+            if name != target:
+                name = _unused_name(name, self.written)
+            self.written.add(name)
+            target = name
+        self.network.save(target)
+
+
+def _unused_name(name, taken):
+    """``name``, or ``name`` with a ``-2``, ``-3``, ... suffix not in taken."""
+    if name not in taken:
+        return name
+    root, ext = os.path.splitext(name)
+    if root.endswith('.pkl') or root.endswith('.tar'):
+        root, inner = os.path.splitext(root)
+        ext = inner + ext
+    n = 2
+    while '{}-{}{}'.format(root, n, ext) in taken:
+        n += 1
+    return '{}-{}{}'.format(root, n, ext)
+
+
+def _with_callbacks(pairs, network, algo, callbacks):
+    """Run callbacks after each pair of a trainer without an epoch loop."""
+    state = _callbacks.TrainingState(network, algo)
+    callbacks.on_train_begin(state)
+    try:
+        for epoch, pair in enumerate(pairs, 1):
+            train_m, valid_m = pair
+            state.epoch, state.train, state.valid = epoch, train_m, valid_m
+            state.validated = True
+            stop = callbacks.on_epoch_end(state)
+            yield pair
+            if stop:
+                state.stop_reason = state.stop_reason or 'stopped by a callback'
+                break
+    finally:
+        if hasattr(pairs, 'close'):
+            pairs.close()
+    callbacks.on_train_end(state)
 
 
 def train(iterator):
