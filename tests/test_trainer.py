@@ -721,3 +721,34 @@ def test_restore_best_false_keeps_the_final_parameters(inputs, outputs):
         np.testing.assert_allclose(_loss(net, inputs, outputs),
                                    valid['loss'], rtol=1e-5)
     assert results[True].epoch == 0 and results[False].epoch == 3
+
+
+def test_step_epochs_updates_without_validating(fake_build):
+    algo = trainer.DownhillTrainer('adam', _FakeNetwork(), persistent=True)
+    monitors = algo.step_epochs(ONE_BATCH * 3, epochs=2, learning_rate=0.1)
+    optimizer = fake_build[0]['optimizer']
+    assert optimizer.steps == 6 and optimizer.evaluations == 0
+    assert monitors.epoch == 2 and monitors['loss'] == 1
+    algo.step_epochs(ONE_BATCH, learning_rate=0.1)
+    assert len(fake_build) == 1 and optimizer.steps == 7
+    with pytest.raises(util.ConfigurationError, match='epochs'):
+        algo.step_epochs(ONE_BATCH, epochs=0)
+
+
+def test_step_epochs_continues_the_optimizer_state(inputs, outputs):
+    # two persistent single passes equal one two-pass call (Adam keeps its
+    # moment estimates between calls)
+    values = []
+    for split in (False, True):
+        net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
+        algo = trainer.DownhillTrainer('adam', net, persistent=True)
+        batches = [[inputs[i:i + 16], outputs[i:i + 16]]
+                   for i in range(0, len(inputs), 16)]
+        if split:
+            algo.step_epochs(batches, learning_rate=0.01)
+            algo.step_epochs(batches, learning_rate=0.01)
+        else:
+            algo.step_epochs(batches, epochs=2, learning_rate=0.01)
+        values.append([p.get_value() for p in net.params])
+    for a, b in zip(*values):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -28,7 +28,7 @@ from .callbacks import TrainingState
 from .exceptions import DataError, TrainingError
 from .history import Monitors
 
-__all__ = ['run_epochs', 'Outcome']
+__all__ = ['run_epochs', 'step_epochs', 'Outcome']
 
 
 #: What a run keeps: the epoch whose parameters the model holds afterwards,
@@ -283,6 +283,26 @@ def run_epochs(optimizer, network, algo, train, valid, callbacks, options,
                  _stop_description(reason, _effective(optimizer, options)),
                  summary)
     return kept
+
+
+def step_epochs(optimizer, network, train, epochs, options):
+    """Take ``epochs`` passes of updates over ``train``; no validation.
+
+    Returns the training monitors of the last pass. An interrupt ends the
+    current pass after its last complete batch (the monitors then cover
+    that part) and is raised again afterwards.
+    """
+    params = [p for p in network.params if hasattr(p, 'get_value')]
+    run = _Run(optimizer, params, None, options.get('axis', 0) or 0)
+    monitors = None
+    for epoch in range(1, epochs + 1):
+        before = _snapshot(params)
+        monitors, complete = run.step(train, epoch)
+        if monitors is not None:
+            _check_finite(monitors, 'training', params, before, epoch)
+        if not complete:
+            raise KeyboardInterrupt
+    return monitors
 
 
 def _effective(optimizer, options):

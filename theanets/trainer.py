@@ -24,7 +24,7 @@ import numpy as np
 from . import backend
 from . import util
 from . import layers
-from ._epochs import run_epochs
+from ._epochs import run_epochs, step_epochs
 from .backend import downhill
 from .callbacks import CallbackList
 
@@ -212,6 +212,46 @@ class DownhillTrainer(object):
         self.kept = yield from run_epochs(
             optimizer, net, self.algo, train, valid, callbacks, options,
             restore_best=restore_best, learning_rate=rate)
+
+    def step_epochs(self, train, epochs=1, **kwargs):
+        """Update the parameters with ``epochs`` passes over ``train``.
+
+        No validation, no stopping rule, no parameter restoring: what
+        scikit-learn's ``partial_fit`` means. With ``persistent=True`` the
+        optimizer and its state carry over between calls (and to and from
+        :meth:`itertrain` with the same options).
+
+        Parameters
+        ----------
+        train : iterable of batches
+            As for :meth:`itertrain`.
+        epochs : int, optional
+            Number of passes. Defaults to 1.
+        **kwargs
+            Optimizer, regularizer and monitor options, as for
+            :meth:`itertrain` (loop options such as ``patience`` are
+            ignored).
+
+        Returns
+        -------
+        Monitors
+            Training monitor values of the last pass.
+
+        Raises
+        ------
+        theanets.util.TrainingError
+            If a monitor or a parameter becomes NaN or infinite; the
+            parameters are reset to their values before the failing pass.
+        """
+        if isinstance(epochs, bool) or not isinstance(
+                epochs, (int, np.integer)) or epochs < 1:
+            raise util.ConfigurationError(
+                'epochs: expected a positive integer, got {!r}'.format(epochs))
+        if self.algo.lower() == 'esgd':
+            _check_esgd_layers(self.network)
+        optimizer, options, _ = self._optimizer(kwargs, CallbackList())
+        return step_epochs(optimizer, self.network, train, int(epochs),
+                           options)
 
     def _optimizer(self, kwargs, callbacks):
         """Build and compile the optimizer, or reuse the kept one.
