@@ -92,6 +92,25 @@ def test_progress_total_is_max_updates_for_downhill(net, monkeypatch, inputs,
     text = stream.getvalue()
     assert '3/3' in text
     assert 'loss=' in text and 'acc=' in text
+    # the bar says when the validation it shows was measured
+    assert 'valid_loss=' in text and '(epoch 3)' in text
+
+
+def test_progress_lines_go_to_the_log_only_without_a_bar(
+        net, monkeypatch, inputs, classes, records):
+    from theanets import history
+    monkeypatch.setattr(history.TrainingFeedback, 'PROGRESS_INTERVAL', 0.0)
+    net.train([inputs, classes], algo='sgd', max_updates=2, batch_size=16,
+              progress=False)
+    lines = [m for m in records.messages() if m.startswith('iteration ')]
+    assert len(lines) == 2
+    assert 'validation after epoch 0:' in lines[0]
+    assert 'validation after epoch 2:' in lines[1]
+    del records.records[:]
+    monkeypatch.setattr(sys, 'stderr', io.StringIO())
+    net.train([inputs, classes], algo='sgd', max_updates=2, batch_size=16,
+              progress=True)
+    assert not [m for m in records.messages() if m.startswith('iteration ')]
 
 
 def test_progress_auto_is_off_when_stderr_is_not_a_terminal(net, train,
