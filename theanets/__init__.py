@@ -26,6 +26,7 @@ from . import serialize
 from . import saving
 from . import options
 from . import history
+from . import callbacks
 from . import trainer
 from . import training
 from . import graph
@@ -47,6 +48,6 @@ __version__ = '0.8.0pre'
 
 __all__ = [
     'Activation', 'Autoencoder', 'Classifier', 'Experiment', 'Layer', 'Loss',
-    'Network', 'Regressor', 'Regularizer', 'convolution', 'log', 'recurrent',
-    'regularizers', '__version__',
+    'Network', 'Regressor', 'Regularizer', 'callbacks', 'convolution', 'log',
+    'recurrent', 'regularizers', '__version__',
 ]
