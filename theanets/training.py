@@ -11,11 +11,11 @@ import contextlib
 import threading
 import time
 
+from . import _data
 from . import history
 from . import options as _options
 from . import trainer as trainers
 from . import util
-from . import validation
 
 __all__ = ['TrainingMixin', 'TrainingGuard', 'itertrain', 'train',
            'build_trainer']
@@ -268,17 +268,10 @@ def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
         # apply) before data problems; the graph is cached for training.
         network.loss(**opts.for_network())
 
-    if valid is None:
-        valid = train
-    checked = {}
-    for name, data in (('train', train), ('valid', valid)):
-        if id(data) not in checked and isinstance(data, (tuple, list)) \
-                and opts.kwargs.get('axis', 0) == 0:
-            checked[id(data)] = validation.check_dataset(
-                network, data, name, full_check)
-
-    valid = opts.dataset(checked.get(id(valid), valid), 'valid')
-    train = opts.dataset(checked.get(id(train), train), 'train')
+    train, valid = _data.prepare_datasets(network, train, valid, opts,
+                                          full_check)
+    valid = opts.dataset(valid, 'valid')
+    train = opts.dataset(train, 'train')
 
     start = time.time()
     pairs = trainer.itertrain(train, valid, **trainer_kwargs)
