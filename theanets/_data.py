@@ -205,8 +205,9 @@ class BatchStream(downhill.Dataset):
         What ``source`` is (see :func:`kind_of`).
     name : str
         ``'train'`` or ``'valid'``, for messages.
-    check : :class:`validation.DatasetCheck`
-        The checks of the model being trained.
+    check : :class:`validation.DatasetCheck` or None
+        The checks of the model being trained; None for batches that were
+        checked already.
     epoch_batches : int, optional
         Batches per epoch; None for one pass over ``source`` (required for
         an iterator).
@@ -246,12 +247,6 @@ class BatchStream(downhill.Dataset):
         self._position = 0       # batches read from that pass
         self._drawn = 0          # batches read in all
         self._peeked = []
-        self._hint = ''
-        if isinstance(source, (list, tuple)):
-            self._hint = (
-                '{} is a {} of lists or tuples, so it is read as a sequence '
-                'of batches, each a list of arrays; give one array per '
-                'variable as numpy arrays'.format(name, type(source).__name__))
 
     def _new_pass(self):
         if self.kind == 'iterator':
@@ -298,7 +293,9 @@ class BatchStream(downhill.Dataset):
         number = self._number()
         self._position += 1
         self._drawn += 1
-        return check_batch(self.check, batch, self.name, number, self._hint)
+        if self.check is None:
+            return batch
+        return check_batch(self.check, batch, self.name, number)
 
     def _exhausted(self):
         return DataError(
@@ -396,6 +393,14 @@ def _prepare(check, data, name, opts):
             checked = check(arrays, name)
             if all(a is b for a, b in zip(checked, arrays)):
                 return data  # its batches are slices of arrays that fit
+    if kind == 'batches' and isinstance(data, (list, tuple)):
+        # in memory anyway: check (and cast) every batch before compiling
+        hint = ('{} is a {} of lists or tuples, so it is read as a sequence '
+                'of batches, each a list of arrays; give one array per '
+                'variable as numpy arrays'.format(name, type(data).__name__))
+        data = [check_batch(check, batch, name, number, hint)
+                for number, batch in enumerate(data)]
+        check = None
     epoch_batches = None
     if kind != 'dataset':
         epoch_batches = _epoch_batches(opts, name)
@@ -413,7 +418,7 @@ def _prepare(check, data, name, opts):
     if kind != 'dataset':
         util.log('{}: {} from {} {}', name,
                  'one pass per epoch' if epoch_batches is None else
-                 '{} mini-batches per epoch'.format(epoch_batches),
+                 '{} mini-batch(es) per epoch'.format(epoch_batches),
                  'iterator' if kind == 'iterator' else 'iterable',
                  _describe(data))
     stream.peek()
@@ -438,9 +443,10 @@ def prepare_datasets(network, train, valid, opts, full):
       or from arrays that must be cast, comes back as a
       :class:`BatchStream`.
 
-    The first batch of a callable, iterator or sequence of batches is read
-    and checked now, before anything is compiled, and kept for the first
-    epoch. Without ``valid`` (None) the training data serve for both, as
+    The batches of a list or tuple of batches are all checked now, before
+    anything is compiled; the first batch of a callable, iterator or other
+    iterable is read and checked now and kept for the first epoch, and the
+    others are checked as they are read. Without ``valid`` (None) the training data serve for both, as
     the same object when they come in batches.
 
     Parameters
