@@ -438,8 +438,8 @@ def test_later_bad_batch_is_named(kind, tiny, inputs, outputs):
     bad[3, 1] = np.nan
     batches = [[inputs, outputs], [inputs, outputs], [inputs, bad]]
     with pytest.raises(util.DataError,
-                       match=r'train\[1\] \(batch 2\): expected finite values, '
-                             r'got 1 NaN'):
+                       match=r'train\[1\] \(batch 2\): expected finite '
+                             r'values, got 1 NaN'):
         # a list of batches is checked at once, the others as they are read
         train, _ = _fake_train(tiny, _kinds(batches)[kind], iteration_size=3)
         assert kind != 'list of batches'
@@ -534,7 +534,8 @@ def test_recurrent_time_steps(no_compile, model, make_data, message,
             good.append(np.ones_like(good[-1], dtype='f'))
         else:
             good.append(rnn_outputs)
-    with pytest.raises(util.DataError, match=message.replace('train', 'valid')):
+    valid_message = message.replace('train', 'valid')
+    with pytest.raises(util.DataError, match=valid_message):
         net.train(good, data, algo='sgd')
 
 
@@ -564,3 +565,23 @@ class SignMismatch(losses.Loss):
     def __call__(self, outputs):
         out = outputs[self.output_name]
         return TT.neq(TT.sgn(out), TT.sgn(self._target)).mean()
+
+
+def test_callable_that_stops(tiny, inputs, outputs):
+    batches = iter([[inputs, outputs]] * 2)
+    train, _ = _fake_train(tiny, lambda: next(batches), [inputs, outputs])
+    with pytest.raises(util.DataError,
+                       match=r'train: the callable \(function\) raised '
+                             r'StopIteration after 2 batches'):
+        list(train)
+
+
+def test_float32_dataset_of_arrays_checked_once(no_compile, tiny, inputs,
+                                                outputs):
+    # passed on as it is (test_options pins that), but its arrays are
+    # checked: its batches are slices of them
+    data = downhill.Dataset([inputs, outputs[:, :2]], batch_size=16)
+    with pytest.raises(util.DataError,
+                       match=r'train\[1\]: expected a 2-D array of shape '
+                             r'\(N, 5\).*got an array of shape \(64, 2\)'):
+        tiny.train(data, algo='sgd')

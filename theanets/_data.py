@@ -174,7 +174,16 @@ class CheckedCallable(object):
             self._peeked.append(self._draw())
 
     def _draw(self):
-        batch = self.source()
+        try:
+            batch = self.source()
+        except StopIteration:
+            # e.g. ``lambda: next(batches)``; downhill's generator would
+            # turn it into a bare RuntimeError
+            raise DataError(
+                '{}: the callable ({}) raised StopIteration after {} batches; '
+                'a callable must return a batch on every call (pass an '
+                'iterator itself to read batches from it)'.format(
+                    self.name, _describe(self.source), self.count)) from None
         number = self.count
         self.count += 1
         return check_batch(self.check, batch, self.name, number)
@@ -364,7 +373,7 @@ def _epoch_batches(opts, name):
 
 
 def _prepare(check, data, name, opts):
-    """Check one ``train`` or ``valid`` argument; see :func:`prepare_datasets`."""
+    """Check one ``train`` or ``valid`` argument (see prepare_datasets)."""
     kind = kind_of(data)
     if kind is None:
         raise DataError(
@@ -446,8 +455,9 @@ def prepare_datasets(network, train, valid, opts, full):
     The batches of a list or tuple of batches are all checked now, before
     anything is compiled; the first batch of a callable, iterator or other
     iterable is read and checked now and kept for the first epoch, and the
-    others are checked as they are read. Without ``valid`` (None) the training data serve for both, as
-    the same object when they come in batches.
+    others are checked as they are read. Without ``valid`` (None) the
+    training data serve for both, as the same object when they come in
+    batches.
 
     Parameters
     ----------
