@@ -12,12 +12,12 @@ import os
 import threading
 import time
 
+from . import _data
 from . import callbacks as _callbacks
 from . import history
 from . import options as _options
 from . import trainer as trainers
 from . import util
-from . import validation
 
 __all__ = ['TrainingMixin', 'TrainingGuard', 'itertrain', 'train',
            'build_trainer']
@@ -81,10 +81,14 @@ class TrainingMixin(object):
 
         Parameters
         ----------
-        train : list of arrays, callable or ``downhill.Dataset``
+        train : list of arrays, batches, callable, iterator or dataset
             Training data: one array per variable in :attr:`variables` (for
             example ``[inputs, targets]`` or ``[inputs, targets, weights]``),
-            or a callable returning such a list, or a dataset.
+            a sequence of batches (``[[x1, y1], [x2, y2], ...]``), a
+            callable returning one batch per call, an iterator or generator
+            of batches, or a ``downhill.Dataset``. Every batch is cast and
+            checked like arrays are (see :mod:`theanets._data` for the
+            rules and how many batches make an epoch).
         valid : same as ``train``, optional
             Validation data. Defaults to the training data.
         algo : str or trainer, optional
@@ -340,17 +344,10 @@ def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
         # apply) before data problems; the graph is cached for training.
         network.loss(**opts.for_network())
 
-    if valid is None:
-        valid = train
-    checked = {}
-    for name, data in (('train', train), ('valid', valid)):
-        if id(data) not in checked and isinstance(data, (tuple, list)) \
-                and opts.kwargs.get('axis', 0) == 0:
-            checked[id(data)] = validation.check_dataset(
-                network, data, name, full_check)
-
-    valid = opts.dataset(checked.get(id(valid), valid), 'valid')
-    train = opts.dataset(checked.get(id(train), train), 'train')
+    train, valid = _data.prepare_datasets(network, train, valid, opts,
+                                          full_check)
+    valid = opts.dataset(valid, 'valid')
+    train = opts.dataset(train, 'train')
 
     start = time.time()
     pairs = trainer.itertrain(train, valid, **trainer_kwargs)

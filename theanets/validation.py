@@ -18,8 +18,10 @@ from . import losses
 from .backend import theano
 from .exceptions import DataError, NegativeLabelWarning
 
-__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels', 'check_like', 'unmask',
-           'check_inputs', 'check_dataset', 'num_classes', 'shape_of']
+__all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels',
+           'check_like', 'unmask', 'check_inputs', 'check_dataset',
+           'DatasetCheck', 'target_shapes', 'output_shapes', 'num_classes',
+           'shape_of']
 
 
 def expected_shape(variable, shape):
@@ -401,57 +403,224 @@ def check_inputs(network, x, arg='x'):
 
 
 
+def output_shapes(network):
+    """Map each fully scoped output name (``'out:out'``) to its shape."""
+    return {layer.full_name(key): shape for layer in network.layers
+            for key, shape in layer.output_shapes.items()}
+
+
+def target_shapes(network):
+    """The per-example shapes the built-in losses need of their variables.
+
+    A regression-like loss (mean squared or absolute error, KL divergence,
+    MMD with its Gaussian kernel, Gaussian log-likelihood) compares its
+    target with an output element by element, so the target has the
+    output's shape; a cross-entropy or hinge target holds one label per
+    output row, so it has the output's shape without the class axis.
+    Weights have their target's shape. A loss of another class gives no
+    shape (only the number of dimensions is checked), and neither does a
+    target that is a network input (an autoencoder's), which is checked as
+    an input.
+
+    Examples
+    --------
+    >>> net = theanets.Classifier([4, 3], weighted=True)
+    >>> sorted((v.name, shape) for v, shape in target_shapes(net).items())
+    [('target', ()), ('weights', ())]
+    """
+    outputs = output_shapes(network)
+    inputs = _input_shapes(network)
+    result = {}
+    for loss in network.losses:
+        name = getattr(loss, 'output_name', None)
+        if isinstance(loss, losses.GaussianLogLikelihood):
+            name = loss.mean_name
+        elif isinstance(loss, losses.MaximumMeanDiscrepancy) and \
+                not isinstance(loss.kernel, losses.GaussianKernel):
+            continue  # a kernel of the user's may compare anything
+        elif not isinstance(loss, (losses.MeanSquaredError,
+                                   losses.MeanAbsoluteError,
+                                   losses.KullbackLeiblerDivergence,
+                                   losses.MaximumMeanDiscrepancy,
+                                   losses.CrossEntropy)):
+            continue
+        shape = outputs.get(name)
+        if shape is None:
+            continue
+        shape = tuple(shape)
+        if isinstance(loss, losses.CrossEntropy):
+            shape = shape[:-1]
+        target = getattr(loss, '_target', None)
+        if target is None:
+            continue
+        if target in network.inputs:
+            shape = inputs.get(target)  # weights follow the input
+        else:
+            result.setdefault(target, shape)
+        weights = getattr(loss, '_weights', None)
+        if weights is not None and shape is not None and not isinstance(
+                loss, (losses.GaussianLogLikelihood,
+                       losses.MaximumMeanDiscrepancy)):
+            result.setdefault(weights, shape)
+    return result
+
+
+def _input_shapes(network):
+    """Per-example shapes of the inputs that some layer reads as data.
+
+    An input read only as a recurrent initial state (``h_0='h0'``) has a
+    declared size that nothing checks, as in the original; only inputs that
+    some layer reads as data are held to their declared width.
+    """
+    fed = {name for layer in network.layers for name in layer.input_shapes}
+    return {layer.input: shape_of(layer) for layer in network.layers
+            if isinstance(layer, layers.Input) and layer.output_name in fed}
+
+
+class DatasetCheck(object):
+    """The checks that training data for one network must pass.
+
+    Built once per training call, it knows the variables the data feed, the
+    per-example shape each one expects (inputs from their layers, targets
+    and weights from the losses, see :func:`target_shapes`), the label
+    variables of classification losses and, for recurrent models, which
+    arrays have a time axis; calling it checks one list of arrays, a whole
+    dataset or one mini-batch, at the cost of one pass over the values
+    (no copy unless a dtype must change).
+
+    Parameters
+    ----------
+    network : :class:`theanets.Network`
+        The model the data are for.
+    full : bool
+        If True, the data hold one array per variable of the network
+        (inputs, targets, weights); otherwise only inputs, in order (the
+        sample and unsupervised trainers read nothing else).
+
+    Examples
+    --------
+    >>> net = theanets.Regressor([4, 3])
+    >>> check = DatasetCheck(net, full=True)
+    >>> x, y = check([np.zeros((2, 4)), np.zeros((2, 3))], 'train')
+    >>> x.dtype == y.dtype == theano.config.floatX
+    True
+    >>> check([np.zeros((2, 4)), np.zeros((2, 2))], 'train', batch=7)
+    Traceback (most recent call last):
+    ...
+    theanets.exceptions.DataError: train[1] (batch 7): expected a 2-D array of shape (N, 3) with dtype float32 for "target", got an array of shape (2, 2) with dtype float64
+    """
+
+    def __init__(self, network, full):
+        self.full = full
+        self.variables = list(network.variables if full else network.inputs)
+        self.shapes = dict(target_shapes(network))
+        self.shapes.update(_input_shapes(network))
+        self.classes = num_classes(network)
+        # Recurrent models read (examples, time steps, ...) arrays; the
+        # unknown leading per-example entry of a shape is the time axis.
+        recurrent = getattr(network, 'INPUT_NDIM', 2) == 3
+        self.timed = {var for var, shape in self.shapes.items()
+                      if recurrent and shape and shape[0] is None}
+
+    def __call__(self, data, name, batch=None):
+        """Check a list of arrays; return it with arrays cast as needed.
+
+        Parameters
+        ----------
+        data : list or tuple of arrays
+            One array per variable (see the class parameters).
+        name : str
+            The argument the data came from (``'train'`` or ``'valid'``).
+        batch : int, optional
+            The number of the mini-batch being checked, named in messages.
+
+        Returns
+        -------
+        list
+            The arrays, cast to their variables' dtypes where needed
+            (numpy arrays, scipy sparse matrices and plain lists; pandas
+            objects and Theano shared variables are passed on).
+
+        Raises
+        ------
+        DataError
+            If an array does not fit its variable (see :func:`check_array`
+            and :func:`check_labels`), the arrays differ in their number of
+            examples, or, for a recurrent model, in their number of time
+            steps, or have none.
+        """
+        where = '' if batch is None else ' (batch {})'.format(batch)
+        data = list(data)
+        variables = self.variables
+        if self.full:
+            if len(data) != len(variables):
+                raise DataError(
+                    '{}{}: expected {} arrays, one for each of the variables '
+                    '{}, got {}'.format(name, where, len(variables),
+                                        [v.name for v in variables],
+                                        len(data)))
+        else:
+            variables = variables[:len(data)]
+        for i, var in enumerate(variables):
+            arg = '{}[{}]{}'.format(name, i, where)
+            given = data[i]
+            data[i] = check_array(arg, given, var, self.shapes.get(var),
+                                  convert=batch is not None or
+                                  isinstance(given, (list, tuple)))
+            if var in self.classes:
+                # in the labels' own dtype: the cast above can wrap int64
+                check_labels(arg, given if isinstance(given, np.ndarray)
+                             else data[i], self.classes[var])
+        self._check_lengths(name + where, variables, data)
+        return data
+
+    def _check_lengths(self, label, variables, data):
+        """Raise DataError unless the arrays agree on examples and steps."""
+        def sizes(axis, timed_only):
+            result = []
+            for var, array in zip(variables, data):
+                shape = getattr(array, 'shape', None)
+                if isinstance(array, theano.Variable) or shape is None or \
+                        len(shape) <= axis or (
+                            timed_only and var not in self.timed):
+                    continue
+                result.append((var.name, shape[axis], shape))
+            return result
+
+        lengths = sizes(0, False)
+        if len(set(n for _, n, _ in lengths)) > 1:
+            raise DataError(
+                '{}: expected the same number of examples (length of axis 0) '
+                'in every array, got {}'.format(
+                    label, ', '.join('{} for "{}"'.format(n, v)
+                                     for v, n, _ in lengths)))
+        steps = sizes(1, True)
+        for var, count, shape in steps:
+            if count == 0:
+                raise DataError(
+                    '{}: expected at least one time step for "{}" (axis 1 of '
+                    'a recurrent model\'s arrays), got an array of shape '
+                    '{}'.format(label, var, tuple(shape)))
+        if len(set(n for _, n, _ in steps)) > 1:
+            raise DataError(
+                '{}: expected the same number of time steps (length of axis '
+                '1) in every array of a recurrent model, got {}'.format(
+                    label, ', '.join('{} for "{}"'.format(n, v)
+                                     for v, n, _ in steps)))
+
+
 def check_dataset(network, data, name, full):
     """Validate a list of training arrays; return the (cast) list.
 
     With ``full``, ``data`` must hold one array per variable of the network
-    (inputs, targets, weights); otherwise only inputs, in order.
+    (inputs, targets, weights); otherwise only inputs, in order. See
+    :class:`DatasetCheck`, which this builds for one call.
     """
-    data = list(data)
-    if full:
-        variables = network.variables
-        if len(data) != len(variables):
-            raise DataError(
-                '{}: expected {} arrays, one for each of the variables '
-                '{}, got {}'.format(name, len(variables),
-                                    [v.name for v in variables],
-                                    len(data)))
-    else:
-        variables = network.inputs[:len(data)]
-    # An input read only as a recurrent initial state (``h_0='h0'``) has a
-    # declared size that nothing checks, as in the original; only inputs
-    # that some layer reads as data are held to their declared width.
-    fed = {name for layer in network.layers for name in layer.input_shapes}
-    shapes = {layer.input: shape_of(layer) for layer in network.layers
-              if isinstance(layer, layers.Input) and layer.output_name in fed}
-    classes = num_classes(network)
-    for i, var in enumerate(variables):
-        arg = '{}[{}]'.format(name, i)
-        given = data[i]
-        data[i] = check_array(arg, given, var, shapes.get(var),
-                               convert=False)
-        if var in classes:
-            # in the labels' own dtype: the cast above can wrap int64 values
-            check_labels(arg, given if isinstance(given, np.ndarray)
-                         else data[i], classes[var])
-    lengths = [(var.name, data[i].shape[0])
-               for i, var in enumerate(variables[:len(data)])
-               if not isinstance(data[i], theano.Variable) and
-               len(getattr(data[i], 'shape', ())) > 0]
-    if len(set(n for _, n in lengths)) > 1:
-        raise DataError(
-            '{}: expected the same number of examples (length of axis 0) '
-            'in every array, got {}'.format(
-                name, ', '.join('{} for "{}"'.format(n, v)
-                                for v, n in lengths)))
-    return data
+    return DatasetCheck(network, full)(data, name)
 
 def num_classes(network):
     """Map the label variable of each classification loss to its width."""
-    shapes = {}
-    for layer in network.layers:
-        for key, shape in layer.output_shapes.items():
-            shapes[layer.full_name(key)] = shape
+    shapes = output_shapes(network)
     result = {}
     for loss in network.losses:
         if not isinstance(loss, losses.CrossEntropy):
