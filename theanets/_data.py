@@ -61,7 +61,7 @@ import scipy.sparse
 from . import util
 from . import validation
 from .backend import theano, downhill
-from .exceptions import ConfigurationError, DataError
+from .exceptions import ConfigurationError, DataError, DataExhaustedError
 
 __all__ = ['prepare_datasets', 'BatchStream', 'CheckedCallable', 'kind_of']
 
@@ -307,7 +307,7 @@ class BatchStream(downhill.Dataset):
         return check_batch(self.check, batch, self.name, number)
 
     def _exhausted(self):
-        return DataError(
+        return DataExhaustedError(
             '{}: the iterator ({}) ran out of batches after {} ({} per '
             'epoch); an iterator such as a generator gives each batch once, '
             'so it must last for the whole training: make it endless, cap '

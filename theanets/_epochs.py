@@ -20,12 +20,13 @@ Monitor dictionaries are :class:`theanets.history.Monitors`, whose
 """
 
 import collections
+import warnings
 
 import numpy as np
 
 from . import _logging
 from .callbacks import TrainingState
-from .exceptions import DataError, TrainingError
+from .exceptions import DataError, DataExhaustedError, TrainingError
 from .history import Monitors
 
 __all__ = ['run_epochs', 'step_epochs', 'Outcome']
@@ -111,21 +112,31 @@ class _Run(object):
         return Monitors(zip(self.names, means), epoch=epoch)
 
     def step(self, dataset, epoch):
-        """One epoch of updates; (monitors or None, whether it completed)."""
+        """One epoch of updates: (monitors or None, why it stopped early).
+
+        The reason is None for a complete epoch, ``'interrupted'`` after a
+        KeyboardInterrupt and ``'the training data ran out'`` when a
+        one-shot iterator is exhausted (with a warning); the monitors then
+        cover the batches before that.
+        """
         values = []
-        complete = True
+        stopped = None
         try:
             for batch in dataset:
                 values.append(self.optimizer.f_step(*batch))
         except KeyboardInterrupt:
-            complete = False
+            stopped = 'interrupted'
+        except DataExhaustedError as error:
+            warnings.warn('training stopped: {}'.format(error),
+                          RuntimeWarning, stacklevel=2)
+            stopped = 'the training data ran out'
         if not values:
-            if complete:
+            if stopped is None:
                 raise DataError(
                     'train: the training data gave no mini-batches')
-            return None, False
+            return None, stopped
         return Monitors(zip(self.names, np.mean(values, axis=0)),
-                        epoch=epoch), complete
+                        epoch=epoch), stopped
 
     def offer(self, valid, train):
         """Count a validation; True if it is the best so far.
@@ -224,16 +235,26 @@ def run_epochs(optimizer, network, algo, train, valid, callbacks, options,
         if max_updates is not None and epoch >= max_updates:
             reason = 'max_updates'
             break
-        train_m, complete = run.step(train, epoch + 1)
+        previous_train = train_m
+        train_m, stopped = run.step(train, epoch + 1)
         if train_m is None:
-            reason = 'interrupted'
+            # Stopped before the first batch of an epoch: the previous
+            # epoch may still need its validation, handed to the caller
+            # with that epoch's training monitors again.
+            reason, train_m = stopped, previous_train
+            if epoch and valid_m.epoch != epoch:
+                valid_m, validated = _validate(run, epoch, valid_m, params,
+                                               last_finite, train_m)
+                if validated:
+                    _update_state(state, epoch, train_m, valid_m, True, run)
+                    yield train_m, valid_m
             break
         epoch += 1
         _logging.debug('{} {} {}', type(optimizer).__name__, epoch,
                        _format(train_m))
         _check_finite(train_m, 'training', params, last_finite, epoch)
-        if not complete:
-            reason = 'interrupted'
+        if stopped is not None:
+            reason = stopped
         elif max_updates is not None and epoch >= max_updates:
             reason = 'max_updates'
         validated = False
@@ -241,13 +262,12 @@ def run_epochs(optimizer, network, algo, train, valid, callbacks, options,
             valid_m, validated = _validate(run, epoch, valid_m, params,
                                            last_finite, train_m)
             if not validated:
-                reason = 'interrupted'
+                reason = reason or 'interrupted'
             elif reason is None and run.patience_elapsed(patience):
                 reason = 'patience'
         last_finite = _snapshot(params)
         _update_state(state, epoch, train_m, valid_m, validated, run)
-        if reason != 'interrupted' and callbacks.on_epoch_end(state) and \
-                reason is None:
+        if reason is None and callbacks.on_epoch_end(state):
             reason = state.stop_reason or 'stopped by a callback'
             if not validated:
                 valid_m, validated = _validate(run, epoch, valid_m, params,
@@ -297,11 +317,13 @@ def step_epochs(optimizer, network, train, epochs, options):
     monitors = None
     for epoch in range(1, epochs + 1):
         before = _snapshot(params)
-        monitors, complete = run.step(train, epoch)
+        monitors, stopped = run.step(train, epoch)
         if monitors is not None:
             _check_finite(monitors, 'training', params, before, epoch)
-        if not complete:
+        if stopped == 'interrupted':
             raise KeyboardInterrupt
+        if stopped is not None:
+            break
     return monitors
 
 
@@ -312,10 +334,14 @@ def _effective(optimizer, options):
 
 def _validate(run, epoch, previous, params, last_finite, train_m):
     """Validate after ``epoch``; (monitors, True), or (previous, False)
-    if interrupted."""
+    if interrupted or the validation data ran out."""
     try:
         valid_m = run.evaluate(epoch)
     except KeyboardInterrupt:
+        return previous, False
+    except DataExhaustedError as error:
+        warnings.warn('validation skipped: {}'.format(error), RuntimeWarning,
+                      stacklevel=2)
         return previous, False
     _check_finite(valid_m, 'validation', params, last_finite, epoch)
     run.offer(valid_m, train_m)

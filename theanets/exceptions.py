@@ -26,7 +26,8 @@ Examples
 (True, True)
 """
 
-__all__ = ['Error', 'ConfigurationError', 'DataError', 'TrainingError',
+__all__ = ['Error', 'ConfigurationError', 'DataError', 'DataExhaustedError',
+           'TrainingError',
            'ModelFileError', 'MissingModelFileError', 'UnknownNameError',
            'ModelFileWriteError', 'NegativeLabelWarning']
 
@@ -45,6 +46,15 @@ class DataError(Error, ValueError):
     Raised before any Theano function sees the data; the message names the
     argument and gives the expected and the actual shape, dtype or values.
     It is a :class:`ValueError`.
+    """
+
+
+class DataExhaustedError(DataError):
+    """A one-shot source of batches (e.g. a generator) ran out.
+
+    Raised by the training data; the epoch loop catches it and ends
+    training as it does for any other stop (validation where possible, the
+    best parameters kept), with a warning carrying this message.
     """
 
 

@@ -8,6 +8,7 @@ read), never as a Theano traceback.
 """
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -135,19 +136,27 @@ def test_bad_batch_in_training_is_named(inputs, outputs):
     assert model.predict(inputs).shape == outputs.shape
 
 
-def test_finite_generator_stops_with_advice(inputs, classes):
+def test_finite_generator_stops_training_with_advice(inputs, classes):
     model = feedforward.Classifier([NUM_INPUTS, NUM_CLASSES])
     batches = (b for b in _batches([inputs, classes]))  # 4 batches
-    with pytest.raises(util.DataError, match=r'train: the iterator '
-                                             r'\(generator\) ran out of '
-                                             r'batches after 4 \(2 per '
-                                             r'epoch\)'):
-        model.train(batches, [inputs, classes], algo='sgd', train_batches=2,
-                    max_updates=5)
-    # capping the epochs to what the generator holds trains
+    with pytest.warns(RuntimeWarning, match=r'training stopped: train: the '
+                                            r'iterator \(generator\) ran out '
+                                            r'of batches after 4 \(2 per '
+                                            r'epoch\)'):
+        train, valid = model.train(batches, [inputs, classes], algo='sgd',
+                                   train_batches=2, max_updates=5)
+    # two complete epochs; the second was validated when the data ran out
+    # and the best parameters are kept, as for any other stop
+    assert len(model.history) == 2
+    assert model.history.records[-1].validated
+    assert np.isfinite(train['loss'])
+    assert valid['acc'] == pytest.approx(model.score(inputs, classes))
+    # capping the epochs to what the generator holds trains without warning
     batches = (b for b in _batches([inputs, classes]))
-    train, _ = model.train(batches, [inputs, classes], algo='sgd',
-                           train_batches=2, max_updates=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', RuntimeWarning)
+        train, _ = model.train(batches, [inputs, classes], algo='sgd',
+                               train_batches=2, max_updates=2)
     assert np.isfinite(train['loss'])
 
 
