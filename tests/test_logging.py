@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from theanets import _logging, history
+from theanets import _logging, feedforward, history
 
 from tests.helpers import run_fresh
 
@@ -280,6 +280,23 @@ def test_install_is_idempotent_and_respects_this_session():
     assert _logging.install_default_handler() is False
     assert logger.handlers == handlers
     assert not any(isinstance(h, _logging.DefaultHandler) for h in handlers)
+
+
+def test_building_and_using_a_model_logs_nothing_at_info(caplog, inputs,
+                                                          classes):
+    caplog.set_level(logging.DEBUG, logger='theanets')
+    net = feedforward.Classifier([7, (8, 'tanh'), 6])
+    net.predict(inputs)
+    theanets_records = [r for r in caplog.records
+                        if r.name.startswith('theanets')]
+    assert [r.levelno for r in theanets_records] == \
+        [logging.DEBUG] * len(theanets_records)
+    messages = [r.getMessage() for r in theanets_records]
+    assert 'learnable parameters: 54' in messages
+    assert 'building computation graph' in messages
+    assert any(m.startswith('using loss: ') for m in messages)
+    # records name the line that logged them, not theanets._logging
+    assert {r.filename for r in theanets_records} >= {'_layer.py', 'graph.py'}
 
 
 def test_quiet_logging_keeps_the_default_level():
