@@ -11,6 +11,7 @@ logger's state as JSON.
 
 import logging
 import re
+import sys
 
 import pytest
 
@@ -119,6 +120,8 @@ def test_basic_config_info_before_import_uses_the_user_format_once(tmp_path):
         .format(USER_FORMAT))
     assert lines == ['USER INFO theanets info line',
                      'USER WARNING theanets warning line']
+    # numpy.distutils, imported by Theano, would have set it to WARNING
+    assert state['root_level'] == logging.INFO
     assert not state['default_handler']
 
 
@@ -299,6 +302,16 @@ def test_building_and_using_a_model_logs_nothing_at_info(caplog, inputs,
     assert {r.filename for r in theanets_records} >= {'_layer.py', 'graph.py'}
 
 
+def test_training_setup_lines_are_debug(caplog, inputs, classes):
+    caplog.set_level(logging.DEBUG, logger='theanets')
+    net = feedforward.Classifier([7, 6])
+    next(net.itertrain([inputs, classes], algo='sgd', batch_size=32,
+                       progress=False))
+    downhill = [r for r in caplog.records if r.name == 'theanets.downhill']
+    assert downhill and {r.levelno for r in downhill} == {logging.DEBUG}
+    assert any(r.getMessage().startswith('compiling ') for r in downhill)
+
+
 def test_quiet_logging_keeps_the_default_level():
     logger = logging.getLogger('theanets')
     saved = logger.level
@@ -309,3 +322,64 @@ def test_quiet_logging_keeps_the_default_level():
         assert logger.level is _logging.DEFAULT_LEVEL
     finally:
         logger.setLevel(saved)
+
+
+# -- no C++ compiler --------------------------------------------------------
+
+NO_COMPILER = '''
+import json
+import numpy as np
+import theanets
+theanets.backend.setup()  # again: the warning is once per process
+net = theanets.recurrent.Regressor([3, (4, 'lstm'), 2])
+out = net.predict(np.ones((2, 5, 3), 'f'))
+info = theanets.backend.info()
+print(json.dumps({'cxx': theanets.backend.theano.config.cxx,
+                  'shape': list(out.shape), 'scan': info['scan']}))
+'''
+
+
+def _compiler_warnings(err):
+    return [line for line in err.splitlines()
+            if 'compiler' in line.lower() or 'g++' in line]
+
+
+def _assert_one_compiler_warning(err):
+    (line, ) = _compiler_warnings(err)
+    assert 'no C++ compiler' in line
+    assert 'apt install g++' in line and 'dnf install gcc-c++' in line
+    assert 'gxx_linux-64' in line and 'xcode-select --install' in line
+    assert re.search(r'roughly \d+-\d+x slower', line)
+    # Theano's own notices are replaced by this one
+    assert 'DeprecationWarning' not in err and 'g++ not detected' not in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_one_warning_when_the_compiler_is_switched_off(tmp_path):
+    result, err = run_fresh(NO_COMPILER, tmp_path, flags='cxx=')
+    assert result == {'cxx': '', 'shape': [2, 5, 2], 'scan': 'python'}
+    _assert_one_compiler_warning(err)
+
+
+@pytest.mark.skipif(sys.platform != 'linux', reason='hides g++ via PATH')
+def test_one_warning_when_no_compiler_is_found(tmp_path):
+    empty = tmp_path / 'empty-bin'
+    empty.mkdir()
+    result, err = run_fresh(NO_COMPILER, tmp_path, env={'PATH': str(empty)})
+    assert result == {'cxx': '', 'shape': [2, 5, 2], 'scan': 'python'}
+    _assert_one_compiler_warning(err)
+
+
+def test_no_compiler_warning_with_a_compiler(tmp_path):
+    result, err = run_fresh(NO_COMPILER, tmp_path)
+    assert result['cxx']
+    assert _compiler_warnings(err) == []
+
+
+def test_compiler_flags_of_the_user_win(tmp_path):
+    result, _ = run_fresh('''
+import json, theanets
+print(json.dumps(theanets.backend.info()['flags_set']))
+''', tmp_path, flags='cxx=,tensor.local_elemwise_fusion=True')
+    assert 'tensor.local_elemwise_fusion' not in result
+
