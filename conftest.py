@@ -1,9 +1,20 @@
-"""Names available to every doctest (in the package and in docs/)."""
+"""Names available to every doctest (in the package and in docs/), and the
+logging setup of the test session.
+"""
+
+import logging
 
 import numpy as np
 import pytest
 
-import theanets
+# The session configures logging as an application would, before the
+# import: theanets adds no handler of its own, its INFO records propagate to
+# pytest's capture (shown with a failing test), and DEBUG stays off unless a
+# test asks (``caplog.set_level(logging.DEBUG, logger='theanets')``).
+# tests/test_logging.py checks the defaults in fresh interpreters.
+logging.getLogger('theanets').setLevel(logging.INFO)
+
+import theanets  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,9 @@ TQDM = 'tqdm>=4.60'
 SKLEARN = 'scikit-learn>=1.3,<1.6'
 PLOT = ['matplotlib>=3.5,<3.9', 'contourpy<1.3']
 NOTEBOOK = ['nbclient', 'nbformat', 'ipykernel']
+# tqdm draws its progress bar as a widget in Jupyter; without ipywidgets it
+# warns "IProgress not found" and prints text bars instead.
+WIDGETS = ['ipywidgets>=8']
 # ONNX export. On Python < 3.12 (Theano, numpy 1.23) the releases that
 # install beside numpy 1.23; later Pythons can take newer ones.
 ONNX = ['onnx>=1.16,<1.17; python_version < "3.12"',
@@ -51,7 +54,7 @@ setuptools.setup(
         'progress': [TQDM],
         'plot': PLOT,
         'sklearn': [SKLEARN],
-        'notebook': NOTEBOOK + PLOT,
+        'notebook': NOTEBOOK + WIDGETS + [TQDM] + PLOT,
         'onnx': ONNX,
         'docs': ['sphinx>=7', SKLEARN],
         # pandas lets scikit-learn's estimator checks test DataFrame input.

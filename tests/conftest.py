@@ -68,19 +68,21 @@ def tiny():
     return feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
 
 
+def _from_theanets(record):
+    return record.name == 'theanets' or record.name.startswith('theanets.')
+
+
 @pytest.fixture
 def messages(caplog):
-    """Log message bodies emitted on the ``theanets`` logger.
+    """Log message bodies of the ``theanets`` loggers, DEBUG and up.
 
-    That logger does not propagate to the root logger, so pytest's ``caplog``
-    handler is attached to it directly.
+    The records propagate to pytest's ``caplog`` handler on the root logger;
+    the ``theanets`` logger is set to DEBUG for the test (construction
+    details are DEBUG records).
     """
-    logger = logging.getLogger('theanets')
-    logger.addHandler(caplog.handler)
-    try:
-        yield lambda: [record.getMessage() for record in caplog.records]
-    finally:
-        logger.removeHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG, logger='theanets')
+    return lambda: [record.getMessage() for record in caplog.records
+                    if _from_theanets(record)]
 
 
 class LogRecords(logging.Handler):
@@ -100,12 +102,13 @@ class LogRecords(logging.Handler):
 
 
 @pytest.fixture
-def logs():
+def logs(caplog):
     """A :class:`LogRecords` handler attached to the ``theanets`` logger.
 
     Unlike :func:`messages`, it keeps the records (with their logger names
-    and levels) at every level down to DEBUG.
+    and levels). The ``theanets`` logger is set to DEBUG for the test.
     """
+    caplog.set_level(logging.DEBUG, logger='theanets')
     handler = LogRecords()
     logger = logging.getLogger('theanets')
     logger.addHandler(handler)

@@ -130,17 +130,19 @@ class FakeTrainer(object):
             yield {'loss': i}, {'loss': -i}
 
 
-def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None):
+def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None,
+              env=None):
     """Run ``code`` in a new Python process and return ``(result, stderr)``.
 
     ``result`` is the JSON document the code prints on its last stdout
     line. The child sees no ``THEANO_FLAGS`` unless ``flags`` is given and
     reads no user ``.theanorc``: ``THEANORC`` points to ``theanorc``
     (written to a temporary file) or to a file that does not exist.
-    ``scan`` sets ``THEANETS_SCAN``. The child imports theanets from
+    ``scan`` sets ``THEANETS_SCAN``; ``env`` maps further environment
+    variables to their values. The child imports theanets from
     :data:`ROOT`.
     """
-    env = dict(os.environ)
+    env = dict(os.environ, **(env or {}))
     env.pop('THEANO_FLAGS', None)
     env.pop('THEANETS_SCAN', None)
     if scan is not None:

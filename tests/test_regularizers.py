@@ -64,8 +64,9 @@ def graph_outputs(graph):
 
 
 @pytest.fixture
-def logged():
-    """Collect the messages logged through the ``theanets`` logger."""
+def logged(caplog):
+    """Collect the messages logged through the ``theanets`` logger (DEBUG)."""
+    caplog.set_level(logging.DEBUG, logger='theanets')
     messages = []
 
     class Collect(logging.Handler):

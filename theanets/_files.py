@@ -80,8 +80,8 @@ def remove_stale_temporaries(directory, now=None):
         except (OSError, ValueError, OverflowError):
             continue
     if removed:
-        _logging.log('removed {} stale temporary file(s) of killed saves in {}',
-                 len(removed), directory)
+        _logging.debug('removed {} stale temporary file(s) of killed saves '
+                       'in {}', len(removed), directory)
     return removed
 
 

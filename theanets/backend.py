@@ -31,6 +31,13 @@ fixes before (and right after) its first import to work well here:
   without parameters count as unversioned, and file-based ops are versioned
   by a randomised string hash); their cache keys are repaired, which takes
   about 2 s off every later start;
+* without a C++ compiler (no ``g++`` found, or ``cxx`` set empty) Theano
+  runs Python implementations, and its fused elementwise Ops then evaluate
+  one scalar at a time; elementwise fusion is switched off in that case
+  (unless the user set ``tensor.local_elemwise_fusion``), and one warning
+  says what to install instead of Theano's own notices;
+* numpy's distutils, which Theano imports, sets the root logger's level to
+  WARNING; the application's level is put back;
 * downhill 0.4.0 uses ``collections.Callable``, removed in Python 3.10;
 * Theano imports ``pkg_resources``, which setuptools 81 and later no longer
   ship; a minimal stand-in is provided when it is missing;
@@ -70,6 +77,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import functools
 import sys
 import threading
@@ -140,22 +148,15 @@ _state = {}
 
 
 def _user_flags():
-    """Return the set of Theano flag names the user has set.
+    """Return the Theano flags the user has set, as a dict name -> value.
 
     Names are returned lowercased in Theano's dotted form (``'floatx'``,
     ``'blas.ldflags'``), since config files lowercase their option names;
     flags from ``THEANO_FLAGS`` and from every file that ``THEANORC``
-    (default ``~/.theanorc``) names are included.
+    (default ``~/.theanorc``) names are included. ``THEANO_FLAGS`` wins over
+    the files, as in Theano.
     """
-    names = set()
-    splitter = shlex.shlex(os.environ.get('THEANO_FLAGS', ''), posix=True)
-    splitter.whitespace = ','
-    splitter.whitespace_split = True
-    for pair in splitter:
-        key, sep, _ = pair.strip().partition('=')
-        if sep:
-            key = key.strip().lower()
-            names.add(key[len('global.'):] if key.startswith('global.') else key)
+    names = {}
     files = [os.path.expanduser(p) for p in
              os.environ.get('THEANORC', '~/.theanorc').split(os.pathsep)]
     parser = configparser.RawConfigParser()
@@ -165,9 +166,84 @@ def _user_flags():
         _logger.warning('could not read Theano config %s: %s', files, err)
     for section in parser.sections():
         for option in parser.options(section):
-            names.add(option if section == 'global' else
-                      '{}.{}'.format(section, option))
+            name = (option if section == 'global' else
+                    '{}.{}'.format(section, option))
+            names[name] = parser.get(section, option)
+    splitter = shlex.shlex(os.environ.get('THEANO_FLAGS', ''), posix=True)
+    splitter.whitespace = ','
+    splitter.whitespace_split = True
+    for pair in splitter:
+        key, sep, value = pair.strip().partition('=')
+        if sep:
+            key = key.strip().lower()
+            key = key[len('global.'):] if key.startswith('global.') else key
+            names[key] = value.strip()
     return names
+
+
+def _compiler_expected(user):
+    """Whether Theano will find a C++ compiler, judged before its import.
+
+    Theano uses the ``cxx`` flag when the user set it, else ``g++`` (or
+    ``clang++`` on macOS and FreeBSD) if that program runs.
+    """
+    if 'cxx' in user:
+        return bool(user['cxx'])
+    names = ['g++']
+    if sys.platform == 'darwin' or sys.platform.startswith('freebsd'):
+        names.append('clang++')
+    return any(shutil.which(name) for name in names)
+
+
+#: Theano's own notices of a missing compiler, replaced by theanets' warning
+#: (:data:`NO_COMPILER_WARNING`), which says what to install.
+_THEANO_NO_COMPILER_WARNING = 'DeprecationWarning: there is no c++ compiler'
+_THEANO_NO_COMPILER_LOG = 'g++ not detected'
+
+#: Logged once per process when Theano has no C++ compiler. The slowdown is
+#: measured by ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time
+#: per epoch; see ``benchmarks/README.md``).
+NO_COMPILER_WARNING = (
+    'no C++ compiler: Theano\'s cxx flag is empty (no g++ found, or set so), '
+    'so Theano runs its Python implementations and training is roughly '
+    '30-100x slower. '
+    'Install g++ (Debian/Ubuntu: apt install g++; Fedora/RHEL: dnf install '
+    'gcc-c++; conda: conda install gxx_linux-64; macOS: xcode-select '
+    '--install) and restart Python')
+
+
+class _DropRecords(logging.Filter):
+    """Drops the records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record):
+        return not str(record.msg).startswith(self.prefix)
+
+
+def _import_theano():
+    """``import theano``, without its notices of a missing compiler.
+
+    theanets logs its own warning about that (see :func:`setup`). numpy's
+    distutils, which Theano imports, sets the root logger's level to
+    WARNING as a side effect; the application's level is put back.
+    """
+    root_level = logging.root.level
+    config_logger = logging.getLogger('theano.configdefaults')
+    drop = _DropRecords(_THEANO_NO_COMPILER_LOG)
+    config_logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                'ignore', message=re.escape(_THEANO_NO_COMPILER_WARNING))
+            import theano
+    finally:
+        config_logger.removeFilter(drop)
+        if logging.root.level != root_level:
+            logging.root.setLevel(root_level)
+    return theano
 
 
 def _find_blas():
@@ -296,7 +372,7 @@ def _compile_c_scan(cmodule, scan_dir, location, init, marker):
     preargs += ['-DNPY_{0}=NPY_ARRAY_{0}'.format(name)
                 for name in _NPY_ALIASES]
     preargs += list(_SCAN_DEFINES)
-    _logger.info('compiling the C implementation of Theano scan')
+    _logging.debug('compiling the C implementation of Theano scan')
     cmodule.GCC_compiler.compile_str(
         'scan_perform', code, location=location, preargs=preargs,
         hide_symbols=False)
@@ -350,9 +426,12 @@ def _enable_c_scan(theano):
     if os.environ.get(SCAN_ENV, '').strip().lower() == 'python':
         return 'python'
     sys.modules.pop(_SCAN_EXTENSION, None)
+    if not theano.config.cxx:
+        # The warning about the missing compiler covers this.
+        sys.modules[_SCAN_EXTENSION] = None
+        _logging.debug('Theano scan uses its Python loop: no C++ compiler')
+        return 'python'
     try:
-        if not theano.config.cxx:
-            raise RuntimeError('Theano has no C++ compiler (cxx flag empty)')
         _build_c_scan(theano)
         importlib.import_module(_SCAN_EXTENSION)
     except Exception as err:  # a failed build must never break theanets
@@ -474,6 +553,12 @@ def setup():
         user = _user_flags()
         if 'floatx' not in user:
             chosen['floatX'] = 'float32'
+        if (not _compiler_expected(user) and
+                'tensor.local_elemwise_fusion' not in user):
+            # Theano's Python implementation of a fused elementwise Op
+            # evaluates one scalar at a time: without C code, unfused Ops
+            # (whole-array numpy calls) train an MLP about 15x faster.
+            chosen['tensor.local_elemwise_fusion'] = 'False'
         if 'blas.ldflags' in user:
             blas = 'chosen by the user'
         else:
@@ -493,7 +578,7 @@ def setup():
         os.environ['THEANO_FLAGS'] = (
             extra if not original else '{},{}'.format(extra, original))
         try:
-            import theano
+            theano = _import_theano()
         finally:
             if original is None:
                 del os.environ['THEANO_FLAGS']
@@ -507,13 +592,16 @@ def setup():
             del sys.modules[_SCAN_EXTENSION]
             _state['scan'] = _LazyCScan(theano)
             sys.meta_path.insert(0, _state['scan'])
-    if blas is None or not theano.config.blas.ldflags:
+    if not theano.config.cxx:
+        # Without C code Theano's dot products are numpy's: no BLAS to link.
+        _logger.warning(NO_COMPILER_WARNING)
+    elif blas is None or not theano.config.blas.ldflags:
         _logger.warning(
             'no BLAS library linked; Theano uses its slower NumPy C-API GEMM. '
             'Install scipy-openblas32 (pip install scipy-openblas32) or a '
             'system OpenBLAS for about 2.7x faster training')
     else:
-        _logger.info('Theano BLAS: %s', blas)
+        _logging.debug('Theano BLAS: {}', blas)
     _fix_module_cache_keys(theano)
     _serialize_compiles(theano)
     route_downhill_logging()
@@ -559,14 +647,16 @@ def info():
     }
 
 
-_downhill_logger = logging.getLogger('theanets.downhill')
+_downhill_logger = _logging.child_logger('downhill')
 
 
 def _log_downhill(msg):
-    """Log one downhill message (colour codes removed) at INFO level."""
+    """Log one downhill message (colour codes removed) at DEBUG level."""
+    if not _downhill_logger.isEnabledFor(logging.DEBUG):
+        return
     import click
-    _downhill_logger.info(click.unstyle(str(msg)),
-                          extra={'callsite': 'downhill'})
+    _downhill_logger.debug(click.unstyle(str(msg)),
+                           extra={'callsite': 'downhill'})
 
 
 def _log_downhill_param(name, value):
@@ -600,13 +690,13 @@ def route_downhill_logging():
     ``downhill.util.log`` and ``downhill.util.log_param`` (used by all of
     downhill's optimizers) and the ``click`` reference of
     ``downhill.dataset`` (whose ``Dataset`` echoes a summary) so that these
-    messages become INFO records of the ``theanets.downhill`` logger, with
+    messages become DEBUG records of the ``theanets.downhill`` logger, with
     colour codes removed. ``click`` itself is not modified.
 
-    The theanets logger's default handler shows them on stderr; use
-    ``logging.getLogger('theanets.downhill').setLevel(logging.WARNING)`` to
-    hide them. :func:`setup` calls it once; calling it again changes
-    nothing.
+    They show with
+    ``logging.getLogger('theanets.downhill').setLevel(logging.DEBUG)`` (or
+    DEBUG on the ``theanets`` logger). :func:`setup` calls this function
+    once; calling it again changes nothing.
 
     Examples
     --------

@@ -150,7 +150,7 @@ class Autoencoder(graph.Network):
         with COMPILE_LOCK:
             fn = self._functions.get(cache)
             if fn is None:
-                util.log('compiling decode function')
+                util.debug('compiling decode function')
                 fn = self._functions[cache] = theano.function(
                     [outputs[key]], [outputs[self.layers[-1].output_name]],
                     updates=updates)

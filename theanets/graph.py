@@ -424,7 +424,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
     def _build_graph(self, key, regularizers):
         cached = self._graphs.get(key)
         if cached is None:
-            util.log('building computation graph')
+            util.debug('building computation graph')
             for loss in self.losses:
                 loss.log()
             for reg in regularizers:
@@ -570,7 +570,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
                 wanted = (key, tuple(names))
                 fn = self._functions.get(wanted)
                 if fn is None:
-                    util.log('compiling {} function'.format(
+                    util.debug('compiling {} function'.format(
                         'feed_forward' if wanted == everything else
                         'prediction ({})'.format(', '.join(names))))
                     fn = self._functions[wanted] = theano.function(

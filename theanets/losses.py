@@ -147,8 +147,8 @@ class Loss(util.Registrar('_LossBase', (), {})):
 
     def log(self):
         """Log a one-line description of this loss."""
-        util.log('using loss: {} * {} (output {})',
-                 self.weight, type(self).__name__, self.output_name)
+        util.debug('using loss: {} * {} (output {})',
+                   self.weight, type(self).__name__, self.output_name)
 
     def _reduce(self, elementwise):
         """Average an elementwise loss, weight-normalised when weighted."""
@@ -256,8 +256,8 @@ class GaussianLogLikelihood(Loss):
 
     def log(self):
         """Log a one-line description of this loss."""
-        util.log('using loss: {} * GaussianLogLikelihood (mean {}, covar {})',
-                 self.weight, self.mean_name, self.covar_name)
+        util.debug('using loss: {} * GaussianLogLikelihood (mean {}, '
+                   'covar {})', self.weight, self.mean_name, self.covar_name)
 
 
 class GaussianKernel(object):

@@ -240,8 +240,8 @@ class Regularizer(util.Registrar('Base', (), {})):
 
     def log(self):
         """Log a one-line description of this regularizer."""
-        util.log('regularizer: {} * {}({})',
-                 self.weight, type(self).__name__, self.pattern)
+        util.debug('regularizer: {} * {}({})',
+                   self.weight, type(self).__name__, self.pattern)
 
 
 class WeightL2(Regularizer):
@@ -412,8 +412,8 @@ class Contractive(Regularizer):
         return _mean(terms)
 
     def log(self):
-        util.log('regularizer: {} * Contractive({} wrt {})',
-                 self.weight, self.pattern, self.wrt)
+        util.debug('regularizer: {} * Contractive({} wrt {})',
+                   self.weight, self.pattern, self.wrt)
 
 
 class GaussianNoise(Regularizer):
@@ -496,5 +496,5 @@ class BernoulliDropout(Regularizer):
             outputs[name] = expr * mask / keep
 
     def log(self):
-        util.log('regularizer: BernoulliDropout({}) ~ B({})',
-                 self.pattern, self.weight)
+        util.debug('regularizer: BernoulliDropout({}) ~ B({})',
+                   self.pattern, self.weight)

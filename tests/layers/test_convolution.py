@@ -152,7 +152,7 @@ def test_conv_configuration_errors():
 
 
 def test_conv_log_lines(caplog):
-    with caplog.at_level(logging.INFO, logger='theanets'):
+    with caplog.at_level(logging.DEBUG, logger='theanets'):
         bound('conv2', (13, 15, 7), size=8, filter_size=(4, 3))
         bound('conv1', (None, 7), size=8, filter_size=13, stride=2,
               activation='tanh')

@@ -259,7 +259,7 @@ def test_bcrnn_mask_rates_and_size_check():
 
 
 def test_clockwork_mask_period_log_and_size_check(caplog):
-    with caplog.at_level(logging.INFO, logger='theanets'):
+    with caplog.at_level(logging.DEBUG, logger='theanets'):
         layer = _bound_small('clockwork', 2, 6, periods=(4, 1, 2),
                              activation='tanh')
     assert 'layer Clockwork "l" (None, 6) tanh [T 1 2 4] from "in:out" ' \

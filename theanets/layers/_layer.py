@@ -561,17 +561,17 @@ class Layer(Base):
 
     def log(self):
         """Log the layer's configuration and parameters."""
-        util.log('layer {} "{}" {} {} from {}', self.__class__.__name__,
-                 self.name, self.output_shape, self._activation_name(),
-                 self._inputs_description())
-        util.log('learnable parameters: {}', self.log_params())
+        util.debug('layer {} "{}" {} {} from {}', self.__class__.__name__,
+                   self.name, self.output_shape, self._activation_name(),
+                   self._inputs_description())
+        util.debug('learnable parameters: {}', self.log_params())
 
     def log_params(self):
         """Log each parameter's name and shape; return the total size."""
         total = 0
         for param in self.params:
             shape = param.get_value(borrow=True).shape
-            util.log('parameter "{}" {}', param.name, shape)
+            util.debug('parameter "{}" {}', param.name, shape)
             total += int(np.prod(shape))
         return total
 

@@ -406,12 +406,12 @@ class Clockwork(Recurrent):
         self._period = theano.shared(period, name='period')
 
     def log(self):
-        util.log('layer {} "{}" {} {} [T {}] from {}',
-                 self.__class__.__name__, self.name, self.output_shape,
-                 self._activation_name(),
-                 ' '.join(str(p) for p in self.periods),
-                 self._inputs_description())
-        util.log('learnable parameters: {}', self.log_params())
+        util.debug('layer {} "{}" {} {} [T {}] from {}',
+                   self.__class__.__name__, self.name, self.output_shape,
+                   self._activation_name(),
+                   ' '.join(str(p) for p in self.periods),
+                   self._inputs_description())
+        util.debug('learnable parameters: {}', self.log_params())
 
     def get_config(self):
         """Return the configuration; ``periods`` is a sorted tuple."""

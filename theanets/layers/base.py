@@ -108,8 +108,8 @@ class Input(Layer):
 
     def log(self):
         """Log the input's name and shape."""
-        util.log('layer {} "{}" {}', self.__class__.__name__, self.name,
-                 self.output_shape)
+        util.debug('layer {} "{}" {}', self.__class__.__name__, self.name,
+                   self.output_shape)
 
 
 class Product(Layer):
@@ -238,8 +238,8 @@ class Reshape(Layer):
                     'incompatible shapes for reshape layer "{}": input {} <> '
                     'output {}'.format(self.name, self.input_shape, shape))
         else:
-            util.log('reshape layer "{}" has incomplete shape info, we will '
-                     'run anyway and hope for the best', self.name)
+            util.debug('reshape layer "{}" has incomplete shape info, we will '
+                       'run anyway and hope for the best', self.name)
         self._output_shapes['out'] = shape
 
     def transform(self, inputs):

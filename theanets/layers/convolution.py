@@ -157,10 +157,10 @@ class Convolution(base.Layer):
             self.stride[0], self.stride[1])
 
     def log(self):
-        util.log('layer {} "{}" {} {} {} from {}', self.__class__.__name__,
-                 self.name, self.output_shape, self._activation_name(),
-                 self._describe(), self._inputs_description())
-        util.log('learnable parameters: {}', self.log_params())
+        util.debug('layer {} "{}" {} {} {} from {}', self.__class__.__name__,
+                   self.name, self.output_shape, self._activation_name(),
+                   self._describe(), self._inputs_description())
+        util.debug('learnable parameters: {}', self.log_params())
 
     def _convolve(self, x, input_shape, border_mode):
         nout, nin = self.output_size, self.input_size

@@ -168,11 +168,11 @@ class Tied(Layer):
 
     def log(self):
         """Log the layer's configuration, naming its partner."""
-        util.log('layer {} "{}" (tied to "{}") {} {} from {}',
-                 self.__class__.__name__, self.name, self.partner.name,
-                 self.output_shape, self._activation_name(),
-                 self._inputs_description())
-        util.log('learnable parameters: {}', self.log_params())
+        util.debug('layer {} "{}" (tied to "{}") {} {} from {}',
+                   self.__class__.__name__, self.name, self.partner.name,
+                   self.output_shape, self._activation_name(),
+                   self._inputs_description())
+        util.debug('learnable parameters: {}', self.log_params())
 
     def get_config(self):
         """Return the configuration, with the partner's name."""
