@@ -10,7 +10,10 @@ same patience rule, with these differences:
   before the pair of epoch ``k`` is yielded, so that pair carries it;
 * whenever training stops -- ``max_updates``, patience, an interrupt, a
   callback -- an epoch that was not validated is validated, and the
-  parameters kept are the best over every validation including that one;
+  parameters kept are those with the lowest validation loss over every
+  validation including that one (downhill kept those of the last
+  validation that improved by ``min_improvement``, its patience rule,
+  which still decides when to stop);
 * validation monitors are means over the validation *examples*: batches are
   weighted by their size when the sizes differ;
 * callbacks (:mod:`theanets.callbacks`) run after every epoch.
@@ -88,7 +91,7 @@ class _Run(object):
         self.axis = axis
         self.names = list(optimizer._monitor_names)
         self.min_improvement = optimizer.min_improvement
-        self.best_loss = 1e100
+        self.reference_loss = self.best_loss = 1e100
         self.best = Outcome(0, None, None, None)
         self.best_values = None
         self.validations = 0
@@ -139,25 +142,30 @@ class _Run(object):
                         epoch=epoch), stopped
 
     def offer(self, valid, train):
-        """Count a validation; True if it is the best so far.
+        """Count a validation; True if its parameters are the best so far.
 
-        The rule is downhill's: a validation loss improves when it is
-        lower than the best by more than ``min_improvement`` times the
-        best.
+        Two rules, kept apart: patience follows downhill's (a validation
+        loss *improves* when it is lower than the loss of the last
+        improvement by more than ``min_improvement`` times that loss), so
+        runs stop at the same epoch as with theanets 0.8; the parameters
+        kept are those with the lowest validation loss, however small the
+        margin (downhill kept those of the last improvement).
         """
         self.validations += 1
         loss = valid['loss']
-        improved = self.best_loss - loss > self.best_loss * \
-            self.min_improvement
-        if improved:
-            self.best_loss = loss
+        if self.reference_loss - loss > self.reference_loss * \
+                self.min_improvement:
+            self.reference_loss = loss
             self.best_validation = self.validations
+        best = loss < self.best_loss
+        if best:
+            self.best_loss = loss
             self.best = Outcome(valid.epoch, train, valid, None)
             self.best_values = _snapshot(self.params)
-        marker = ' *' if improved else ''
+        marker = ' *' if best else ''
         _logging.debug('validation {} {}{}', valid.epoch, _format(valid),
                        marker)
-        return improved
+        return best
 
     def patience_elapsed(self, patience):
         return self.validations - self.best_validation > patience

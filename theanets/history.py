@@ -281,6 +281,18 @@ def _postfix(train, valid, epochs):
     return postfix
 
 
+def _console_logger():
+    """The logger whose handlers print theanets' records: theanets' own
+    (with its default handler) or the first ancestor with handlers (e.g. the
+    root logger of a ``logging.basicConfig`` application)."""
+    logger = logging.getLogger('theanets')
+    while logger is not None:
+        if logger.handlers or not logger.propagate or logger.parent is None:
+            return logger
+        logger = logger.parent
+    return logging.getLogger()
+
+
 def _theanets_loggers():
     """The ``theanets`` logger and its existing child loggers."""
     names = [name for name in list(logging.Logger.manager.loggerDict)
@@ -440,7 +452,7 @@ class TrainingFeedback(object):
         except ImportError:  # older tqdm: lines interleave with the bar
             return
         self._redirect = logging_redirect_tqdm(
-            loggers=[logging.getLogger('theanets')], tqdm_class=type(self.bar))
+            loggers=[_console_logger()], tqdm_class=type(self.bar))
         self._redirect.__enter__()
 
     def silence(self):
