@@ -40,6 +40,11 @@ __all__ = ['run_epochs', 'step_epochs', 'Outcome']
 Outcome = collections.namedtuple('Outcome', 'epoch train valid reason')
 
 
+#: Stop reasons that end an epoch before its last batch (callbacks are not
+#: called for such an epoch).
+_CUT_SHORT = ('interrupted', 'the training data ran out')
+
+
 def _snapshot(params):
     """Copies of the current values of some shared variables."""
     return [param.get_value(borrow=False) for param in params]
@@ -275,7 +280,8 @@ def run_epochs(optimizer, network, algo, train, valid, callbacks, options,
                 reason = 'patience'
         last_finite = _snapshot(params)
         _update_state(state, epoch, train_m, valid_m, validated, run)
-        if reason is None and callbacks.on_epoch_end(state):
+        complete = reason not in _CUT_SHORT
+        if complete and callbacks.on_epoch_end(state) and reason is None:
             reason = state.stop_reason or 'stopped by a callback'
             if not validated:
                 valid_m, validated = _validate(run, epoch, valid_m, params,
