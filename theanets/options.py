@@ -28,8 +28,7 @@ import numpy as np
 
 from . import regularizers
 from .backend import theano, downhill
-from .exceptions import (ConfigurationError, ConfigValueError,
-                         UnknownKeywordError)
+from .exceptions import ConfigurationError, UnknownKeywordError
 
 __all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords',
            'check_algo', 'check_save_progress', 'check_save_best',
@@ -457,7 +456,7 @@ def _reject_unknown(kwargs):
 
 
 def _fail(key, expected, value):
-    raise ConfigValueError(
+    raise ConfigurationError(
         '{}: expected {}, got {!r}'.format(key, expected, value))
 
 
@@ -598,8 +597,7 @@ def check_training_keywords(kwargs, save_every=0, algo='rmsprop'):
         probably meant and the list of known keywords (see
         :func:`known_training_keywords`).
     theanets.exceptions.ConfigurationError
-        (a ``ConfigValueError``, also a ``ValueError``) naming the keyword,
-        the expected values and the given one, for:
+        Naming the keyword, the expected values and the given one, for:
 
         * ``batch_size``, ``iteration_size``, ``train_batches``,
           ``valid_batches``, ``validate_every`` that are not positive
@@ -638,7 +636,7 @@ def check_training_keywords(kwargs, save_every=0, algo='rmsprop'):
     >>> check_training_keywords({'hidden_dropout': 1.5})
     Traceback (most recent call last):
       ...
-    theanets.exceptions.ConfigValueError: hidden_dropout: expected a dropout probability in [0, 1), got 1.5
+    theanets.exceptions.ConfigurationError: hidden_dropout: expected a dropout probability in [0, 1), got 1.5
     """
     if isinstance(algo, str) or algo is None:
         _reject_unknown(kwargs)
