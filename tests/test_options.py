@@ -311,7 +311,9 @@ def _documented_training_keywords():
                 text = handle.read()
             text = text.replace('```python', '').replace('```', '')
             examples = doctest.DocTestParser().get_examples(text)
-            sources.append('\n'.join(e.source for e in examples))
+            # examples that show an error may use a wrong keyword
+            sources.append('\n'.join(e.source for e in examples
+                                     if e.exc_msg is None))
             # README code blocks are plain code, not doctests
             sources.extend(re.findall(r'(?ms)^(\w[^\n]*\.(?:iter)?train\('
                                       r'.*?\)\n)', text))
@@ -341,8 +343,9 @@ def test_documented_keywords_are_known():
     groups = options.known_training_keywords()
     known = {name for names in groups.values() for name in names}
     known |= set(options._ITERTRAIN_ARGUMENTS)
-    # 'outputsquare' is the regularizer the guide defines
-    assert sorted(found - known) == ['outputsquare']
+    # 'outputsquare' is the regularizer the guide defines (registered here
+    # once the guide's examples have run)
+    assert found - known <= {'outputsquare'}
 
 
 # ----------------------------------------------------------------------
