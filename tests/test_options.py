@@ -126,7 +126,8 @@ def _unknown(model, data, **kwargs):
     ('l1', 'weight_l1'),
     ('weight_l22', 'weight_l2'),
     ('Batch_Size', 'batch_size'),
-    ('sav_every', 'save_every'),  # a named argument of itertrain
+    ('sav_every', 'save_every'),  # named arguments of itertrain
+    ('restore_bset', 'restore_best'),
 ])
 def test_unknown_keyword_suggests_the_known_one(no_compile, tiny, inputs,
                                                 outputs, typo, meant):
@@ -238,7 +239,8 @@ def test_suggest_keyword_without_candidate():
 
 def test_itertrain_arguments_are_its_named_parameters():
     named = inspect.signature(TrainingMixin.itertrain).parameters
-    assert set(options._ITERTRAIN_ARGUMENTS) <= set(named)
+    assert set(options._ITERTRAIN_ARGUMENTS) == \
+        set(named) - {'self', 'train', 'kwargs'}
     groups = options.known_training_keywords()
     known = {name for names in groups.values() for name in names}
     assert not known & set(named)
