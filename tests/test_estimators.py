@@ -152,6 +152,20 @@ def test_bad_validation_fraction_and_train_kwargs():
               train_kwargs=dict(rng=1, learning_rate=0.1)).fit(X, y)
 
 
+def test_unknown_train_kwargs_raise_at_fit():
+    from theanets.exceptions import UnknownKeywordError
+    X, y = _blobs()
+    clf = small(TheanetsClassifier, max_updates=1,
+                train_kwargs=dict(hiden_dropout=0.5, weight_l2=0.1))
+    with pytest.raises(UnknownKeywordError, match="'hiden_dropout' "
+                       r"\(did you mean 'hidden_dropout'\?\)"):
+        clf.fit(X, y)
+    # the estimator's own parameters are not training keywords
+    clf.set_params(train_kwargs=dict(hidden_dropout=0.5, weight_l2=0.1),
+                   validation_fraction=0.2, verbose=False)
+    assert clf.fit(X, y).n_iter_ == 1
+
+
 def test_sample_weight_trains_a_weighted_model():
     X, y = _blobs()
     weights = np.where(y == 'ant', 0.0, 1.0)

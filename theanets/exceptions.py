@@ -11,6 +11,7 @@ class                               also a
 ==================================  =====================
 :class:`ConfigurationError`         --
 :class:`UnknownNameError`           ``KeyError``
+:class:`UnknownKeywordError`        ``TypeError``
 :class:`DataError`                  ``ValueError``
 :class:`TrainingError`              ``ValueError``
 :class:`ModelFileError`             ``ValueError``
@@ -29,7 +30,8 @@ Examples
 __all__ = ['Error', 'ConfigurationError', 'DataError', 'DataExhaustedError',
            'TrainingError',
            'ModelFileError', 'MissingModelFileError', 'UnknownNameError',
-           'ModelFileWriteError', 'NegativeLabelWarning']
+           'UnknownKeywordError', 'ModelFileWriteError',
+           'NegativeLabelWarning']
 
 
 class Error(Exception):
@@ -141,6 +143,39 @@ class ConfigValueError(ValueError, ConfigurationError):
 
 class ConfigTypeError(TypeError, ConfigurationError):
     """A specification has the wrong type or cannot be built (a TypeError)."""
+
+
+class UnknownKeywordError(TypeError, ConfigurationError):
+    """A call got keyword arguments it does not know (also a TypeError).
+
+    Python raises a :class:`TypeError` for an unexpected keyword argument;
+    this error is one too, and a :class:`ConfigurationError`. Raised by
+    :meth:`theanets.Network.train` and ``itertrain`` for training keywords
+    that no dataset, optimizer, monitor or regularizer reads.
+
+    Parameters
+    ----------
+    message : str
+        The whole message: the unknown keywords, what each probably meant
+        and the known keywords.
+    keywords : sequence of str
+        The unknown keywords, in the order of the call.
+    suggestions : dict, optional
+        Maps an unknown keyword to the known one it probably meant (only
+        those for which there is a likely candidate).
+
+    Examples
+    --------
+    >>> error = UnknownKeywordError("unknown keyword 'lr'", ['lr'],
+    ...                             {'lr': 'learning_rate'})
+    >>> isinstance(error, TypeError), error.suggestions['lr']
+    (True, 'learning_rate')
+    """
+
+    def __init__(self, message, keywords, suggestions=None):
+        super().__init__(message)
+        self.keywords = list(keywords)
+        self.suggestions = dict(suggestions or {})
 
 
 class UnknownActivationError(UnknownNameError):

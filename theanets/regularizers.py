@@ -85,13 +85,10 @@ def from_kwargs(graph, **kwargs):
     outputs = tuple(layer.output_name for layer in layers[-1:])
 
     regs = []
-    for prefix, cls in (('dropout', BernoulliDropout),
-                        ('noise', GaussianNoise)):
-        levels = collections.OrderedDict((
-            (inputs, kwargs.get('input_' + prefix, 0)),
-            (hiddens, kwargs.get('hidden_' + prefix, 0)),
-            (outputs, kwargs.get('output_' + prefix, 0)),
-        ))
+    for prefix, cls in CANNED.items():
+        levels = collections.OrderedDict(
+            (names, kwargs.get('{}_{}'.format(group, prefix), 0))
+            for group, names in zip(CANNED_GROUPS, (inputs, hiddens, outputs)))
         custom = kwargs.get(prefix, {})
         if not isinstance(custom, dict):
             raise TypeError(
@@ -498,3 +495,56 @@ class BernoulliDropout(Regularizer):
     def log(self):
         util.debug('regularizer: BernoulliDropout({}) ~ B({})',
                    self.pattern, self.weight)
+
+
+#: The regularizer class behind each family of canned keywords of
+#: :func:`from_kwargs`: ``<prefix>`` takes a dict of levels by output
+#: pattern, ``<group>_<prefix>`` one level for a group of layers.
+CANNED = collections.OrderedDict((('dropout', BernoulliDropout),
+                                  ('noise', GaussianNoise)))
+
+#: The layer groups of the canned keywords (``input_dropout``, …).
+CANNED_GROUPS = ('input', 'hidden', 'output')
+
+
+def canned_keywords():
+    """The canned noise and dropout keywords, with the class each builds.
+
+    Returns
+    -------
+    dict
+        Maps every ``<group>_<prefix>`` keyword (one level) and every
+        ``<prefix>`` keyword (a dict of levels by output pattern) that
+        :func:`from_kwargs` reads to the :class:`Regularizer` subclass it
+        creates.
+
+    Examples
+    --------
+    >>> sorted(canned_keywords())  # doctest: +NORMALIZE_WHITESPACE
+    ['dropout', 'hidden_dropout', 'hidden_noise', 'input_dropout',
+     'input_noise', 'noise', 'output_dropout', 'output_noise']
+    """
+    names = {}
+    for prefix, cls in CANNED.items():
+        names[prefix] = cls
+        for group in CANNED_GROUPS:
+            names['{}_{}'.format(group, prefix)] = cls
+    return names
+
+
+def keyword_names():
+    """Every keyword :func:`from_kwargs` reads, sorted.
+
+    These are ``regularizers``, ``rng``, the canned noise and dropout
+    keywords (:func:`canned_keywords`) and the name of every registered
+    :class:`Regularizer` subclass, so a regularizer class defined by the
+    user is a keyword as soon as it exists.
+
+    Examples
+    --------
+    >>> names = keyword_names()
+    >>> 'hidden_dropout' in names, 'weight_decay' in names, 'lr' in names
+    (True, True, False)
+    """
+    names = set(canned_keywords()) | set(Regularizer._registry)
+    return sorted(names | {'regularizers', 'rng'})

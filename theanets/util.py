@@ -18,7 +18,8 @@ from . import _logging
 from .backend import theano, TT
 from .exceptions import (Error, ConfigurationError, DataError, TrainingError,
                          ModelFileError, MissingModelFileError,
-                         UnknownNameError, ConfigTypeError, ConfigValueError)
+                         UnknownNameError, UnknownKeywordError,
+                         ConfigTypeError, ConfigValueError)
 from ._logging import log, debug, enable_detailed_callsite_logging
 
 __all__ = [
