@@ -48,7 +48,9 @@ class SavingMixin(object):
           description of the model (class, layers, losses, ``rng``) and the
           parameter arrays, without any pickled object. See
           :mod:`theanets.serialize`. Models configured with values JSON
-          cannot describe (e.g. a callable activation) can only be pickled.
+          cannot describe (e.g. an :class:`~theanets.activations.Activation`
+          instance given as a layer's ``activation``, rather than its
+          name) can only be pickled; see the examples.
 
         Saving to a path is atomic: the data are written to a temporary file
         in the same folder, flushed to disk and then renamed over the
@@ -104,6 +106,22 @@ class SavingMixin(object):
         >>> theanets.Regressor([3, 2]).save(buffer, format='npz')
         >>> buffer.getvalue()[:2]
         b'PK'
+
+        A layer whose activation is an object, not a name, pickles but
+        has no ``.npz`` form:
+
+        >>> from theanets.activations import CommonActivation
+        >>> net = theanets.Regressor(
+        ...     [3, dict(size=4, activation=CommonActivation('tanh')), 2])
+        >>> net.save(io.BytesIO(), format='npz')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+          ...
+        theanets.exceptions.ModelFileError: layer "hid1": cannot save activation = CommonActivation('tanh') of type CommonActivation in the safe .npz format ...
+        >>> buffer = io.BytesIO()
+        >>> net.save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> theanets.Network.load(buffer).layers[1].activate.name
+        'tanh'
         """
         save(self, filename_or_handle, format, replace_read_only)
 

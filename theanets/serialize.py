@@ -29,8 +29,9 @@ no code from the file is executed. Float arrays are cast to the float type
 Theano runs with, so a file saved under one ``floatX`` loads under another
 (exactly when the type widens; ``float64`` values are rounded to
 ``float32``); arrays of any other dtype must match the model's exactly. Models whose configuration holds values
-JSON cannot describe (e.g. a callable activation or loss kernel) cannot be
-saved this way; save them as a pickle (any other suffix) instead.
+JSON cannot describe (e.g. an :class:`~theanets.activations.Activation`
+instance given as a layer's ``activation``, or a callable MMD loss kernel)
+cannot be saved this way; save them as a pickle (any other suffix) instead.
 
 Examples
 --------
