@@ -64,6 +64,8 @@ class TheanoImportHook(object):
                     return None  # theanets was removed: nothing to prepare
                 location = os.path.join(
                     package.submodule_search_locations[0], '_theano_env.py')
+                if not os.path.isfile(location):
+                    return None  # another version of theanets, without it
                 spec = importlib.util.spec_from_file_location(
                     'theanets._theano_env', location)
                 module = importlib.util.module_from_spec(spec)
