@@ -11,6 +11,7 @@ file can be broken into a :class:`theanets.exceptions.ModelFileError`.
 import gzip
 import inspect
 import io
+import numbers
 import os
 import pickle
 
@@ -521,6 +522,17 @@ def _check_unpickled(model, name):
         outputs = {}  # connect the layers, as build_graph does, uncached
         for layer in model_layers:
             outputs.update(layer.connect(outputs)[0])
+        for loss in model_losses:  # what building any graph reads of them
+            output_name = getattr(loss, 'output_name', None)
+            if not isinstance(output_name, str):
+                fail('a loss names the output {!r}, not a string'.format(
+                    output_name))
+            if not isinstance(getattr(loss, 'weight', None), numbers.Real):
+                fail('a loss has the weight {!r}, not a number'.format(
+                    getattr(loss, 'weight', None)))
+            if not all(isinstance(v, theano.Variable)
+                       for v in loss.variables):
+                fail('a loss has targets that are not symbolic variables')
     except ModelFileError:
         raise
     except Exception as e:  # a mutated model that cannot compute
