@@ -1,7 +1,14 @@
 import os
 import re
+import runpy
 
 import setuptools
+from setuptools.command.build_py import build_py
+
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # setuptools < 64 has no PEP 660 editable installs
+    editable_wheel = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -9,6 +16,85 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def read(*names):
     with open(os.path.join(HERE, *names), encoding='utf-8') as handle:
         return handle.read()
+
+
+#: theanets/_import_hook.py: the import hook that prepares Theano when
+#: ``import theano`` comes before ``import theanets``. It needs only the
+#: standard library, so it runs here without importing theanets.
+IMPORT_HOOK = runpy.run_path(os.path.join(HERE, 'theanets', '_import_hook.py'))
+
+
+def import_hook_files():
+    """Return ``{name: content}`` of the files the hook needs in site-packages.
+
+    A copy of the hook's module, importable at interpreter start without
+    importing theanets, and the .pth file whose line imports it.
+    """
+    return {
+        IMPORT_HOOK['MODULE_NAME'] + '.py': read('theanets', '_import_hook.py'),
+        IMPORT_HOOK['PTH_NAME']: IMPORT_HOOK['pth_line'](),
+    }
+
+
+class BuildPyWithImportHook(build_py):
+    """build_py that also puts the import hook's files at the wheel's root."""
+
+    def run(self):
+        super().run()
+        if not getattr(self, 'editable_mode', False):
+            for name, content in import_hook_files().items():
+                path = os.path.join(self.build_lib, name)
+                with open(path, 'w', encoding='utf-8') as handle:
+                    handle.write(content)
+
+    def get_outputs(self, *args, **kwargs):
+        outputs = super().get_outputs(*args, **kwargs)
+        if getattr(self, 'editable_mode', False):
+            return outputs
+        return outputs + [os.path.join(self.build_lib, name)
+                          for name in import_hook_files()]
+
+
+class _StrategyWithImportHook:
+    """Wraps a setuptools editable strategy to add the hook's files too."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    def __enter__(self):
+        self.strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self.strategy.__exit__(*exc_info)
+
+    def __call__(self, wheel, files, mapping):
+        self.strategy(wheel, files, mapping)
+        for name, content in import_hook_files().items():
+            wheel.writestr(name, content.encode('utf-8'))
+
+
+COMMANDS = {'build_py': BuildPyWithImportHook}
+
+if hasattr(editable_wheel, '_select_strategy'):
+    class EditableWheelWithImportHook(editable_wheel):
+        """editable_wheel whose wheel carries the import hook's files.
+
+        Editable wheels hold links to the source, not build_py's outputs, so
+        the files are added by the install strategy, through a private
+        method of setuptools (64 and later). Where it is missing, an
+        editable install has no hook, and theanets warns when Theano is
+        imported before it. The hook's module is copied, not linked: edits
+        to theanets/_import_hook.py need a new ``pip install -e`` (the
+        preparation it hands over to, theanets/_theano_env.py, is read from
+        the source tree).
+        """
+
+        def _select_strategy(self, *args, **kwargs):
+            strategy = super()._select_strategy(*args, **kwargs)
+            return _StrategyWithImportHook(strategy)
+
+    COMMANDS['editable_wheel'] = EditableWheelWithImportHook
 
 
 TQDM = 'tqdm>=4.60'
@@ -63,6 +149,7 @@ setuptools.setup(
         # Peers for the side-by-side benchmarks; never part of the core install.
         'bench': ['torch==2.13.0', SKLEARN],
     },
+    cmdclass=COMMANDS,
     entry_points={
         'console_scripts': ['theanets = theanets.__main__:main'],
     },

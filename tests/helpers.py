@@ -130,23 +130,48 @@ class FakeTrainer(object):
             yield {'loss': i}, {'loss': -i}
 
 
+def install_import_hook(site_dir):
+    """Put the files of theanets' import hook into ``site_dir``, as pip does.
+
+    That is the ``.pth`` file and the copy of ``theanets/_import_hook.py``
+    it imports (see ``setup.py``). A script that calls
+    ``site.addsitedir(site_dir)`` first then starts like an interpreter of
+    an environment where theanets is installed. Returns ``site_dir``.
+    """
+    from theanets import _import_hook
+    os.makedirs(str(site_dir), exist_ok=True)
+    with open(_import_hook.__file__, encoding='utf-8') as handle:
+        source = handle.read()
+    files = {_import_hook.MODULE_NAME + '.py': source,
+             _import_hook.PTH_NAME: _import_hook.pth_line()}
+    for name, content in files.items():
+        with open(os.path.join(str(site_dir), name), 'w',
+                  encoding='utf-8') as handle:
+            handle.write(content)
+    return str(site_dir)
+
+
 def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None,
-              env=None):
+              hook=None, env=None):
     """Run ``code`` in a new Python process and return ``(result, stderr)``.
 
     ``result`` is the JSON document the code prints on its last stdout
     line. The child sees no ``THEANO_FLAGS`` unless ``flags`` is given and
     reads no user ``.theanorc``: ``THEANORC`` points to ``theanorc``
     (written to a temporary file) or to a file that does not exist.
-    ``scan`` sets ``THEANETS_SCAN``; ``env`` maps further environment
+    ``scan`` sets ``THEANETS_SCAN`` and ``hook`` ``THEANETS_THEANO_HOOK``
+    (see :func:`install_import_hook`); ``env`` maps further environment
     variables to their values. The child imports theanets from
     :data:`ROOT`.
     """
     env = dict(os.environ, **(env or {}))
     env.pop('THEANO_FLAGS', None)
     env.pop('THEANETS_SCAN', None)
+    env.pop('THEANETS_THEANO_HOOK', None)
     if scan is not None:
         env['THEANETS_SCAN'] = scan
+    if hook is not None:
+        env['THEANETS_THEANO_HOOK'] = hook
     if flags is not None:
         env['THEANO_FLAGS'] = flags
     rc = tmp_path / 'theanorc'

@@ -5,8 +5,10 @@ guard the layering described in docs/architecture.rst:
 
 * no import circle between theanets modules, counting imports inside
   functions too (a lazy import is still a dependency);
-* only the compatibility module (``theanets.backend``) imports Theano or
-  downhill; every other module takes them from there;
+* only the compatibility seam (``theanets.backend``, with
+  ``theanets._theano_env``, which prepares Theano's first import for it and
+  for the import hook) imports Theano or downhill; every other module takes
+  them from there;
 * no ``assert`` statement in the package (``python -O`` removes them, so
   they cannot check input).
 """
@@ -20,7 +22,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'theanets')
 
 #: Modules allowed to import the backend libraries directly.
-SEAM = {'theanets.backend'}
+SEAM = {'theanets.backend', 'theanets._theano_env'}
 
 #: Third-party packages only the seam may import.
 BACKEND_PACKAGES = ('theano', 'downhill')
@@ -150,3 +152,17 @@ def test_no_assert_statements(name):
     lines = [node.lineno for node in ast.walk(tree)
              if isinstance(node, ast.Assert)]
     assert lines == [], '{}: assert at lines {}'.format(name, lines)
+
+
+def test_version_is_the_string_pip_reports():
+    """``theanets.__version__`` is already in normalised (PEP 440) form.
+
+    setup.py reads it from the source and pip shows the normalised form
+    (``0.8.0pre`` would appear as ``0.8.0rc0``), so the two must agree.
+    """
+    from packaging.version import Version
+    tree, _ = MODULES['theanets']
+    version, = [node.value.value for node in tree.body
+                if isinstance(node, ast.Assign)
+                and [t.id for t in node.targets] == ['__version__']]
+    assert str(Version(version)) == version

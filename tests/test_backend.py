@@ -29,7 +29,7 @@ import pytest
 from theanets import backend
 from theanets.backend import theano
 
-from tests.helpers import ROOT, run_fresh
+from tests.helpers import ROOT, install_import_hook, run_fresh
 
 INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
 
@@ -258,7 +258,7 @@ def test_theano_imported_first(tmp_path):
         f = theano.function([x], TT.dot(x, x))
         info['works'] = bool(np.allclose(f(np.eye(3) * 2), np.eye(3) * 4))
         print(json.dumps(info))
-    ''', tmp_path, flags='blas.ldflags=')
+    ''', tmp_path, flags='blas.ldflags=', hook='off')
     assert result['works'] is True
     assert result['blas'] == 'set before theanets was imported'
     assert result['flags_set'] == {}
@@ -266,6 +266,195 @@ def test_theano_imported_first(tmp_path):
     # Theano's own default, which theanets can no longer change.
     assert result['floatX'] == 'float64'
     assert 'no BLAS library linked' in err
+    assert 'theano was imported before theanets, without the import hook' in err
+    assert 'floatX is float64 (theanets chooses float32)' in err
+
+
+#: Starts like an interpreter of an environment where theanets is installed
+#: (its .pth file runs), imports ``FIRST`` before theanets and trains a tiny
+#: model.
+HOOK_SCRIPT = '''
+import site, sys
+site.addsitedir(%(site)r)
+hooked = any(getattr(f, 'theanets_theano_hook', False) for f in sys.meta_path)
+at_start = sorted(m for m in ('numpy', 'theano', 'theanets') if m in sys.modules)
+import %(first)s
+import json, os
+import numpy as np
+import theano
+theano_env_flags = os.environ.get('THEANO_FLAGS')
+floatx_before_theanets = theano.config.floatX
+import theanets
+rng = np.random.RandomState(13)
+x = rng.randn(64, 3).astype(theano.config.floatX)
+y = x.dot(rng.randn(3, 2)).astype(theano.config.floatX)
+net = theanets.Regressor([3, 2])
+losses = [m['loss'] for m, _ in net.itertrain([x, y], algo='sgd',
+          learning_rate=0.05, max_updates=30, patience=100)]
+info = theanets.backend.info()
+info.update(
+    hooked=hooked, at_start=at_start, env_flags=theano_env_flags,
+    floatx_before_theanets=floatx_before_theanets,
+    hook_left=any(getattr(f, 'theanets_theano_hook', False)
+                  for f in sys.meta_path),
+    first_loss=float(losses[0]), last_loss=float(losses[-1]),
+    dtype=str(net.predict(x).dtype))
+print(json.dumps(info))
+'''
+
+
+@pytest.fixture(scope='module')
+def hook_site(tmp_path_factory):
+    """A site directory holding theanets' .pth file and import hook."""
+    return install_import_hook(tmp_path_factory.mktemp('site'))
+
+
+@pytest.mark.parametrize('first', ['theano', 'downhill', 'theano.tensor'])
+def test_hook_prepares_theano_imported_first(tmp_path, hook_site, default,
+                                             first):
+    result, err = run_fresh(HOOK_SCRIPT % dict(site=hook_site, first=first),
+                            tmp_path)
+    assert result['hooked'] is True
+    assert result['at_start'] == []  # the .pth line imports none of them
+    assert result['hook_left'] is False
+    assert result['floatX'] == result['floatx_before_theanets'] == 'float32'
+    assert result['flags_set']['floatX'] == 'float32'
+    assert result['blas'] == default[0]['blas']
+    assert result['ldflags'] == result['flags_set']['blas.ldflags'] != ''
+    assert result['scan'] == 'c'
+    assert result['env_flags'] is None  # restored after Theano's import
+    assert result['dtype'] == 'float32'
+    assert result['last_loss'] < 0.5 * result['first_loss']
+    assert 'imported before theanets' not in err
+    assert 'could not prepare' not in err
+
+
+def test_hook_keeps_user_flags(tmp_path, hook_site):
+    result, err = run_fresh(HOOK_SCRIPT % dict(site=hook_site, first='theano'),
+                            tmp_path, flags='floatX=float64')
+    assert result['floatX'] == result['floatx_before_theanets'] == 'float64'
+    assert 'floatX' not in result['flags_set']
+    assert result['env_flags'] == 'floatX=float64'
+    assert result['blas'] and result['ldflags']
+    assert result['dtype'] == 'float64'
+    assert result['last_loss'] < 0.5 * result['first_loss']
+
+
+def test_hook_keeps_user_theanorc(tmp_path, hook_site):
+    result, _ = run_fresh(HOOK_SCRIPT % dict(site=hook_site, first='downhill'),
+                          tmp_path, theanorc='''
+        [global]
+        floatX = float64
+    ''')
+    assert result['floatX'] == 'float64'
+    assert 'floatX' not in result['flags_set']
+    assert result['blas']
+
+
+def test_hook_can_be_switched_off(tmp_path, hook_site):
+    result, err = run_fresh(HOOK_SCRIPT % dict(site=hook_site, first='theano'),
+                            tmp_path, flags='blas.ldflags=', hook='off')
+    assert result['hooked'] is False
+    assert result['floatX'] == 'float64'
+    assert result['blas'] == 'set before theanets was imported'
+    assert 'theano was imported before theanets, without the import hook' in err
+
+
+def test_hook_leaves_theanets_first_unchanged(tmp_path, hook_site, default):
+    info, err = run_fresh('import site\nsite.addsitedir(%r)\n' % hook_site
+                          + INFO_SCRIPT, tmp_path)
+    assert info == default[0]
+    assert 'could not prepare' not in err
+
+
+def test_pth_line_never_fails(tmp_path):
+    """Without the hook's module (a broken install) the line does nothing."""
+    from theanets import _import_hook
+    site_dir = tmp_path / 'broken'
+    site_dir.mkdir()
+    (site_dir / _import_hook.PTH_NAME).write_text(_import_hook.pth_line())
+    result, err = run_fresh('''
+        import json, site, sys
+        site.addsitedir(%r)
+        print(json.dumps([type(f).__name__ for f in sys.meta_path]))
+    ''' % str(site_dir), tmp_path)
+    assert 'TheanoImportHook' not in result
+    assert err == ''
+
+
+def test_hook_warns_and_steps_aside_when_preparing_fails(tmp_path, hook_site):
+    result, err = run_fresh('''
+        import json, site, sys, types
+        site.addsitedir(%r)
+        broken = types.ModuleType('theanets._theano_env')
+        def hook_find_spec(hook):
+            raise RuntimeError('broken on purpose')
+        broken.hook_find_spec = hook_find_spec
+        sys.modules['theanets._theano_env'] = broken
+        try:
+            import theano
+        except AttributeError as err:
+            outcome = 'theano failed as without the hook: ' + str(err)
+        else:
+            outcome = 'imported'
+        print(json.dumps(outcome))
+    ''' % hook_site, tmp_path)
+    assert 'blas_opt_info' in result  # Theano's own error, not the hook's
+    assert 'theanets could not prepare the import of theano' in err
+    assert 'broken on purpose' in err
+
+
+def test_failed_theano_import_is_retried(tmp_path):
+    """A failed ``import theano`` (no hook) does not break theanets later."""
+    result, err = run_fresh('''
+        import json
+        try:
+            import theano
+        except AttributeError:
+            failed = True
+        else:
+            failed = False
+        import numpy as np
+        import theanets
+        net = theanets.Regressor([3, 2])
+        out = net.predict(np.ones((4, 3), 'float32'))
+        info = theanets.backend.info()
+        print(json.dumps({'failed': failed, 'floatX': info['floatX'],
+                          'blas': info['blas'], 'shape': list(out.shape)}))
+    ''', tmp_path, hook='off')
+    assert result['failed'] is True
+    assert result['floatX'] == 'float32'
+    assert result['blas'] and result['blas'] != 'set before theanets was imported'
+    assert result['shape'] == [4, 2]
+    assert 'an earlier import of theano failed' in err
+
+
+@pytest.mark.slow
+def test_wheel_installs_the_hook_at_its_root(tmp_path):
+    """The wheel puts the .pth file and the hook's module beside theanets/."""
+    import shutil
+    import subprocess
+    import zipfile
+    from theanets import _import_hook
+    source = tmp_path / 'src'
+    source.mkdir()
+    for name in ('setup.py', 'setup.cfg', 'README.md', 'LICENSE'):
+        shutil.copy(os.path.join(ROOT, name), str(source / name))
+    shutil.copytree(os.path.join(ROOT, 'theanets'), str(source / 'theanets'),
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'),
+         str(source)], check=True, capture_output=True, timeout=600)
+    wheel, = (tmp_path / 'dist').glob('theanets-*.whl')
+    with zipfile.ZipFile(str(wheel)) as archive:
+        names = set(archive.namelist())
+        pth = archive.read(_import_hook.PTH_NAME).decode('utf-8')
+        module = archive.read(_import_hook.MODULE_NAME + '.py').decode('utf-8')
+    assert 'theanets/_theano_env.py' in names
+    assert pth == _import_hook.pth_line()
+    with open(_import_hook.__file__, encoding='utf-8') as handle:
+        assert module == handle.read()
 
 
 def test_numpy_version_guard(tmp_path):

@@ -267,3 +267,14 @@ def test_mutated_files_raise_model_file_error_many(tmpdir, model):
 @pytest.mark.slow
 def test_mutated_files_that_load_predict(tmpdir, model):
     fuzz(tmpdir, model, count=150, seed=7, predict=True)
+
+
+def test_pickled_model_with_a_broken_loss_is_refused(model):
+    broken = pickle.loads(pickle.dumps(model))
+    del broken.losses[0].output_name
+    with pytest.raises(ModelFileError, match='a loss names the output None, not a string'):
+        load_bytes(pickle.dumps(broken))
+    broken = pickle.loads(pickle.dumps(model))
+    broken.losses[0].weight = 'heavy'
+    with pytest.raises(ModelFileError, match="weight 'heavy', not a number"):
+        load_bytes(pickle.dumps(broken))

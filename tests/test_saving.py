@@ -9,10 +9,11 @@ import pickle
 import numpy as np
 import pytest
 
-from theanets import feedforward, graph, util
+from theanets import feedforward, graph, saving, util
+from theanets.backend import theano
 
 from tests.helpers import (
-    LEGACY_MODELS as LEGACY, NUM_INPUTS, NUM_OUTPUTS, NUM_CLASSES)
+    LEGACY_MODELS as LEGACY, NUM_INPUTS, NUM_OUTPUTS, NUM_CLASSES, run_fresh)
 
 
 # ----------------------------------------------------------------------
@@ -193,3 +194,152 @@ def test_legacy_models(name):
     # 0.8 pickles hold no rng: layers added later get the default seed
     model.add_layer(dict(size=2, name='extra'))
     assert model.layers[-1].kwargs['rng'] == 13
+
+
+# -- loading under another floatX -------------------------------------------
+
+#: Saves models with a learnable activation parameter (prelu), a fixed random
+#: array (an RRNN's uniform rates), a recurrent and a sparse-free classifier
+#: in both formats, with their inputs and predictions, under the floatX the
+#: process runs with.
+SAVE_FOR_OTHER_FLOATX = '''
+import json
+import numpy as np
+import theanets
+import theano
+
+rng = np.random.RandomState(5)
+fx = theano.config.floatX
+models = {
+    'regressor': (theanets.Regressor([4, (5, 'prelu'), 3]),
+                  rng.randn(6, 4).astype(fx)),
+    'classifier': (theanets.Classifier([4, (5, 'tanh'), 3]),
+                   rng.randn(6, 4).astype(fx)),
+    'recurrent': (theanets.recurrent.Regressor(
+        [4, dict(form='rrnn', size=5, rate='uniform'), 3]),
+        rng.randn(2, 7, 4).astype(fx)),
+}
+saved = {}
+for key, (net, x) in models.items():
+    for p in net.params:  # away from the initial values
+        value = p.get_value()
+        p.set_value((value + rng.uniform(-0.1, 0.1, value.shape)).astype(fx))
+    for suffix in ('npz', 'pkl'):
+        net.save('{}.{}'.format(key, suffix))
+    np.save(key + '-x.npy', x)
+    np.save(key + '-y.npy', net.predict(x))
+    saved[key] = str(net.predict(x).dtype)
+print(json.dumps({'floatX': fx, 'dtypes': saved}))
+'''
+
+#: Loads what SAVE_FOR_OTHER_FLOATX wrote, predicts and trains one update.
+LOAD_FROM_OTHER_FLOATX = '''
+import json
+import numpy as np
+import theanets
+import theano
+
+fx = theano.config.floatX
+out = {'floatX': fx}
+for key in ('regressor', 'classifier', 'recurrent'):
+    x = np.load(key + '-x.npy')
+    y = np.load(key + '-y.npy')
+    for suffix in ('npz', 'pkl'):
+        net = theanets.Network.load('{}.{}'.format(key, suffix))
+        got = net.predict(x.astype(fx))
+        if key == 'classifier':
+            target = [x.astype(fx), y.astype('int32')]
+        else:
+            target = [x.astype(fx), y.astype(fx)]
+        net.train(target, algo='sgd', max_updates=1)
+        out['{}.{}'.format(key, suffix)] = {
+            'params': sorted({str(p.dtype) for p in net.params}),
+            'fixed': sorted({str(v.dtype) for layer in net.layers
+                             for v in layer.fixed_values.values()}),
+            'inputs': sorted({str(v.dtype) for v in net.inputs}),
+            'predict': str(got.dtype),
+            'max_error': float(np.abs(got.astype('float64') - y).max()),
+            'scale': float(np.abs(y).max()),
+        }
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.parametrize('saved_as, loaded_as', [('float64', 'float32'),
+                                                 ('float32', 'float64')])
+def test_models_load_under_another_floatx(tmp_path, saved_as, loaded_as):
+    saved, _ = run_fresh(SAVE_FOR_OTHER_FLOATX, tmp_path,
+                         flags='floatX=' + saved_as)
+    assert saved['floatX'] == saved_as
+    assert saved['dtypes']['regressor'] == saved_as
+    loaded, _ = run_fresh(LOAD_FROM_OTHER_FLOATX, tmp_path,
+                          flags='floatX=' + loaded_as)
+    assert loaded['floatX'] == loaded_as
+    for name in ('regressor.npz', 'regressor.pkl', 'classifier.npz',
+                 'classifier.pkl', 'recurrent.npz', 'recurrent.pkl'):
+        result = loaded[name]
+        assert result['params'] == [loaded_as], name
+        assert result['inputs'] == [loaded_as], name
+        if name.startswith('recurrent'):
+            assert result['fixed'] == [loaded_as], name
+        if name.startswith('classifier'):
+            assert result['max_error'] == 0, name  # the same class labels
+        else:
+            assert result['predict'] == loaded_as, name
+            # float32 rounding of float64 values (or float32 arithmetic)
+            assert result['max_error'] <= 1e-5 * max(1, result['scale']), name
+
+
+def test_legacy_models_load_and_train_under_float64(tmp_path):
+    """theanets 0.8 pickles (float32) predict and train under float64."""
+    result, _ = run_fresh('''
+        import json, os
+        import numpy as np
+        import theanets
+        out = {}
+        for name in ('regressor_relu', 'classifier_tanh', 'autoencoder_tied'):
+            model = theanets.Network.load(os.path.join(%r, name + '.pkl.gz'))
+            expected = np.load(os.path.join(%r, name + '.npz'))
+            x = expected['x'].astype('float64')
+            got = model.predict(x)
+            if isinstance(model, theanets.Classifier):
+                data = [x, got.astype('int32')]
+            elif isinstance(model, theanets.Autoencoder):
+                data = [x]
+            else:
+                data = [x, got]
+            model.train(data, algo='sgd', max_updates=1)
+            out[name] = {
+                'params': sorted({str(p.dtype) for p in model.params}),
+                'predict': str(got.dtype),
+                'error': float(np.abs(got - expected['predict']).max()),
+            }
+        print(json.dumps(out))
+    ''' % (LEGACY, LEGACY), tmp_path, flags='floatX=float64')
+    for name, outcome in result.items():
+        assert outcome['params'] == ['float64'], name
+        if name != 'classifier_tanh':
+            assert outcome['predict'] == 'float64', name
+        assert outcome['error'] <= 1e-5, name
+
+
+def test_cast_to_floatx_keeps_shared_variables_shared():
+    net = feedforward.Regressor([3, (4, 'prelu'), 2])
+    layer = net.layers[1]
+    other = 'float16'
+    leak = theano.shared(np.full(4, 0.25, other), name='hid1.leak')
+    layer.activate.params[0] = leak
+    layer.activate.leak = leak
+    assert saving.cast_to_floatx(net) == 1
+    assert layer.activate.leak is layer.activate.params[0]
+    assert layer.activate.leak.dtype == util.FLOAT
+    assert np.allclose(layer.activate.leak.get_value(), 0.25)
+    assert saving.cast_to_floatx(net) == 0
+
+
+def test_pickled_int_weights_are_left_for_the_model_check(tmpdir):
+    net = feedforward.Regressor([3, 2])
+    net.layers[-1]._params[0] = theano.shared(np.zeros((3, 2), 'int64'),
+                                              name='out.w')
+    assert saving.cast_to_floatx(net) == 0
+    assert net.find('out', 'w').dtype == 'int64'

@@ -212,6 +212,31 @@ def test_npz_load_never_unpickles(tmpdir, monkeypatch):
     assert isinstance(graph.Network.load(path), theanets.Regressor)
 
 
+def test_float_arrays_of_another_width_load_cast(tmpdir):
+    """Parameters stored as float16 or float64 load in the model's type."""
+    net = theanets.recurrent.Regressor(
+        [3, dict(form='rrnn', size=4, rate='uniform'), 2])
+    path = os.path.join(str(tmpdir), 'model.npz')
+    net.save(path)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    wide = {k: v.astype('float64') if k.startswith(('param:', 'fixed:'))
+            else v for k, v in arrays.items()}
+    narrow = {k: v.astype('float16') if k.startswith(('param:', 'fixed:'))
+              else v for k, v in arrays.items()}
+    x = np.random.RandomState(3).randn(2, 5, 3).astype(util.FLOAT)
+    for name, data in (('wide.npz', wide), ('narrow.npz', narrow)):
+        other = os.path.join(str(tmpdir), name)
+        _write_npz(other, **data)
+        loaded = graph.Network.load(other)
+        assert {str(p.dtype) for p in loaded.params} == {util.FLOAT}
+        rates = loaded.layers[1].fixed_values['rate'].get_value()
+        assert rates.dtype == util.FLOAT
+        tolerance = 1e-2 if name == 'narrow.npz' else 1e-6
+        np.testing.assert_allclose(loaded.predict(x), net.predict(x),
+                                   rtol=tolerance, atol=tolerance)
+
+
 def _write_npz(path, **arrays):
     np.savez(path, **arrays)
 
@@ -252,6 +277,15 @@ def test_bad_npz_files(tmpdir):
           **{'param:out.w': np.zeros((3, 2), 'f')})
     check('missing.npz', "lacks the array 'param:out.b'",
           **{'param:out.b': None})
+    # Float arrays of any width load (cast), other dtypes are refused.
+    check('int.npz', r'parameter out.w has shape \(4, 2\) and dtype int64 in '
+          r'the file, but the model needs shape \(4, 2\) and a float dtype',
+          **{'param:out.w': np.zeros((4, 2), 'int64')})
+    check('bool.npz', 'parameter out.b has shape .* and dtype bool',
+          **{'param:out.b': np.zeros(2, bool)})
+    check('complex.npz', 'corrupt', **{'param:out.b': np.zeros(2, complex)})
+    check('objects.npz', 'corrupt',
+          **{'param:out.b': np.array([None, 1], dtype=object)})
     object_array = np.empty(1, dtype=object)
     path = os.path.join(str(tmpdir), 'object.npz')
     np.savez(path, __structure__=object_array)

@@ -44,7 +44,7 @@ from .losses import Loss
 from .main import Experiment
 from .regularizers import Regularizer
 
-__version__ = '0.8.0pre'
+__version__ = '0.8.0rc0'
 
 __all__ = [
     'Activation', 'Autoencoder', 'Classifier', 'Experiment', 'Layer', 'Loss',

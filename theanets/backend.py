@@ -50,9 +50,17 @@ fixes before (and right after) its first import to work well here:
   :data:`COMPILE_LOCK`, which theanets also holds while it builds graphs.
   Downhill's compiles go through the same wrapper.
 
-This module is the only one that patches Theano, downhill or the standard
-library, and the only one that imports Theano directly: the rest of
-theanets imports the configured modules from here::
+The fixes needed before Theano's import (flags, the BLAS, ``scan``,
+``collections``, ``pkg_resources``) live in :mod:`theanets._theano_env`, so
+that the import hook of an installed theanets can apply them when
+``theano`` is imported first (``import theano`` or ``import downhill``
+before ``import theanets``, as code written for theanets 0.8 does);
+:func:`setup` then finishes the rest. See :func:`setup` for what happens
+when Theano was imported first without the hook.
+
+This module (with that helper) is the only one that patches Theano,
+downhill or the standard library, and the only one that imports Theano
+directly: the rest of theanets imports the configured modules from here::
 
     from .backend import theano, TT   # theano and theano.tensor
     from .backend import SS           # theano.sparse
@@ -64,11 +72,6 @@ the defaults chosen here. :func:`setup` is idempotent; :func:`info` tells what
 it did.
 """
 
-import collections
-import collections.abc
-import configparser
-import ctypes
-import ctypes.util
 import hashlib
 import importlib
 import importlib.abc
@@ -76,15 +79,13 @@ import importlib.util
 import logging
 import os
 import re
-import shlex
-import shutil
 import functools
 import sys
 import threading
-import types
 import warnings
 
 from . import _logging
+from . import _theano_env
 
 __all__ = ['setup', 'info', 'route_downhill_logging', 'COMPILE_LOCK']
 
@@ -108,12 +109,7 @@ _EXPORTS = {
     'downhill': 'downhill',
 }
 
-#: BLAS routines that Theano's C code may call, by their Fortran names.
-_BLAS_ROUTINES = (
-    'gemm', 'gemv', 'ger', 'gerc', 'geru', 'dot', 'scal', 'axpy', 'copy',
-    'swap', 'rot', 'symm', 'symv', 'syrk', 'trmm', 'trmv', 'trsm')
-
-_SCAN_EXTENSION = 'theano.scan_module.scan_perform_ext'
+_SCAN_EXTENSION = _theano_env.SCAN_EXTENSION
 
 #: Environment variable that selects the scan loop: ``python`` forces the
 #: pure-Python loop; anything else (or unset) tries the C extension first.
@@ -147,59 +143,6 @@ _NPY_ALIASES = ('ENSUREARRAY', 'ENSURECOPY', 'ALIGNED', 'WRITEABLE',
 _state = {}
 
 
-def _user_flags():
-    """Return the Theano flags the user has set, as a dict name -> value.
-
-    Names are returned lowercased in Theano's dotted form (``'floatx'``,
-    ``'blas.ldflags'``), since config files lowercase their option names;
-    flags from ``THEANO_FLAGS`` and from every file that ``THEANORC``
-    (default ``~/.theanorc``) names are included. ``THEANO_FLAGS`` wins over
-    the files, as in Theano.
-    """
-    names = {}
-    files = [os.path.expanduser(p) for p in
-             os.environ.get('THEANORC', '~/.theanorc').split(os.pathsep)]
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(files)
-    except configparser.Error as err:
-        _logger.warning('could not read Theano config %s: %s', files, err)
-    for section in parser.sections():
-        for option in parser.options(section):
-            name = (option if section == 'global' else
-                    '{}.{}'.format(section, option))
-            names[name] = parser.get(section, option)
-    splitter = shlex.shlex(os.environ.get('THEANO_FLAGS', ''), posix=True)
-    splitter.whitespace = ','
-    splitter.whitespace_split = True
-    for pair in splitter:
-        key, sep, value = pair.strip().partition('=')
-        if sep:
-            key = key.strip().lower()
-            key = key[len('global.'):] if key.startswith('global.') else key
-            names[key] = value.strip()
-    return names
-
-
-def _compiler_expected(user):
-    """Whether Theano will find a C++ compiler, judged before its import.
-
-    Theano uses the ``cxx`` flag when the user set it, else ``g++`` (or
-    ``clang++`` on macOS and FreeBSD) if that program runs.
-    """
-    if 'cxx' in user:
-        return bool(user['cxx'])
-    names = ['g++']
-    if sys.platform == 'darwin' or sys.platform.startswith('freebsd'):
-        names.append('clang++')
-    return any(shutil.which(name) for name in names)
-
-
-#: Theano's own notices of a missing compiler, replaced by theanets' warning
-#: (:data:`NO_COMPILER_WARNING`), which says what to install.
-_THEANO_NO_COMPILER_WARNING = 'DeprecationWarning: there is no c++ compiler'
-_THEANO_NO_COMPILER_LOG = 'g++ not detected'
-
 #: Logged once per process when Theano has no C++ compiler. The slowdown is
 #: measured by ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time
 #: per epoch; see ``benchmarks/README.md``).
@@ -210,86 +153,6 @@ NO_COMPILER_WARNING = (
     'Install g++ (Debian/Ubuntu: apt install g++; Fedora/RHEL: dnf install '
     'gcc-c++; conda: conda install gxx_linux-64; macOS: xcode-select '
     '--install) and restart Python')
-
-
-class _DropRecords(logging.Filter):
-    """Drops the records whose message starts with ``prefix``."""
-
-    def __init__(self, prefix):
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record):
-        return not str(record.msg).startswith(self.prefix)
-
-
-def _import_theano():
-    """``import theano``, without its notices of a missing compiler.
-
-    theanets logs its own warning about that (see :func:`setup`). numpy's
-    distutils, which Theano imports, sets the root logger's level to
-    WARNING as a side effect; the application's level is put back.
-    """
-    root_level = logging.root.level
-    config_logger = logging.getLogger('theano.configdefaults')
-    drop = _DropRecords(_THEANO_NO_COMPILER_LOG)
-    config_logger.addFilter(drop)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                'ignore', message=re.escape(_THEANO_NO_COMPILER_WARNING))
-            import theano
-    finally:
-        config_logger.removeFilter(drop)
-        if logging.root.level != root_level:
-            logging.root.setLevel(root_level)
-    return theano
-
-
-def _find_blas():
-    """Pick a BLAS to link.
-
-    Returns
-    -------
-    (description, flags) : (str, dict)
-        A human-readable description of the library and the Theano flags
-        that link it; ``flags`` is empty when no BLAS could be found.
-    """
-    system = ctypes.util.find_library('openblas')
-    if system:
-        return 'system OpenBLAS ({})'.format(system), {
-            'blas.ldflags': '-lopenblas'}
-    try:
-        import scipy_openblas32
-    except ImportError:
-        return None, {}
-    libdir = scipy_openblas32.get_lib_dir()
-    name = scipy_openblas32.get_library()
-    path = os.path.join(libdir, 'lib{}.so'.format(name))
-    if not os.path.exists(path):
-        return None, {}
-    # Load it into the global symbol namespace, so the modules Theano compiles
-    # find its symbols without an rpath (THEANO_FLAGS cannot hold the commas
-    # of a -Wl,-rpath option unquoted).
-    ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-    defines = ' '.join(
-        '-D{p}{r}_=scipy_{p}{r}_'.format(p=p, r=r)
-        for r in _BLAS_ROUTINES for p in 'sdcz')
-    return 'OpenBLAS from scipy-openblas32 ({})'.format(path), {
-        'blas.ldflags': '-L{} -l{}'.format(libdir, name),
-        'gcc.cxxflags': defines,
-    }
-
-
-def _disable_c_scan():
-    """Make Theano's scan use its Python loop instead of the C extension.
-
-    Returns True if this call marked the extension unavailable.
-    """
-    if _SCAN_EXTENSION not in sys.modules:
-        sys.modules[_SCAN_EXTENSION] = None
-        return True
-    return False
 
 
 def _patched_scan_source(path):
@@ -444,12 +307,6 @@ def _enable_c_scan(theano):
     return 'c'
 
 
-def _patch_collections():
-    """Restore the ``collections.Callable`` alias that downhill 0.4.0 uses."""
-    if not hasattr(collections, 'Callable'):
-        collections.Callable = collections.abc.Callable
-
-
 def _fix_module_cache_keys(theano):
     """Let Theano's compile cache keep modules it would rebuild every run.
 
@@ -503,25 +360,6 @@ def _fix_module_cache_keys(theano):
     cc.CLinker.cmodule_key_ = cmodule_key_
 
 
-def _patch_pkg_resources():
-    """Provide ``pkg_resources`` where setuptools no longer ships it.
-
-    Theano imports ``pkg_resources`` (removed from setuptools 81) while it
-    builds ``scan`` graphs, only to name ``DistributionNotFound`` in an
-    ``except`` clause; a tiny stand-in module with that exception is enough.
-    """
-    try:
-        available = importlib.util.find_spec('pkg_resources') is not None
-    except (ImportError, ValueError):
-        available = False
-    if not available and sys.modules.get('pkg_resources') is None:
-        stand_in = types.ModuleType('pkg_resources')
-        stand_in.__doc__ = 'theanets stand-in: setuptools has no pkg_resources'
-        stand_in.DistributionNotFound = type(
-            'DistributionNotFound', (Exception, ), {})
-        sys.modules['pkg_resources'] = stand_in
-
-
 def _check_numpy():
     import numpy
     major, minor = (int(x) for x in numpy.__version__.split('.')[:2])
@@ -535,56 +373,39 @@ def _check_numpy():
 def setup():
     """Configure and import Theano once; return the ``theano`` module.
 
-    Safe to call any number of times. If Theano was imported before theanets,
-    its flags can no longer be changed; a warning then says so when no BLAS
-    is linked.
+    Safe to call any number of times. When Theano is already imported:
+
+    * by the import hook of an installed theanets (``import theano`` or
+      ``import downhill`` first), it was configured as theanets would, and
+      this function finishes the setup;
+    * by an interpreter without the hook (theanets only on ``sys.path``, or
+      ``THEANETS_THEANO_HOOK=off``), Theano's flags can no longer change:
+      theanets works with them, and a warning says which of its defaults
+      (``floatX=float32``, a linked BLAS) are missing and how to get them.
+
+    An earlier ``import theano`` that failed (Theano 1.0.5 cannot start
+    under numpy 1.23 without ``blas.ldflags``) leaves half of Theano in
+    ``sys.modules``; those modules are dropped and Theano is imported again,
+    configured.
     """
     if 'theano' in _state:
         return _state['theano']
     _check_numpy()
-    _patch_collections()
-    _patch_pkg_resources()
-    scan_disabled = _disable_c_scan()
-    chosen = {}
-    blas = 'unchanged'
-    if 'theano' in sys.modules:
-        blas = 'set before theanets was imported'
-    else:
-        user = _user_flags()
-        if 'floatx' not in user:
-            chosen['floatX'] = 'float32'
-        if (not _compiler_expected(user) and
-                'tensor.local_elemwise_fusion' not in user):
-            # Theano's Python implementation of a fused elementwise Op
-            # evaluates one scalar at a time: without C code, unfused Ops
-            # (whole-array numpy calls) train an MLP about 15x faster.
-            chosen['tensor.local_elemwise_fusion'] = 'False'
-        if 'blas.ldflags' in user:
-            blas = 'chosen by the user'
-        else:
-            blas, flags = _find_blas()
-            if not flags:
-                blas = None
-                flags = {'blas.ldflags': ''}
-            chosen.update(flags)
-            if 'gcc.cxxflags' in user and 'gcc.cxxflags' in flags:
-                # The user's compiler flags win, so the prefixed library
-                # cannot be used: fall back to Theano's own GEMM.
-                blas = None
-                chosen['blas.ldflags'] = ''
-                del chosen['gcc.cxxflags']
-        original = os.environ.get('THEANO_FLAGS')
-        extra = ','.join('{}={}'.format(k, v) for k, v in chosen.items())
-        os.environ['THEANO_FLAGS'] = (
-            extra if not original else '{},{}'.format(extra, original))
-        try:
-            theano = _import_theano()
-        finally:
-            if original is None:
-                del os.environ['THEANO_FLAGS']
-            else:
-                os.environ['THEANO_FLAGS'] = original
+    if 'theano' not in sys.modules:
+        _forget_failed_theano_import()
+        _theano_env.import_theano()
+    prepared = _theano_env.state()
     import theano
+    if prepared:
+        blas, chosen = prepared['blas'], prepared['flags']
+        scan_disabled = (prepared['scan_disabled']
+                         and sys.modules.get(_SCAN_EXTENSION, 0) is None)
+    else:
+        _theano_env.patch_collections()
+        _theano_env.patch_pkg_resources()
+        scan_disabled = _theano_env.disable_c_scan()
+        blas, chosen = 'set before theanets was imported', {}
+        _warn_theano_imported_first(theano)
     if scan_disabled:
         if os.environ.get(SCAN_ENV, '').strip().lower() == 'python':
             _state['scan'] = None
@@ -605,8 +426,42 @@ def setup():
     _fix_module_cache_keys(theano)
     _serialize_compiles(theano)
     route_downhill_logging()
-    _state.update(theano=theano, blas=blas, flags=chosen)
+    _state.update(theano=theano, blas=blas, flags=dict(chosen))
     return theano
+
+
+def _forget_failed_theano_import():
+    """Drop what a failed ``import theano`` left in ``sys.modules``.
+
+    Theano reads its flags when ``theano.configparser`` is first imported;
+    a failed import keeps that module (and others) with the old flags, so
+    importing again would fail the same way.
+    """
+    leftovers = [name for name in sys.modules if name.startswith('theano.')]
+    if leftovers:
+        _logger.info('an earlier import of theano failed; importing it '
+                     'again with the flags theanets chooses')
+        for name in leftovers:
+            del sys.modules[name]
+
+
+def _warn_theano_imported_first(theano):
+    """Say which theanets defaults Theano, imported before it, lacks."""
+    missing = []
+    if ('floatx' not in _theano_env.user_flags()
+            and theano.config.floatX != 'float32'):
+        missing.append('floatX is {} (theanets chooses float32)'.format(
+            theano.config.floatX))
+    if not theano.config.blas.ldflags:
+        missing.append('no BLAS library is linked')
+    if not missing:
+        return
+    _logger.warning(
+        'theano was imported before theanets, without the import hook that '
+        'an installed theanets registers (theanets is only on sys.path, or '
+        '%s is off), so theanets could not choose its flags: %s. Import '
+        'theanets first, install theanets with pip, or set these flags in '
+        'THEANO_FLAGS', _theano_env.HOOK_ENV, '; '.join(missing))
 
 
 def _serialize_compiles(theano):

@@ -611,15 +611,19 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         Parameters
         ----------
         x : ndarray
-            Input data, one example per row.
+            Input data, examples along the first axis: ``(examples,
+            features)``, for recurrent models ``(examples, time,
+            features)``, for convolutional ones ``(examples, width, height,
+            channels)``.
         **kwargs
             Regularizer keywords, as for :meth:`feed_forward`.
 
         Returns
         -------
         ndarray
-            The last layer's ``out`` output, e.g. of shape
-            ``(examples, outputs)``.
+            The last layer's ``out`` output, examples first, e.g. of shape
+            ``(examples, outputs)`` (``(examples, time, outputs)`` for a
+            recurrent model).
         """
         return self._compute_one(x, self.layers[-1].output_name, **kwargs)
 

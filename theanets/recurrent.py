@@ -197,11 +197,84 @@ class Regressor(feedforward.Regressor):
 class Classifier(feedforward.Classifier):
     """A classifier for sequence data shaped ``(batch, time, features)``.
 
-    Labels are int32 arrays shaped ``(batch, time)``.
+    Labels are int32 arrays shaped ``(batch, time)``: one class per time
+    step of each sequence, and so are predictions.
+
+    Examples
+    --------
+    >>> model = theanets.recurrent.Classifier([3, (4, 'rnn'), 5])
+    >>> x = np.zeros((2, 7, 3), 'float32')
+    >>> model.predict(x).shape, model.predict_proba(x).shape
+    ((2, 7), (2, 7, 5))
     """
 
     INPUT_NDIM = 3
     OUTPUT_NDIM = 2
+
+    def predict(self, x, **kwargs):
+        """Compute the most likely class at each time step of each sequence.
+
+        Parameters
+        ----------
+        x : ndarray (num-examples, num-time-steps, num-variables)
+            Sequences to classify.
+
+        Returns
+        -------
+        ndarray (num-examples, num-time-steps)
+            The index of the most probable class at each step.
+        """
+        return super(Classifier, self).predict(x, **kwargs)
+
+    def predict_proba(self, x, **kwargs):
+        """Compute the class probabilities at each time step.
+
+        Parameters
+        ----------
+        x : ndarray (num-examples, num-time-steps, num-variables)
+            Sequences to classify.
+
+        Returns
+        -------
+        ndarray (num-examples, num-time-steps, num-classes)
+            The output of the last layer (softmax probabilities).
+        """
+        return super(Classifier, self).predict_proba(x, **kwargs)
+
+    def predict_logit(self, x, **kwargs):
+        """Compute the logits (pre-softmax values) at each time step.
+
+        Parameters
+        ----------
+        x : ndarray (num-examples, num-time-steps, num-variables)
+            Sequences to classify.
+
+        Returns
+        -------
+        ndarray (num-examples, num-time-steps, num-classes)
+            The ``pre`` output of the last layer.
+        """
+        return super(Classifier, self).predict_logit(x, **kwargs)
+
+    def score(self, x, y, w=None, **kwargs):
+        """Compute the (weighted) mean accuracy over all time steps.
+
+        Parameters
+        ----------
+        x : ndarray (num-examples, num-time-steps, num-variables)
+            Sequences to classify.
+        y : ndarray (num-examples, num-time-steps)
+            The true class label at each step.
+        w : ndarray (num-examples, num-time-steps), optional
+            A weight for each step.
+
+        Returns
+        -------
+        float
+            The fraction of time steps (weighted by ``w``) whose predicted
+            class equals ``y``.
+        """
+        return super(Classifier, self).score(x, y, w, **kwargs)
 
     def predict_sequence(self, labels, steps, streams=1, rng=None):
         """Generate a sequence of class labels by sampling from the model.

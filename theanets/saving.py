@@ -11,6 +11,7 @@ file can be broken into a :class:`theanets.exceptions.ModelFileError`.
 import gzip
 import inspect
 import io
+import numbers
 import os
 import pickle
 
@@ -22,7 +23,7 @@ from . import layers
 from . import losses
 from . import serialize
 from . import util
-from .backend import theano
+from .backend import theano, SS, TT
 from .exceptions import ModelFileError, MissingModelFileError
 
 __all__ = ['SavingMixin', 'save', 'load', 'ModelUnpickler', 'restricted_load']
@@ -48,7 +49,9 @@ class SavingMixin(object):
           description of the model (class, layers, losses, ``rng``) and the
           parameter arrays, without any pickled object. See
           :mod:`theanets.serialize`. Models configured with values JSON
-          cannot describe (e.g. a callable activation) can only be pickled.
+          cannot describe (e.g. an :class:`~theanets.activations.Activation`
+          instance given as a layer's ``activation``, rather than its
+          name) can only be pickled; see the examples.
 
         Saving to a path is atomic: the data are written to a temporary file
         in the same folder, flushed to disk and then renamed over the
@@ -104,6 +107,22 @@ class SavingMixin(object):
         >>> theanets.Regressor([3, 2]).save(buffer, format='npz')
         >>> buffer.getvalue()[:2]
         b'PK'
+
+        A layer whose activation is an object, not a name, pickles but
+        has no ``.npz`` form:
+
+        >>> from theanets.activations import CommonActivation
+        >>> net = theanets.Regressor(
+        ...     [3, dict(size=4, activation=CommonActivation('tanh')), 2])
+        >>> net.save(io.BytesIO(), format='npz')  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+          ...
+        theanets.exceptions.ModelFileError: layer "hid1": cannot save activation = CommonActivation('tanh') of type CommonActivation in the safe .npz format ...
+        >>> buffer = io.BytesIO()
+        >>> net.save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> theanets.Network.load(buffer).layers[1].activate.name
+        'tanh'
         """
         save(self, filename_or_handle, format, replace_read_only)
 
@@ -150,6 +169,14 @@ class SavingMixin(object):
         a :class:`theanets.util.ModelFileError` naming it, before anything
         it refers to is imported or called. Models saved by this version and
         by theanets 0.8 load this way.
+
+        Models load under any ``floatX``: float parameters and fixed
+        arrays (and a pickle's float input and target variables) are cast
+        to the type Theano runs with (:data:`theanets.util.FLOAT`), so a
+        model saved under ``float64`` predicts and trains under ``float32``
+        and the reverse. Widening is exact; ``float64`` values loaded under
+        ``float32`` are rounded to the nearest ``float32``. Arrays of other
+        dtypes (integers where weights belong, objects) are refused.
 
         Parameters
         ----------
@@ -464,7 +491,11 @@ class _LimitedReader(object):
 
 
 def _check_unpickled(model, name):
-    """Raise ModelFileError unless an unpickled object is a usable model."""
+    """Raise ModelFileError unless an unpickled object is a usable model.
+
+    A usable model is also given the running float type
+    (:func:`cast_to_floatx`).
+    """
     def fail(problem):
         raise ModelFileError('cannot load a model from {}: {}'.format(
             name, problem))
@@ -487,9 +518,21 @@ def _check_unpickled(model, name):
                     value.dtype.kind not in 'biuf':
                 fail('parameter {} holds a {}, not a numeric array'.format(
                     param.name, type(value).__name__))
+        cast_to_floatx(model)  # before the graph mixes float types
         outputs = {}  # connect the layers, as build_graph does, uncached
         for layer in model_layers:
             outputs.update(layer.connect(outputs)[0])
+        for loss in model_losses:  # what building any graph reads of them
+            output_name = getattr(loss, 'output_name', None)
+            if not isinstance(output_name, str):
+                fail('a loss names the output {!r}, not a string'.format(
+                    output_name))
+            if not isinstance(getattr(loss, 'weight', None), numbers.Real):
+                fail('a loss has the weight {!r}, not a number'.format(
+                    getattr(loss, 'weight', None)))
+            if not all(isinstance(v, theano.Variable)
+                       for v in loss.variables):
+                fail('a loss has targets that are not symbolic variables')
     except ModelFileError:
         raise
     except Exception as e:  # a mutated model that cannot compute
@@ -543,3 +586,99 @@ def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only,
             '({}: {})'.format(name, type(e).__name__, e)) from e
     _check_unpickled(model, name)
     return model
+
+
+def cast_to_floatx(model):
+    """Give an unpickled model the float type Theano runs with.
+
+    A pickle keeps each array and symbolic input in the float type of the
+    process that saved it (``float32`` for theanets 0.8 and for this version
+    by default, ``float64`` under ``THEANO_FLAGS=floatX=float64``), and a
+    model that mixes types cannot train: Theano refuses updates that would
+    change a shared variable's type. This replaces, in every layer, loss and
+    activation of ``model``, each float shared variable (parameters and
+    fixed arrays) by a copy cast to :data:`theanets.util.FLOAT`, and each
+    float input or target variable by one of that type. Variables that
+    several attributes share stay shared. Integer and other arrays (e.g. a
+    classifier's int32 labels) are left alone.
+
+    Casting to a wider type is exact; ``float64`` values loaded under
+    ``float32`` are rounded to the nearest ``float32``.
+
+    Parameters
+    ----------
+    model : :class:`theanets.Network`
+        An unpickled model; changed in place.
+
+    Returns
+    -------
+    int
+        The number of variables replaced.
+
+    Examples
+    --------
+    A parameter stored as ``float16`` (a type Theano never runs with):
+
+    >>> net = theanets.Regressor([3, 2])
+    >>> net.layers[-1]._params[0] = theanets.backend.theano.shared(
+    ...     np.zeros((3, 2), 'float16'), name='out.w')
+    >>> cast_to_floatx(net)
+    1
+    >>> net.find('out', 'w').dtype == theanets.util.FLOAT
+    True
+    """
+    replaced = {}  # id -> (original, replacement); keeps originals alive
+    visited = set()
+
+    def visit(value):
+        if isinstance(value, theano.gof.Variable):
+            if id(value) not in replaced:
+                replaced[id(value)] = (value, _as_floatx(value))
+            return replaced[id(value)][1]
+        if isinstance(value, list):
+            value[:] = [visit(item) for item in value]
+        elif isinstance(value, dict):
+            for key in list(value):
+                value[key] = visit(value[key])
+        elif type(value) is tuple:
+            items = tuple(visit(item) for item in value)
+            if any(a is not b for a, b in zip(items, value)):
+                return items
+        elif isinstance(value, (layers.Layer, losses.Loss,
+                                activations.Activation)):
+            if id(value) not in visited:
+                visited.add(id(value))
+                attributes = vars(value)
+                for name in list(attributes):
+                    attributes[name] = visit(attributes[name])
+        return value
+
+    for part in list(model.layers) + list(model.losses):
+        visit(part)
+    return sum(new is not old for old, new in replaced.values())
+
+
+def _as_floatx(variable):
+    """Return ``variable`` cast to :data:`theanets.util.FLOAT` if it is float.
+
+    Shared variables are copied with their value cast; symbolic inputs
+    (variables computed by no op, such as a model's input or a loss's
+    target) are made anew with the same name and broadcast pattern.
+    Anything else is returned unchanged.
+    """
+    dtype = getattr(variable, 'dtype', None)
+    if dtype is None or np.dtype(dtype).kind != 'f' or dtype == util.FLOAT:
+        return variable
+    if isinstance(variable, theano.compile.SharedVariable):
+        value = variable.get_value(borrow=True)
+        if not isinstance(value, np.ndarray):
+            return variable
+        return theano.shared(value.astype(util.FLOAT), name=variable.name,
+                             broadcastable=variable.broadcastable)
+    if variable.owner is not None or isinstance(variable, theano.Constant):
+        return variable
+    if isinstance(variable.type, SS.SparseType):
+        return SS.SparseType(variable.type.format, util.FLOAT)(variable.name)
+    if isinstance(variable.type, TT.TensorType):
+        return TT.TensorType(util.FLOAT, variable.broadcastable)(variable.name)
+    return variable

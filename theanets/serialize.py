@@ -25,9 +25,13 @@ Loading reads the archive with ``numpy.load(..., allow_pickle=False)``,
 parses the JSON and rebuilds the model from classes that are already
 registered in the running process (theanets model classes, layer and loss
 registries, activation names). No name from the file is ever imported, and
-no code from the file is executed. Models whose configuration holds values
-JSON cannot describe (e.g. a callable activation or loss kernel) cannot be
-saved this way; save them as a pickle (any other suffix) instead.
+no code from the file is executed. Float arrays are cast to the float type
+Theano runs with, so a file saved under one ``floatX`` loads under another
+(exactly when the type widens; ``float64`` values are rounded to
+``float32``); arrays of any other dtype must match the model's exactly. Models whose configuration holds values
+JSON cannot describe (e.g. an :class:`~theanets.activations.Activation`
+instance given as a layer's ``activation``, or a callable MMD loss kernel)
+cannot be saved this way; save them as a pickle (any other suffix) instead.
 
 Examples
 --------
@@ -525,24 +529,33 @@ def _rebuild(doc, arrays, name):
               name, [p.name for p in params], saved)
     for param in params:
         value = _array(arrays, 'param:' + param.name)
-        current = param.get_value(borrow=True)
-        if value.shape != current.shape or value.dtype != current.dtype:
-            _fail('{}: parameter {} has shape {} and dtype {} in the file, '
-                  'but the model needs shape {} and dtype {}', name,
-                  param.name, value.shape, value.dtype, current.shape,
-                  current.dtype)
-        param.set_value(value)
+        param.set_value(_fitted(value, param.get_value(borrow=True), name,
+                                'parameter {}'.format(param.name)))
     for layer in model.layers:
         for key, variable in layer.fixed_values.items():
             stored = 'fixed:{}.{}'.format(layer.name, key)
             if stored not in arrays:
                 continue  # a file written before fixed arrays were saved
-            value = arrays[stored]
-            current = variable.get_value(borrow=True)
-            if value.shape != current.shape or value.dtype != current.dtype:
-                _fail('{}: the fixed array {} has shape {} and dtype {} in '
-                      'the file, but the model needs shape {} and dtype {}',
-                      name, stored, value.shape, value.dtype, current.shape,
-                      current.dtype)
-            variable.set_value(value)
+            variable.set_value(_fitted(
+                arrays[stored], variable.get_value(borrow=True), name,
+                'the fixed array {}'.format(stored)))
     return model
+
+
+def _fitted(value, current, name, what):
+    """Return a stored array in the dtype of the array it replaces.
+
+    Float arrays are cast to the model's float type, so that files saved
+    under one ``floatX`` load under another (exactly when the type widens;
+    ``float64`` values are rounded to ``float32``). Any other dtype must
+    match exactly, as must the shape.
+    """
+    floats = value.dtype.kind == 'f' and current.dtype.kind == 'f'
+    if value.shape != current.shape or (
+            value.dtype != current.dtype and not floats):
+        needed = ('a float dtype' if current.dtype.kind == 'f'
+                  else 'dtype {}'.format(current.dtype))
+        _fail('{}: {} has shape {} and dtype {} in the file, but the model '
+              'needs shape {} and {}', name, what, value.shape, value.dtype,
+              current.shape, needed)
+    return value.astype(current.dtype, copy=False)
