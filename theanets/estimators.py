@@ -4,7 +4,10 @@
 :class:`TheanetsAutoencoder` (a transformer) follow scikit-learn's estimator
 conventions, so they can be used in ``Pipeline``, ``GridSearchCV``,
 ``cross_val_score`` and ``clone``. Input and output sizes are taken from the
-data in ``fit``; the fitted theanets model is ``network_``.
+data in ``fit``; the fitted theanets model is ``network_``. ``fit`` trains a
+new network (or, with ``warm_start=True``, continues the fitted one);
+``partial_fit`` trains for one epoch per call, keeping the optimizer's state
+between calls (see the user guide, :doc:`/guide/estimators`).
 
 This module needs scikit-learn (``pip install 'theanets[sklearn]'``) and is
 not imported by ``import theanets``::
@@ -551,8 +554,10 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
         the parameters and the optimizer's state (momentum, moment
         estimates) of the call before, also when the estimator was fitted
         by :meth:`fit`. ``max_updates``, ``patience``, ``min_improvement``
-        and ``validation_fraction`` do not apply. After unpickling, the
-        optimizer state starts afresh.
+        and ``validation_fraction`` do not apply. The optimizer state
+        starts afresh after unpickling, and when a training parameter
+        (``learning_rate``, ``algo``, ``train_kwargs``) changes between
+        calls.
 
         Parameters
         ----------
