@@ -4,7 +4,10 @@
 :class:`TheanetsAutoencoder` (a transformer) follow scikit-learn's estimator
 conventions, so they can be used in ``Pipeline``, ``GridSearchCV``,
 ``cross_val_score`` and ``clone``. Input and output sizes are taken from the
-data in ``fit``; the fitted theanets model is ``network_``.
+data in ``fit``; the fitted theanets model is ``network_``. ``fit`` trains a
+new network (or, with ``warm_start=True``, continues the fitted one);
+``partial_fit`` trains for one epoch per call, keeping the optimizer's state
+between calls (see the user guide, :doc:`/guide/estimators`).
 
 This module needs scikit-learn (``pip install 'theanets[sklearn]'``) and is
 not imported by ``import theanets``::
@@ -13,6 +16,9 @@ not imported by ``import theanets``::
 """
 
 
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 
 try:
@@ -20,6 +26,7 @@ try:
                               ClassNamePrefixFeaturesOutMixin, RegressorMixin,
                               TransformerMixin)
     from sklearn.utils import check_random_state
+    from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 except ImportError as error:  # pragma: no cover - depends on the install
@@ -36,6 +43,9 @@ except ImportError:  # older versions have a private method instead
 
 from . import feedforward
 from . import history
+from . import options as _options
+from . import trainer as _trainers
+from .backend import downhill
 
 __all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder']
 
@@ -90,17 +100,35 @@ def _hidden_specs(hidden_layers, activation):
     return specs
 
 
+#: Seeds drawn from ``random_state`` lie in ``[0, _SEED_LIMIT)``.
+_SEED_LIMIT = np.iinfo(np.int32).max
+
+#: Attributes of an estimator that only ``partial_fit`` uses: the seed of its
+#: regularizers, the generator that shuffles its mini-batches and the
+#: persistent trainer (compiled functions and optimizer state).
+_PARTIAL_FIT_STATE = ('_partial_seed', '_partial_rng', '_partial_trainer')
+
+
+def _is_weighted(network):
+    """True if the network's loss takes a weight for every target."""
+    return len(network.losses[0].variables) > 1
+
+
 class _TheanetsEstimator(BaseEstimator):
-    """Training options and the fitting loop shared by all estimators."""
+    """Training options and the fitting loops shared by all estimators."""
 
     #: The theanets model class the estimator builds.
     _model_class = None
+
+    #: True if the weights of a weighted model are shaped like its targets
+    #: (one per output), False if there is one weight per example.
+    _weights_per_output = True
 
     def __init__(self, hidden_layers=(100,), activation='relu', loss=None,
                  algo='rmsprop', learning_rate=0.001, batch_size=32,
                  max_updates=200, patience=5, min_improvement=0.005,
                  validation_fraction=0.0, train_kwargs=None,
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, warm_start=False):
         self.hidden_layers = hidden_layers
         self.activation = activation
         self.loss = loss
@@ -114,43 +142,72 @@ class _TheanetsEstimator(BaseEstimator):
         self.train_kwargs = train_kwargs
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------
+    # the network
 
     def _layers(self, num_inputs, num_outputs):
         return [num_inputs] + _hidden_specs(
             self.hidden_layers, self.activation) + [num_outputs]
 
+    def _architecture(self):
+        """The parameters that decide the network's layers and loss."""
+        return (self.hidden_layers, self.activation, self.loss)
+
     def _build(self, num_inputs, num_outputs, weighted, seed):
         kwargs = dict(weighted=weighted, rng=seed)
         if self.loss is not None:
             kwargs['loss'] = self.loss
-        return self._model_class(self._layers(num_inputs, num_outputs),
-                                 **kwargs)
-
-    def _train(self, arrays, num_inputs, num_outputs, weighted):
-        """Build ``network_`` and train it on a list of arrays.
-
-        ``arrays`` holds one array per model variable (inputs, targets,
-        weights), each with one example per row.
-        """
-        if not (isinstance(self.validation_fraction, (int, float)) and
-                0 <= self.validation_fraction < 1):
-            raise ValueError(
-                'validation_fraction: expected a number in [0, 1), got '
-                '{!r}'.format(self.validation_fraction))
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
         with _quiet(self.verbose):
-            self.network_ = self._build(
-                num_inputs, num_outputs, weighted, seed)
+            network = self._model_class(
+                self._layers(num_inputs, num_outputs), **kwargs)
+        self._built_architecture = self._architecture()
+        return network
 
-        train, valid = arrays, None
-        count = len(arrays[0])
-        num_valid = int(round(self.validation_fraction * count))
-        if num_valid > 0 and count - num_valid > 0:
-            order = rng.permutation(count)
-            train = [a[order[num_valid:]] for a in arrays]
-            valid = [a[order[:num_valid]] for a in arrays]
+    def _continue_network(self, num_inputs, num_outputs, weighted, caller):
+        """Check that training can go on with ``network_``; make it weighted
+        (with the same parameter values) if ``weighted`` and it is not."""
+        built = getattr(self, '_built_architecture', None)
+        if built is not None and built != self._architecture():
+            raise ValueError(
+                '{}: hidden_layers, activation and loss must not change '
+                'while training continues the fitted network (built with '
+                'hidden_layers={!r}, activation={!r}, loss={!r}; now '
+                'hidden_layers={!r}, activation={!r}, loss={!r}); set '
+                'warm_start=False and call fit to build a new '
+                'network'.format(caller, *(built + self._architecture())))
+        width = self.network_.layers[-1].output_shape[-1]
+        if width != num_outputs:
+            raise ValueError(
+                '{}: y has {} output column(s), but {} was fitted with {}; '
+                'set warm_start=False and call fit to build a new '
+                'network'.format(caller, num_outputs, type(self).__name__,
+                                 width))
+        if weighted and not _is_weighted(self.network_):
+            network = self._build(num_inputs, num_outputs, True, 0)
+            values = {p.name: p.get_value() for p in self.network_.params}
+            for param in network.params:
+                param.set_value(values[param.name])
+            self.network_ = network
 
+    def _forget_partial_fit(self):
+        for name in _PARTIAL_FIT_STATE:
+            self.__dict__.pop(name, None)
+
+    def _weight_array(self, weights, arrays):
+        """The weights array of a weighted model (``arrays`` are inputs and
+        targets; the last one has the model's output width)."""
+        if not self._weights_per_output:
+            return weights
+        return np.repeat(weights[:, None], arrays[-1].shape[1], axis=1)
+
+    # ------------------------------------------------------------------
+    # training
+
+    def _training_kwargs(self, seed):
+        """The keywords of a training call: ``train_kwargs`` and the
+        estimator's training parameters."""
         kwargs = dict(self.train_kwargs or {})
         clashes = sorted(set(kwargs) & (set(self.get_params()) | {
             'valid', 'rng', 'weighted'}))
@@ -163,12 +220,115 @@ class _TheanetsEstimator(BaseEstimator):
                       batch_size=self.batch_size,
                       max_updates=self.max_updates, patience=self.patience,
                       min_improvement=self.min_improvement, rng=seed)
+        return kwargs
+
+    def _train(self, arrays, weights, num_inputs, num_outputs, warm):
+        """Train on a list of arrays (inputs, then targets if any).
+
+        ``weights`` holds one weight per example, or None. A new
+        ``network_`` is built unless ``warm``, when training continues the
+        fitted one (with a new optimizer).
+        """
+        if not (isinstance(self.validation_fraction, (int, float)) and
+                0 <= self.validation_fraction < 1):
+            raise ValueError(
+                'validation_fraction: expected a number in [0, 1), got '
+                '{!r}'.format(self.validation_fraction))
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(_SEED_LIMIT))
+        kwargs = self._training_kwargs(seed)
+        weighted = weights is not None
+        if warm:
+            self._continue_network(num_inputs, num_outputs, weighted, 'fit')
+            weighted = _is_weighted(self.network_)
+        else:
+            self.network_ = self._build(
+                num_inputs, num_outputs, weighted, seed)
+            self.history_ = []
+        self._forget_partial_fit()
+        if weighted:
+            if weights is None:  # a warm start of a weighted network
+                weights = np.ones(len(arrays[0]), dtype=np.float32)
+            arrays = arrays + [self._weight_array(weights, arrays)]
+
+        train, valid = arrays, None
+        count = len(arrays[0])
+        num_valid = int(round(self.validation_fraction * count))
+        if num_valid > 0 and count - num_valid > 0:
+            order = rng.permutation(count)
+            train = [a[order[num_valid:]] for a in arrays]
+            valid = [a[order[:num_valid]] for a in arrays]
+
         with _quiet(self.verbose):
-            self.history_ = [
+            self.history_.extend(
                 (dict(t), dict(v)) for t, v in
-                self.network_.itertrain(train, valid, **kwargs)]
+                self.network_.itertrain(train, valid, **kwargs))
         self.n_iter_ = len(self.history_)
+        kept = self.network_.history.kept
+        self.best_validation_ = None if kept is None else dict(kept.valid)
         return self
+
+    def _partial_train(self, arrays, weights, num_inputs, num_outputs):
+        """One epoch of updates on a list of arrays (see :meth:`_train`).
+
+        The first call builds a weighted ``network_`` (so that any later
+        call can bring weights without a change of model) and a persistent
+        trainer; later calls go on with both.
+        """
+        if not (isinstance(self.algo, str) and
+                _options.algo_is_downhill(self.algo)):
+            raise ValueError(
+                'algo: partial_fit needs a gradient optimizer such as '
+                '"rmsprop", "adam" or "sgd", got {!r}'.format(self.algo))
+        first = not hasattr(self, 'network_')
+        seed = self.__dict__.get('_partial_seed')
+        if seed is None:
+            rng = check_random_state(self.random_state)
+            seed = int(rng.randint(_SEED_LIMIT))
+        kwargs = self._training_kwargs(seed)
+        del kwargs['algo']
+        _options.check_training_keywords(kwargs, 0)
+        if first:
+            network = self._build(num_inputs, num_outputs, True, seed)
+        else:
+            self._continue_network(num_inputs, num_outputs, True,
+                                   'partial_fit')
+            network = self.network_
+        trainer = self.__dict__.get('_partial_trainer')
+        if trainer is None or trainer.network is not network or \
+                trainer.algo != self.algo:
+            # raises UnknownNameError (a ConfigurationError) for an unknown
+            # algo, before a first call has set any fitted attribute
+            trainer = _trainers.DownhillTrainer(
+                self.algo, network, persistent=True)
+        if first:
+            self.network_ = network
+            self.history_ = []
+        self._partial_trainer = trainer
+        if self.__dict__.get('_partial_seed') is None:
+            self._partial_seed = seed
+            self._partial_rng = np.random.RandomState(seed)
+
+        if weights is None:
+            weights = np.ones(len(arrays[0]), dtype=np.float32)
+        arrays = arrays + [self._weight_array(weights, arrays)]
+        shuffle = self._partial_rng
+        order = shuffle.permutation(len(arrays[0]))
+        with _quiet(self.verbose):
+            batches = downhill.Dataset(
+                [a[order] for a in arrays], name='train',
+                batch_size=self.batch_size,
+                iteration_size=kwargs.get(
+                    'iteration_size', kwargs.get('train_batches')),
+                rng=shuffle)
+            monitors = trainer.step_epochs(batches, **kwargs)
+        self.history_.append((dict(monitors), {}))
+        self.n_iter_ = len(self.history_)
+        self.best_validation_ = None
+        return self
+
+    # ------------------------------------------------------------------
+    # prediction, pickling, tags
 
     def _predict_output(self, X):
         """Validate ``X`` and return the network's output as float64."""
@@ -182,6 +342,13 @@ class _TheanetsEstimator(BaseEstimator):
             else:
                 outputs = self.network_.predict(X)
         return np.asarray(outputs, dtype=np.float64)
+
+    def __getstate__(self):
+        # The partial_fit trainer holds compiled Theano functions; it is
+        # built again (with a fresh optimizer state) by the next partial_fit.
+        state = dict(super(_TheanetsEstimator, self).__getstate__())
+        state.pop('_partial_trainer', None)
+        return state
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {'_xfail_checks': dict(_XFAIL_CHECKS)}
@@ -214,14 +381,15 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
     algo : str, optional
         Training algorithm (a downhill optimizer such as ``'rmsprop'``,
         ``'adam'``, ``'sgd'``, or a theanets trainer). Defaults to
-        ``'rmsprop'``.
+        ``'rmsprop'``. :meth:`partial_fit` needs a downhill optimizer.
     learning_rate : float, optional
         Defaults to 0.001.
     batch_size : int, optional
         Examples per mini-batch. Defaults to 32.
     max_updates : int or None, optional
-        Maximum number of training epochs (passes over the data); None
-        trains until the early-stopping rule ends training. Defaults to 200.
+        Maximum number of training epochs (passes over the data) of
+        :meth:`fit`; None trains until the early-stopping rule ends
+        training. Defaults to 200.
     patience : int, optional
         Stop after this many validations (every 10 epochs) without a
         relative improvement of ``min_improvement``. Defaults to 5.
@@ -230,6 +398,8 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
     validation_fraction : float, optional
         Fraction of the training data (drawn at random) held out to decide
         when to stop; 0 (the default) validates on the training data.
+        Whenever training stops, :meth:`fit` keeps the parameters with the
+        best validation loss (see :meth:`theanets.Network.itertrain`).
     train_kwargs : dict, optional
         Further keyword arguments of :meth:`theanets.Network.train`, e.g.
         regularizers (``weight_l2``, ``hidden_dropout``, …), ``momentum``
@@ -239,6 +409,25 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
         int makes ``fit`` reproducible.
     verbose : bool, optional
         If True, training progress is logged (``theanets`` logger at INFO).
+    warm_start : bool, optional
+        If True, :meth:`fit` on an estimator fitted before continues
+        training its network from the current parameters (with a new
+        optimizer, as in scikit-learn) instead of building a new one; the
+        data must have the same number of features and the same classes,
+        and ``hidden_layers``, ``activation`` and ``loss`` must be
+        unchanged, else a ``ValueError`` is raised. ``history_`` and
+        ``n_iter_`` then count the epochs of every fit. Defaults to False:
+        every ``fit`` starts afresh (also after :meth:`partial_fit`).
+    class_weight : None, 'balanced' or dict, optional
+        Weights of the classes in the loss: a dict maps labels to weights
+        (labels it leaves out weigh 1), ``'balanced'`` weighs each class by
+        ``n_samples / (n_classes * count)`` as
+        :func:`sklearn.utils.class_weight.compute_sample_weight` does. The
+        class weight of each example multiplies its ``sample_weight``, and
+        the network is trained as a weighted model. Labels of the dict that
+        are not classes of the data raise a ``ValueError``.
+        :meth:`partial_fit` accepts a dict, but not ``'balanced'`` (one call
+        sees only part of the data). Defaults to None: all classes weigh 1.
 
     Attributes
     ----------
@@ -247,9 +436,16 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
     network_ : theanets.Classifier
         The trained model (its outputs are indices into ``classes_``).
     history_ : list of (dict, dict)
-        Training and validation monitor values after each epoch.
+        Training and validation monitor values after each epoch. A
+        warm-started fit and every :meth:`partial_fit` call add to it;
+        ``partial_fit`` does not validate, so its validation dicts are
+        empty.
     n_iter_ : int
-        Number of training epochs.
+        Number of training epochs (``len(history_)``).
+    best_validation_ : dict or None
+        Validation monitor values of the parameters the model holds after
+        :meth:`fit` (the best validation of the run; ``'acc'`` is the
+        accuracy), None after :meth:`partial_fit`.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -268,12 +464,47 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
     array(['no', 'yes', 'yes', 'no'], dtype='<U3')
     >>> clf.predict_proba(X[:4]).shape
     (4, 2)
+    >>> clf.score(X, y) == clf.best_validation_['acc']
+    True
+
+    Weighing a rare class up, and training in several calls of
+    :meth:`partial_fit` (one epoch each; ``classes`` is needed on the first
+    call):
+
+    >>> y = np.array(['no', 'no', 'no', 'yes'] * 8)
+    >>> clf = TheanetsClassifier(hidden_layers=(8,), class_weight='balanced',
+    ...                          random_state=0).fit(X, y)
+    >>> online = TheanetsClassifier(hidden_layers=(8,), random_state=0)
+    >>> for epoch in range(3):
+    ...     _ = online.partial_fit(X, y, classes=['no', 'yes'])
+    >>> online.n_iter_
+    3
     """
 
     _model_class = feedforward.Classifier
+    _weights_per_output = False
+
+    def __init__(self, hidden_layers=(100,), activation='relu', loss=None,
+                 algo='rmsprop', learning_rate=0.001, batch_size=32,
+                 max_updates=200, patience=5, min_improvement=0.005,
+                 validation_fraction=0.0, train_kwargs=None,
+                 random_state=None, verbose=False, warm_start=False,
+                 class_weight=None):
+        super(TheanetsClassifier, self).__init__(
+            hidden_layers=hidden_layers, activation=activation, loss=loss,
+            algo=algo, learning_rate=learning_rate, batch_size=batch_size,
+            max_updates=max_updates, patience=patience,
+            min_improvement=min_improvement,
+            validation_fraction=validation_fraction,
+            train_kwargs=train_kwargs, random_state=random_state,
+            verbose=verbose, warm_start=warm_start)
+        self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None):
-        """Train a new network on labelled data.
+        """Train a network on labelled data.
+
+        A new network, unless ``warm_start`` is set and the estimator was
+        fitted before (then training continues from its parameters).
 
         Parameters
         ----------
@@ -282,21 +513,164 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sample_weight : array-like of shape (n_samples,), optional
-            A weight for each example (trains a weighted model).
+            A weight for each example (trains a weighted model); multiplied
+            by the ``class_weight`` of its label.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            For data that scikit-learn's checks refuse, a bad
+            ``class_weight``, and for a warm start on data with another
+            number of features or other classes.
         """
-        X, y = _validate_data(self, X, y, dtype=np.float32)
+        warm = self.warm_start and hasattr(self, 'network_')
+        X, y = _validate_data(self, X, y, reset=not warm, dtype=np.float32)
         check_classification_targets(y)
-        self.classes_, labels = np.unique(y, return_inverse=True)
-        arrays = [X, labels.astype('int32')]
-        weighted = sample_weight is not None
-        if weighted:
-            arrays.append(_check_sample_weight(
-                sample_weight, X, dtype=np.float32))
-        return self._train(arrays, X.shape[1], len(self.classes_), weighted)
+        classes = np.unique(y)
+        if warm and not (len(classes) == len(self.classes_) and
+                         _labels_in(classes, self.classes_)):
+            raise ValueError(
+                'warm_start can only be used where `y` has the same classes '
+                'as in the previous call to fit. Previously got {}, `y` has '
+                '{}'.format(self.classes_, classes))
+        if not warm:
+            self.classes_ = classes
+        weights = self._example_weights(y, X, sample_weight, self.classes_,
+                                        'fit')
+        labels = np.searchsorted(self.classes_, y).astype('int32')
+        return self._train([X, labels], weights, X.shape[1],
+                           len(self.classes_), warm)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on a batch of labelled data.
+
+        One pass over ``X`` in shuffled mini-batches of ``batch_size``,
+        without validation. The first call builds the network (a weighted
+        one, with unit weights when none are given); every call continues
+        the parameters and the optimizer's state (momentum, moment
+        estimates) of the call before, also when the estimator was fitted
+        by :meth:`fit`. ``max_updates``, ``patience``, ``min_improvement``
+        and ``validation_fraction`` do not apply. The optimizer state
+        starts afresh after unpickling, and when a training parameter
+        (``learning_rate``, ``algo``, ``train_kwargs``) changes between
+        calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training examples.
+        y : array-like of shape (n_samples,)
+            Class labels, all of them among ``classes``.
+        classes : array-like of shape (n_classes,), optional
+            Every class label the estimator will see. Required on the first
+            call; later calls may leave it out or must repeat it.
+        sample_weight : array-like of shape (n_samples,), optional
+            A weight for each example; multiplied by the ``class_weight``
+            of its label.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If ``classes`` is missing on the first call or differs from
+            ``classes_`` on a later one, ``y`` holds a label not in
+            ``classes_``, ``X`` has another number of features than on the
+            first call, or ``class_weight`` is ``'balanced'``.
+
+        Examples
+        --------
+        >>> from theanets.estimators import TheanetsClassifier
+        >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 8, dtype=float)
+        >>> y = np.array([0, 1, 1, 0] * 8)
+        >>> clf = TheanetsClassifier(hidden_layers=(8,), random_state=0)
+        >>> clf.partial_fit(X, y)
+        Traceback (most recent call last):
+        ...
+        ValueError: classes must be passed on the first call to partial_fit.
+        >>> clf = clf.partial_fit(X[:16], y[:16], classes=[0, 1])
+        >>> clf = clf.partial_fit(X[16:], y[16:])
+        >>> clf.n_iter_, clf.classes_
+        (2, array([0, 1]))
+        """
+        first = not hasattr(self, 'network_')
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+        if first and classes is None:
+            raise ValueError(
+                'classes must be passed on the first call to partial_fit.')
+        if not first and classes is not None and not (
+                len(classes) == len(self.classes_) and
+                _labels_in(classes, self.classes_)):
+            raise ValueError(
+                '`classes={!r}` is not the same as on last call to '
+                'partial_fit, was: {!r}'.format(classes, self.classes_))
+        X, y = _validate_data(self, X, y, reset=first, dtype=np.float32)
+        check_classification_targets(y)
+        known = classes if first else self.classes_
+        if not _labels_in(np.unique(y), known):
+            raise ValueError(
+                "`y` has classes not in `self.classes_`. `self.classes_` "
+                "has {}. 'y' has {}.".format(known, np.unique(y)))
+        weights = self._example_weights(y, X, sample_weight, known,
+                                        'partial_fit')
+        labels = np.searchsorted(known, y).astype('int32')
+        self._partial_train([X, labels], weights, X.shape[1], len(known))
+        self.classes_ = known
+        return self
+
+    def _example_weights(self, y, X, sample_weight, classes, caller):
+        """One weight per example from ``sample_weight`` and
+        ``class_weight`` (for labels among ``classes``), or None if neither
+        is given."""
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        class_weight = self.class_weight
+        if class_weight is None:
+            return weights
+        if isinstance(class_weight, str) and class_weight == 'balanced':
+            if caller == 'partial_fit':
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for "
+                    "partial_fit (a call sees only part of the data); pass "
+                    "a dict of weights, e.g. from sklearn.utils.class_weight."
+                    "compute_class_weight('balanced', classes=classes, y=y) "
+                    "on a large enough sample of the training labels")
+            per_example = compute_sample_weight('balanced', y)
+        elif isinstance(class_weight, Mapping):
+            per_class = np.ones(len(classes))
+            unknown = []
+            for label, weight in class_weight.items():
+                where = [i for i, c in enumerate(classes) if c == label]
+                if not where:
+                    unknown.append(label)
+                    continue
+                if isinstance(weight, bool) or not isinstance(
+                        weight, numbers.Real) or not np.isfinite(weight) or \
+                        weight < 0:
+                    raise ValueError(
+                        'class_weight: expected a non-negative finite number '
+                        'as the weight of class {!r}, got {!r}'.format(
+                            label, weight))
+                per_class[where[0]] = weight
+            if unknown:
+                raise ValueError(
+                    'class_weight: the labels {} are not among the classes '
+                    '{}'.format(unknown, np.asarray(classes).tolist()))
+            per_example = per_class[np.searchsorted(classes, y)]
+        else:
+            raise ValueError(
+                "class_weight: expected None, 'balanced' or a dict "
+                "{{label: weight}}, got {!r}".format(class_weight))
+        per_example = np.asarray(per_example, dtype=np.float32)
+        return per_example if weights is None else weights * per_example
 
     def predict_proba(self, X):
         """Compute class probabilities.
@@ -328,6 +702,12 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
+def _labels_in(labels, classes):
+    """True if every label equals one of ``classes``."""
+    known = set(np.asarray(classes).tolist())
+    return all(label in known for label in np.asarray(labels).tolist())
+
+
 class TheanetsRegressor(RegressorMixin, _TheanetsEstimator):
     """A scikit-learn regressor backed by a :class:`theanets.Regressor`.
 
@@ -339,17 +719,23 @@ class TheanetsRegressor(RegressorMixin, _TheanetsEstimator):
     ----------
     hidden_layers, activation, loss, algo, learning_rate, batch_size, \
 max_updates, patience, min_improvement, validation_fraction, train_kwargs, \
-random_state, verbose
+random_state, verbose, warm_start
         As for :class:`TheanetsClassifier` (the default loss is ``'mse'``).
+        A warm start needs ``y`` with the same number of columns.
 
     Attributes
     ----------
     network_ : theanets.Regressor
         The trained model.
     history_ : list of (dict, dict)
-        Training and validation monitor values after each epoch.
+        Training and validation monitor values after each epoch (see
+        :class:`TheanetsClassifier`).
     n_iter_ : int
-        Number of training epochs.
+        Number of training epochs (``len(history_)``).
+    best_validation_ : dict or None
+        Validation monitor values of the parameters the model holds after
+        :meth:`fit` (``'loss'`` is the mean squared error without
+        regularizers), None after :meth:`partial_fit`.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -366,12 +752,25 @@ random_state, verbose
     (3,)
     >>> reg.score(X, y) > 0.95
     True
+
+    With ``warm_start=True`` each ``fit`` goes on from the parameters the
+    one before left:
+
+    >>> reg = TheanetsRegressor(hidden_layers=(), learning_rate=0.05,
+    ...                         max_updates=5, warm_start=True,
+    ...                         random_state=0)
+    >>> first = reg.fit(X, y).score(X, y)
+    >>> reg.fit(X, y).score(X, y) > first, reg.n_iter_
+    (True, 10)
     """
 
     _model_class = feedforward.Regressor
 
     def fit(self, X, y, sample_weight=None):
-        """Train a new network.
+        """Train a network.
+
+        A new network, unless ``warm_start`` is set and the estimator was
+        fitted before (then training continues from its parameters).
 
         Parameters
         ----------
@@ -386,17 +785,62 @@ random_state, verbose
         -------
         self
         """
-        X, y = _validate_data(self, X, y, dtype=np.float32, multi_output=True,
-                              y_numeric=True)
-        y = np.asarray(y, dtype=np.float32)
-        self._y_ndim = y.ndim
-        targets = y.reshape(len(y), -1)
-        arrays = [X, targets]
-        weighted = sample_weight is not None
-        if weighted:
+        warm = self.warm_start and hasattr(self, 'network_')
+        X, targets, weights, ndim = self._regression_data(
+            X, y, sample_weight, not warm)
+        self._train([X, targets], weights, X.shape[1], targets.shape[1], warm)
+        self._y_ndim = ndim
+        return self
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on a batch of data.
+
+        One pass over ``X`` in shuffled mini-batches, continuing the
+        parameters and the optimizer state of the call before; see
+        :meth:`TheanetsClassifier.partial_fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training examples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values, with the same number of columns in every call.
+        sample_weight : array-like of shape (n_samples,), optional
+            A weight for each example.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> from theanets.estimators import TheanetsRegressor
+        >>> X = np.linspace(-1, 1, 40).reshape(-1, 1)
+        >>> reg = TheanetsRegressor(hidden_layers=(), learning_rate=0.05,
+        ...                         random_state=0)
+        >>> scores = [reg.partial_fit(X, 2 * X.ravel()).score(X, 2 * X.ravel())
+        ...           for _ in range(5)]
+        >>> scores[-1] > scores[0], reg.n_iter_
+        (True, 5)
+        """
+        first = not hasattr(self, 'network_')
+        X, targets, weights, ndim = self._regression_data(
+            X, y, sample_weight, first)
+        self._partial_train([X, targets], weights, X.shape[1],
+                            targets.shape[1])
+        self._y_ndim = ndim
+        return self
+
+    def _regression_data(self, X, y, sample_weight, reset):
+        """Checked inputs, 2-D float32 targets, weights (or None) and the
+        number of dimensions of ``y``."""
+        X, y = _validate_data(self, X, y, reset=reset, dtype=np.float32,
+                              multi_output=True, y_numeric=True)
+        targets = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        weights = None
+        if sample_weight is not None:
             weights = _check_sample_weight(sample_weight, X, dtype=np.float32)
-            arrays.append(np.repeat(weights[:, None], targets.shape[1], 1))
-        return self._train(arrays, X.shape[1], targets.shape[1], weighted)
+        return X, targets, weights, np.ndim(y)
 
     def predict(self, X):
         """Predict target values.
@@ -440,7 +884,7 @@ class TheanetsAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         encoding). Defaults to ``(10,)``.
     activation, loss, algo, learning_rate, batch_size, max_updates, \
 patience, min_improvement, validation_fraction, train_kwargs, \
-random_state, verbose
+random_state, verbose, warm_start
         As for :class:`TheanetsClassifier` (the default loss is ``'mse'``).
 
     Attributes
@@ -448,9 +892,13 @@ random_state, verbose
     network_ : theanets.Autoencoder
         The trained model.
     history_ : list of (dict, dict)
-        Training and validation monitor values after each epoch.
+        Training and validation monitor values after each epoch (see
+        :class:`TheanetsClassifier`).
     n_iter_ : int
-        Number of training epochs.
+        Number of training epochs (``len(history_)``).
+    best_validation_ : dict or None
+        Validation monitor values of the parameters the model holds after
+        :meth:`fit`, None after :meth:`partial_fit`.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -474,7 +922,7 @@ random_state, verbose
                  algo='rmsprop', learning_rate=0.001, batch_size=32,
                  max_updates=200, patience=5, min_improvement=0.005,
                  validation_fraction=0.0, train_kwargs=None,
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, warm_start=False):
         super(TheanetsAutoencoder, self).__init__(
             hidden_layers=hidden_layers, activation=activation, loss=loss,
             algo=algo, learning_rate=learning_rate, batch_size=batch_size,
@@ -482,10 +930,13 @@ random_state, verbose
             min_improvement=min_improvement,
             validation_fraction=validation_fraction,
             train_kwargs=train_kwargs, random_state=random_state,
-            verbose=verbose)
+            verbose=verbose, warm_start=warm_start)
 
     def fit(self, X, y=None, sample_weight=None):
-        """Train a new autoencoder.
+        """Train an autoencoder.
+
+        A new network, unless ``warm_start`` is set and the estimator was
+        fitted before (then training continues from its parameters).
 
         Parameters
         ----------
@@ -499,13 +950,40 @@ random_state, verbose
         -------
         self
         """
-        X = _validate_data(self, X, dtype=np.float32)
-        arrays = [X]
-        weighted = sample_weight is not None
-        if weighted:
+        warm = self.warm_start and hasattr(self, 'network_')
+        X, weights = self._autoencoder_data(X, sample_weight, not warm)
+        return self._train([X], weights, X.shape[1], X.shape[1], warm)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Train for one epoch on a batch of data.
+
+        One pass over ``X`` in shuffled mini-batches, continuing the
+        parameters and the optimizer state of the call before; see
+        :meth:`TheanetsClassifier.partial_fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training examples.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            A weight for each example.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, 'network_')
+        X, weights = self._autoencoder_data(X, sample_weight, first)
+        return self._partial_train([X], weights, X.shape[1], X.shape[1])
+
+    def _autoencoder_data(self, X, sample_weight, reset):
+        """Checked float32 inputs and weights (or None)."""
+        X = _validate_data(self, X, reset=reset, dtype=np.float32)
+        weights = None
+        if sample_weight is not None:
             weights = _check_sample_weight(sample_weight, X, dtype=np.float32)
-            arrays.append(np.repeat(weights[:, None], X.shape[1], 1))
-        return self._train(arrays, X.shape[1], X.shape[1], weighted)
+        return X, weights
 
     @property
     def _n_features_out(self):
