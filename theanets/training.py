@@ -182,17 +182,31 @@ class TrainingMixin(object):
             dimensions or feature count, arrays of different lengths, no
             examples, non-numeric or NaN/infinite values, or class labels
             outside ``[-n_classes, n_classes)``.
+        theanets.exceptions.UnknownKeywordError
+            (a ``TypeError`` and a ``ConfigurationError``) for keywords that
+            no dataset, optimizer, monitor or regularizer reads, unless
+            ``algo`` is a trainer object; the message suggests the keyword
+            probably meant and lists the known ones.
         theanets.util.ConfigurationError
             For option values that make no sense (a ``batch_size``,
             ``iteration_size``, ``validate_every`` below 1, a negative
             ``patience``, ``max_updates``, ``learning_rate`` or
-            ``save_every``, a ``momentum`` outside ``[0, 1)``), and an
-            unknown ``algo`` (:class:`theanets.util.UnknownNameError`, which
-            lists the known names).
+            ``save_every``, a ``momentum`` outside ``[0, 1)``, a dropout
+            probability outside ``[0, 1)``, a negative or non-finite noise
+            level or regularizer weight, an unusable ``save_best`` or
+            ``save_progress`` pattern), and an unknown ``algo``
+            (:class:`theanets.util.UnknownNameError`, which lists the known
+            names).
         theanets.util.TrainingError
             If a training or validation loss becomes NaN or infinite; the
             parameters keep the values of the last finite epoch; or if
             another thread is training this model.
+
+        Warns
+        -----
+        RuntimeWarning
+            When a one-shot iterator of batches runs out: training stops
+            there as for any other stop.
         """
         with self._training.hold('this {}'.format(type(self).__name__)):
             self._history = history.History()
