@@ -333,12 +333,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor='valid:loss', patience=5, min_delta=0,
                  mode='auto'):
-        if isinstance(patience, bool) or not isinstance(
-                patience, (int, np.integer)) or patience < 0:
-            raise ConfigValueError(
-                'patience: expected a non-negative integer, got {!r}'.format(
-                    patience))
-        self.patience = int(patience)
+        self.patience = _count('patience', patience, 0)
         self._watch = _MonitorWatch(monitor, mode, min_delta)
         self.stopped_epoch = None
 
@@ -404,6 +399,15 @@ class LearningRateSchedule(Callback):
                 type(self).__name__))
 
 
+def _count(name, value, least):
+    """``value`` as an int, if it is an integer of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(
+            value, (int, np.integer)) or value < least:
+        raise ConfigValueError('{}: expected {} integer, got {!r}'.format(
+            name, 'a positive' if least > 0 else 'a non-negative', value))
+    return int(value)
+
+
 def _positive(name, value):
     if isinstance(value, bool) or not isinstance(
             value, (int, float, np.integer, np.floating)) or \
@@ -431,11 +435,7 @@ class StepDecay(LearningRateSchedule):
 
     def __init__(self, step, factor=0.5):
         super().__init__()
-        if isinstance(step, bool) or not isinstance(
-                step, (int, np.integer)) or step < 1:
-            raise ConfigValueError(
-                'step: expected a positive integer, got {!r}'.format(step))
-        self.step = int(step)
+        self.step = _count('step', step, 1)
         self.factor = _positive('factor', factor)
 
     def rate(self, epoch, initial_rate):
@@ -485,14 +485,10 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, epochs, floor=0.0):
         super().__init__()
-        if isinstance(epochs, bool) or not isinstance(
-                epochs, (int, np.integer)) or epochs < 1:
-            raise ConfigValueError(
-                'epochs: expected a positive integer, got {!r}'.format(epochs))
+        self.epochs = _count('epochs', epochs, 1)
         if not np.isfinite(floor) or floor < 0:
             raise ConfigValueError(
                 'floor: expected a non-negative number, got {!r}'.format(floor))
-        self.epochs = int(epochs)
         self.floor = float(floor)
 
     def rate(self, epoch, initial_rate):
@@ -532,13 +528,8 @@ class ReduceLROnPlateau(LearningRateSchedule):
         if not 0 < factor < 1:
             raise ConfigValueError(
                 'factor: expected a number in (0, 1), got {!r}'.format(factor))
-        if isinstance(patience, bool) or not isinstance(
-                patience, (int, np.integer)) or patience < 0:
-            raise ConfigValueError(
-                'patience: expected a non-negative integer, got {!r}'.format(
-                    patience))
         self.factor = float(factor)
-        self.patience = int(patience)
+        self.patience = _count('patience', patience, 0)
         self.min_rate = float(min_rate)
         self._watch = _MonitorWatch(monitor, mode, min_delta)
 
