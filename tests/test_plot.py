@@ -102,3 +102,15 @@ def test_plot_history_without_matplotlib(net, monkeypatch):
     monkeypatch.setitem(sys.modules, 'matplotlib.pyplot', None)
     with pytest.raises(ImportError, match=r"pip install 'theanets\[plot\]'"):
         plot.plot_history(net)
+
+
+def test_plot_history_draws_validation_where_it_was_measured(tmp_path):
+    # validation before training (iteration 0), after iteration 2 and 3
+    record = history.History()
+    record.append({'loss': 1.0}, {'loss': 3.0}, False, measured_at=0)
+    record.append({'loss': 0.9}, {'loss': 2.0}, True)
+    record.append({'loss': 0.8}, {'loss': 2.0}, False, measured_at=2)
+    record.append({'loss': 0.7}, {'loss': 1.5}, True)
+    figure = plot.plot_history(record, path=str(tmp_path / 'v.png'))
+    assert lines_of(figure.axes[0])['valid loss'] == ([0, 2, 4],
+                                                      [3.0, 2.0, 1.5])
