@@ -128,6 +128,27 @@ def test_unfitted_estimator_pickles_its_parameters_only():
     assert pickle.loads(pickle.dumps(clf)).get_params() == clf.get_params()
 
 
+def _unaligned(array):
+    """A copy of ``array`` in a buffer that is not aligned for its dtype, as
+    an array unpickled from a byte stream can be."""
+    raw = np.zeros(array.nbytes + 1, np.uint8)
+    view = np.frombuffer(raw[1:].data, dtype=array.dtype).reshape(array.shape)
+    view[...] = array
+    assert not view.flags.aligned
+    return view
+
+
+def test_unaligned_arrays_train_and_predict():
+    X, y = _regression()
+    reg = _small(TheanetsRegressor).fit(X, y)
+    again = _small(TheanetsRegressor).fit(_unaligned(X), _unaligned(
+        y.astype('f')))
+    np.testing.assert_array_equal(again.predict(_unaligned(X)),
+                                  reg.predict(X))
+    net = theanets.Regressor([3, 2])
+    np.testing.assert_array_equal(net.predict(_unaligned(X)), net.predict(X))
+
+
 # ----------------------------------------------------------------------
 # compile directory flags for the workers
 
