@@ -2,6 +2,7 @@
 logging setup of the test session.
 """
 
+import importlib.util
 import logging
 
 import numpy as np
@@ -15,6 +16,11 @@ import pytest
 logging.getLogger('theanets').setLevel(logging.INFO)
 
 import theanets  # noqa: E402
+
+# Modules of optional extras whose doctests need the extra installed.
+collect_ignore = []
+if importlib.util.find_spec('distributed') is None:
+    collect_ignore.append('theanets/_dask.py')
 
 
 @pytest.fixture(autouse=True)

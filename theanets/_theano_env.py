@@ -74,14 +74,15 @@ def hook_switched_off():
     return value in ('off', '0', 'no', 'false')
 
 
-def user_flags():
+def user_flags(theano_flags=None):
     """Return the Theano flags the user has set, as a dict name -> value.
 
     Names are returned lowercased in Theano's dotted form (``'floatx'``,
     ``'blas.ldflags'``), since config files lowercase their option names;
-    flags from ``THEANO_FLAGS`` and from every file that ``THEANORC``
-    (default ``~/.theanorc``) names are included. ``THEANO_FLAGS`` wins over
-    the files, as in Theano.
+    flags from ``THEANO_FLAGS`` (or from ``theano_flags``, a string in its
+    form, when given) and from every file that ``THEANORC`` (default
+    ``~/.theanorc``) names are included. ``THEANO_FLAGS`` wins over the
+    files, as in Theano.
     """
     names = {}
     files = [os.path.expanduser(p) for p in
@@ -96,7 +97,9 @@ def user_flags():
             name = (option if section == 'global' else
                     '{}.{}'.format(section, option))
             names[name] = parser.get(section, option)
-    splitter = shlex.shlex(os.environ.get('THEANO_FLAGS', ''), posix=True)
+    if theano_flags is None:
+        theano_flags = os.environ.get('THEANO_FLAGS', '')
+    splitter = shlex.shlex(theano_flags, posix=True)
     splitter.whitespace = ','
     splitter.whitespace_split = True
     for pair in splitter:

@@ -16,6 +16,7 @@ not imported by ``import theanets``::
 """
 
 
+import io
 import numbers
 from collections.abc import Mapping
 
@@ -44,10 +45,13 @@ except ImportError:  # older versions have a private method instead
 from . import feedforward
 from . import history
 from . import options as _options
+from . import serialize
 from . import trainer as _trainers
 from .backend import downhill
+from .exceptions import ModelFileError
 
-__all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder']
+__all__ = ['TheanetsClassifier', 'TheanetsRegressor', 'TheanetsAutoencoder',
+           'dask_compile_dir']
 
 #: Checks of ``sklearn.utils.estimator_checks`` that cannot pass, with why.
 _XFAIL_CHECKS = {
@@ -107,6 +111,10 @@ _SEED_LIMIT = np.iinfo(np.int32).max
 #: regularizers, the generator that shuffles its mini-batches and the
 #: persistent trainer (compiled functions and optimizer state).
 _PARTIAL_FIT_STATE = ('_partial_seed', '_partial_rng', '_partial_trainer')
+
+#: Key of the pickled state that holds a fitted ``network_`` as the bytes of
+#: its ``.npz`` form (see ``_TheanetsEstimator.__getstate__``).
+_NETWORK_PAYLOAD = '_network_npz'
 
 
 def _is_weighted(network):
@@ -344,11 +352,48 @@ class _TheanetsEstimator(BaseEstimator):
         return np.asarray(outputs, dtype=np.float64)
 
     def __getstate__(self):
-        # The partial_fit trainer holds compiled Theano functions; it is
-        # built again (with a fresh optimizer state) by the next partial_fit.
+        """The pickled state: a fitted network travels as its ``.npz`` bytes.
+
+        ``pickle``, ``cloudpickle`` (what Dask uses to send estimators
+        between processes) and ``copy.deepcopy`` all come here. The network
+        is stored as the bytes of its safe ``.npz`` form
+        (:mod:`theanets.serialize`) rather than as pickled Theano objects,
+        unless that format cannot describe it (e.g. an activation given as
+        an object), when the network object itself is pickled. The
+        ``partial_fit`` trainer holds compiled Theano functions; it is built
+        again (with a fresh optimizer state) by the next ``partial_fit``.
+        """
         state = dict(super(_TheanetsEstimator, self).__getstate__())
         state.pop('_partial_trainer', None)
+        network = state.get('network_')
+        if network is not None:
+            buffer = io.BytesIO()
+            try:
+                serialize.save(network, buffer)
+            except ModelFileError:
+                pass  # not describable in .npz: pickle the object instead
+            else:
+                del state['network_']
+                state[_NETWORK_PAYLOAD] = buffer.getvalue()
         return state
+
+    def __setstate__(self, state):
+        """Restore a pickled state, rebuilding ``network_`` from its bytes.
+
+        States written before the ``.npz`` payload existed (holding the
+        ``network_`` object) load unchanged. Nothing is compiled here: the
+        network compiles its functions on the first prediction or training
+        call, as a loaded model does.
+        """
+        state = dict(state)
+        payload = state.pop(_NETWORK_PAYLOAD, None)
+        super(_TheanetsEstimator, self).__setstate__(state)
+        if payload is not None:
+            with _quiet(getattr(self, 'verbose', False)):
+                self.network_ = serialize.load(
+                    io.BytesIO(payload), name='the pickled state of a '
+                    '{}'.format(type(self).__name__),
+                    max_bytes=max(serialize.MAX_BYTES, len(payload)))
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {'_xfail_checks': dict(_XFAIL_CHECKS)}
@@ -1029,3 +1074,41 @@ random_state, verbose, warm_start
         with _quiet(self.verbose):
             return np.asarray(self.network_.decode(Z), dtype=np.float64)
 
+
+def dask_compile_dir(client, path, per_worker=True):
+    """Choose the Theano compile directory of the workers of a Dask cluster.
+
+    Registers a :class:`theanets._dask.TheanoCompileDir` nanny plugin on
+    the cluster of ``client``: every worker, present and future, compiles
+    into ``path`` (shared, safe under Theano's per-directory lock) or into
+    ``path/<worker name>`` (one directory per worker). Running workers are
+    restarted, since Theano reads its flags once, at import. A worker whose
+    ``THEANO_FLAGS`` or ``.theanorc`` already chooses ``base_compiledir``
+    or ``compiledir`` keeps that choice. Needs ``dask.distributed``; see
+    the user guide's section on sweeps on a cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        A client of the cluster.
+    path : str or path
+        The compile directory, as a path on the worker machines.
+    per_worker : bool, optional
+        If True (the default) one directory per worker, else one shared by
+        all workers.
+
+    Returns
+    -------
+    theanets._dask.TheanoCompileDir
+        The registered plugin.
+
+    Examples
+    --------
+    >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> client = Client(LocalCluster(n_workers=2))  # doctest: +SKIP
+    >>> dask_compile_dir(client, '/tmp/theano-workers')  # doctest: +SKIP
+    """
+    from . import _dask
+    plugin = _dask.TheanoCompileDir(path, per_worker=per_worker)
+    client.register_plugin(plugin)
+    return plugin

@@ -149,6 +149,12 @@ def check_array(arg, array, variable, shape=None, convert=True):
     if dtype != variable.dtype and (
             isinstance(array, np.ndarray) or scipy.sparse.issparse(array)):
         array = array.astype(variable.dtype)
+    if isinstance(array, np.ndarray) and not array.flags.aligned and \
+            not isinstance(array, np.memmap):
+        # Theano's C code refuses unaligned buffers, which arrays unpickled
+        # from a byte stream (e.g. sent to a Dask worker) can have. A
+        # memory map is left to be read batch by batch.
+        array = np.require(array, requirements='A')
     return array
 
 
