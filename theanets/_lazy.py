@@ -5,8 +5,8 @@ Arrays too large for memory -- numpy memory maps (``np.memmap``,
 (``h5py.Dataset``) and zarr arrays -- serve as the arrays of
 ``[inputs, targets(, weights)]`` like numpy arrays do, but they are never
 read whole: :class:`LazyArrays` reads a few blocks of consecutive examples
-at a time, checks and casts each mini-batch as it cuts it, and lets the
-rest go. In-memory numpy arrays may stand beside them (e.g. labels that fit
+at a time, checks and casts them, cuts them into mini-batches and lets
+them go. In-memory numpy arrays may stand beside them (e.g. labels that fit
 in memory); they are read the same way.
 
 Blocks and shuffling
@@ -20,7 +20,15 @@ data (one epoch, unless ``iteration_size`` says otherwise):
 2. the shuffled blocks are read :data:`SHUFFLE_WINDOW` at a time (a
    **window**), each source's blocks into one new array;
 3. the examples of a window are shuffled (``rng.permutation`` of its
-   rows) and cut, in that order, into mini-batches of ``batch_size``.
+   rows, gathered into a new array) and cut, in that order, into
+   mini-batches of ``batch_size`` (views of that array). The window is
+   checked (finite values, labels in range) and cast (``floatX``, int32
+   labels) as a whole before its first batch.
+
+When a window fails a check, its batches are checked one by one, and the
+:class:`~theanets.exceptions.DataError` names the first batch that fails
+(its number in the pass) and the rows of the data it holds; training
+does not take a step on any batch of that window.
 
 So an example can land in a batch with any example of up to
 ``SHUFFLE_WINDOW - 1`` other blocks, chosen anew each pass; a pass holds
@@ -38,8 +46,8 @@ maps, contiguous HDF5 datasets) to :data:`BLOCK_BYTES` worth of examples
 (all arrays together); a default block holds at most
 :data:`MAX_BLOCK_BYTES`. It is then rounded up to a multiple of
 ``batch_size``. The ``block_size`` training keyword sets the number of
-examples per block instead. Peak memory is about ``SHUFFLE_WINDOW``
-blocks (the window being cut) plus the batch in use, whatever the size
+examples per block instead. Peak memory is about twice ``SHUFFLE_WINDOW``
+blocks (a window as read and as shuffled, or as cast), whatever the size
 of the data.
 
 Pages of a memory map that have been read are handed back to the
@@ -63,7 +71,7 @@ __all__ = ['lazy_kind', 'describe', 'is_out_of_core', 'LazyArrays', 'SHUFFLE_WIN
 SHUFFLE_WINDOW = 4
 
 #: Bytes of a default block of arrays without chunks (memory maps).
-BLOCK_BYTES = 64 * 2 ** 20
+BLOCK_BYTES = 32 * 2 ** 20
 
 #: Most bytes of a default block, however large the chunks.
 MAX_BLOCK_BYTES = 256 * 2 ** 20
@@ -309,32 +317,46 @@ class LazyArrays(downhill.Dataset):
             number = 0
             for first in range(0, len(order), window):
                 ranges = [self._block(i) for i in order[first:first + window]]
-                parts = [source.read(ranges) for source in self.sources]
+                parts = []
                 for source in self.sources:
+                    parts.append(source.read(ranges))
                     source.release()
                 rows = len(parts[0])
                 where = None
                 if self.shuffle_data:
+                    # one gather per window: the batches are then views,
+                    # as they are of in-memory arrays
                     where = self.rng.permutation(rows)
+                    for i, part in enumerate(parts):
+                        parts[i] = None
+                        parts[i] = np.take(part, where, axis=0)
+                        del part
+                parts = self._checked_window(parts, number, ranges, where)
                 for begin in range(0, rows, size):
-                    if where is None:
-                        picked = slice(begin, begin + size)
-                        batch = [part[picked] for part in parts]
-                    else:
-                        picked = where[begin:begin + size]
-                        batch = [part[picked] for part in parts]
-                    yield self._checked(batch, number, ranges, picked)
+                    yield [part[begin:begin + size] for part in parts]
                     number += 1
                 del parts
 
-    def _checked(self, batch, number, ranges, picked):
-        """Check a batch; a DataError also names the rows it came from."""
+    def _checked_window(self, parts, number, ranges, where):
+        """Check (and cast) a window's arrays at once; if they fail, raise
+        the DataError of the first batch that fails, with its number (the
+        first of the window is ``number``) and rows."""
         try:
-            return self.check(batch, self.name, batch=number)
+            return self.check(parts, self.name)
         except DataError as error:
-            raise DataError('{}; the batch holds examples {} of the data'
-                            .format(error, self._rows_of(ranges, picked))) \
-                from None
+            failure = error
+        size = self.batch_size
+        for offset, begin in enumerate(range(0, len(parts[0]), size)):
+            pick = slice(begin, begin + size)
+            try:
+                self.check([part[pick] for part in parts], self.name,
+                           batch=number + offset)
+            except DataError as error:
+                raise DataError('{}; the batch holds examples {} of the '
+                                'data'.format(error, self._rows_of(
+                                    ranges, pick if where is None else
+                                    where[pick]))) from None
+        raise failure  # e.g. a check of the window as a whole
 
     def _rows_of(self, ranges, picked):
         """The rows of the data a batch took, as ranges for a message."""
