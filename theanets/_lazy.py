@@ -217,6 +217,8 @@ def _block_rows(sources, batch_size, block_size):
         chunks = [s.chunk_rows for s in sources if s.chunk_rows]
         block_size = max(chunks) if chunks else BLOCK_BYTES // row_bytes
         block_size = max(1, min(block_size, MAX_BLOCK_BYTES // row_bytes))
+    # no larger than the data (as a multiple of batch_size)
+    block_size = min(block_size, sources[0].shape[0])
     return -(-block_size // batch_size) * batch_size
 
 

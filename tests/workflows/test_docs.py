@@ -58,8 +58,8 @@ def run_page(name):
 def test_guide_pages_are_listed():
     assert [os.path.basename(p) for p in GUIDE] == [
         'deploying.rst', 'errors.rst', 'estimators.rst', 'losses.rst',
-        'models.rst', 'performance.rst', 'regularizers.rst', 'training.rst',
-        'using.rst']
+        'models.rst', 'performance.rst', 'regularizers.rst', 'scaling.rst',
+        'training.rst', 'using.rst']
     with open(os.path.join(DOCS, 'index.rst'), encoding='utf-8') as handle:
         index = handle.read()
     for page in GUIDE:
