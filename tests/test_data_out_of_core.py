@@ -177,9 +177,13 @@ def test_default_blocks_follow_chunks_or_bytes(tmp_path):
     da = pytest.importorskip('dask.array')
     xd = da.zeros((1000, 4), chunks=(120, 4))
     assert _stream([xd], batch_size=32).block_rows == 128
-    xm = _memmap(tmp_path, 'wide', np.zeros((10, 2 ** 16), 'float32'))
-    rows = _lazy.BLOCK_BYTES // (4 * 2 ** 16)
-    assert _stream([xm], batch_size=32).block_rows == rows
+    # 1 MiB per example (a sparse file: nothing is written)
+    wide = np.lib.format.open_memmap(str(tmp_path / 'wide.npy'), mode='w+',
+                                     dtype='float32', shape=(100, 2 ** 18))
+    rows = _lazy.BLOCK_BYTES // 2 ** 20
+    assert _stream([wide], batch_size=8).block_rows == rows
+    # never more than the data, as a multiple of batch_size
+    assert _stream([wide[:10]], batch_size=8).block_rows == 16
 
 
 def test_validation_reads_in_order(tmp_path):
