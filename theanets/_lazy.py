@@ -179,8 +179,20 @@ class _Source(object):
                 return int(chunks[0])
         return None
 
-    def read(self, ranges):
-        """The rows of ``ranges`` (``(start, stop)`` pairs) in one array."""
+    def read(self, ranges, order=None):
+        """The rows of ``ranges`` (``(start, stop)`` pairs) in one array,
+        in the order of the permutation ``order`` if one is given."""
+        if self.kind == 'memmap':
+            # one gather straight from the map, without a copy in between
+            rows = np.concatenate([np.arange(start, stop)
+                                   for start, stop in ranges])
+            if order is not None:
+                rows = rows[order]
+            return np.take(np.asarray(self.array), rows, axis=0)
+        out = self._read(ranges)
+        return out if order is None else np.take(out, order, axis=0)
+
+    def _read(self, ranges):
         rows = sum(stop - start for start, stop in ranges)
         out = np.empty((rows,) + self.shape[1:], dtype=self.dtype)
         if self.kind == 'dask':
@@ -319,20 +331,16 @@ class LazyArrays(downhill.Dataset):
             number = 0
             for first in range(0, len(order), window):
                 ranges = [self._block(i) for i in order[first:first + window]]
-                parts = []
-                for source in self.sources:
-                    parts.append(source.read(ranges))
-                    source.release()
-                rows = len(parts[0])
+                rows = sum(stop - start for start, stop in ranges)
                 where = None
                 if self.shuffle_data:
                     # one gather per window: the batches are then views,
                     # as they are of in-memory arrays
                     where = self.rng.permutation(rows)
-                    for i, part in enumerate(parts):
-                        parts[i] = None
-                        parts[i] = np.take(part, where, axis=0)
-                        del part
+                parts = []
+                for source in self.sources:
+                    parts.append(source.read(ranges, where))
+                    source.release()
                 parts = self._checked_window(parts, number, ranges, where)
                 for begin in range(0, rows, size):
                     yield [part[begin:begin + size] for part in parts]
