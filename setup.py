@@ -110,6 +110,11 @@ ONNX = ['onnx>=1.16,<1.17; python_version < "3.12"',
         'onnx>=1.16; python_version >= "3.12"']
 ONNXRUNTIME = ['onnxruntime>=1.19,<1.20; python_version < "3.12"',
                'onnxruntime>=1.19; python_version >= "3.12"']
+# Out-of-core data and clusters: dask arrays, dask-ml's wrappers, HDF5
+# (h5py) and zarr stores. Lower bounds only; pip picks the releases that
+# install beside numpy 1.23.
+DASK = ['dask[array,distributed]>=2023.1', 'dask-ml>=2023.3', 'h5py>=3.8',
+        'zarr>=2.13']
 
 VERSION = re.search(r"__version__ = '([^']+)'",
                     read('theanets', '__init__.py')).group(1)
@@ -142,6 +147,7 @@ setuptools.setup(
         'sklearn': [SKLEARN],
         'notebook': NOTEBOOK + WIDGETS + [TQDM] + PLOT,
         'onnx': ONNX,
+        'dask': DASK,
         'docs': ['sphinx>=7', SKLEARN],
         # pandas lets scikit-learn's estimator checks test DataFrame input.
         'test': ['pytest>=7', 'hypothesis', TQDM, SKLEARN, 'pandas<2.3',

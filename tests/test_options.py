@@ -141,7 +141,8 @@ def test_unknown_keyword_suggests_the_known_one(no_compile, tiny, inputs,
         'unknown training keyword {!r} (did you mean {!r}?); the known '
         'keywords are:\n'.format(typo, meant))
     # the known keywords, by group
-    assert '\n  datasets: axis, batch_size, iteration_size, rng, ' in message
+    assert '\n  datasets: axis, batch_size, block_size, iteration_size, rng, ' \
+        in message
     assert '\n  monitors: monitor_gradients, monitors\n' in message
     for name in ('rms_halflife', 'beta2_halflife', 'hidden_dropout',
                  'weight_decay', 'contractive', 'algorithm', 'progress'):

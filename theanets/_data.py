@@ -29,7 +29,14 @@ any other iterable                        a sequence of batches, read again
 ========================================  ====================================
 
 So ``[inputs, targets]`` holds two arrays, while ``[[x1, y1], [x2, y2]]``
-holds two batches. A batch is a list (or tuple) of arrays in the order of
+holds two batches.
+
+Arrays too large for memory -- numpy memory maps, ``dask.array``, ``h5py``
+and ``zarr`` arrays -- are arrays too, but they take another path: they are
+never read whole, but block by block as training goes, shuffled across
+blocks, each batch checked and cast as it is read (their shapes and dtypes
+are checked before anything is compiled); see :mod:`theanets._lazy`.
+In-memory numpy arrays are checked and cast whole, once, as before. A batch is a list (or tuple) of arrays in the order of
 :attr:`theanets.Network.variables`; for a model with one variable a lone
 array also serves.
 
@@ -58,12 +65,14 @@ import collections.abc
 import numpy as np
 import scipy.sparse
 
+from . import _lazy
 from . import util
 from . import validation
 from .backend import theano, downhill
 from .exceptions import ConfigurationError, DataError, DataExhaustedError
 
-__all__ = ['prepare_datasets', 'BatchStream', 'CheckedCallable', 'kind_of']
+__all__ = ['prepare_datasets', 'lazy_dataset', 'BatchStream', 'CheckedCallable',
+           'kind_of']
 
 
 def _is_array(data):
@@ -372,6 +381,57 @@ def _epoch_batches(opts, name):
     return value
 
 
+def _lazy_arrays(check, data, name, opts):
+    """Out-of-core arrays of ``train`` or ``valid`` (see lazy_dataset)."""
+    kwargs = opts.kwargs
+    return lazy_dataset(
+        check, data, name, batch_size=kwargs.get('batch_size', 32),
+        rng=kwargs['rng'], block_size=kwargs.get('block_size'),
+        iteration_size=_epoch_batches(opts, name))
+
+
+def lazy_dataset(check, arrays, name, batch_size=32, rng=None,
+                 block_size=None, iteration_size=None, shuffle=None):
+    """Checked mini-batches of arrays read block by block.
+
+    Dimensions, widths, dtypes and lengths are checked now from the arrays'
+    metadata, and the first batch is read and checked; values (finiteness,
+    labels) are checked batch by batch as they are read. See
+    :mod:`theanets._lazy` for the blocks and the shuffling.
+
+    Parameters
+    ----------
+    check : :class:`validation.DatasetCheck`
+        The checks of the model being trained.
+    arrays : list of arrays
+        One array per variable; memory maps, dask, h5py or zarr arrays and
+        in-memory numpy arrays.
+    name : str
+        ``'train'`` or ``'valid'``, for messages.
+    batch_size, rng, block_size, iteration_size
+        As for :class:`theanets._lazy.LazyArrays`.
+    shuffle : bool, optional
+        Shuffle the data; by default only training data (``name ==
+        'train'``) are shuffled.
+
+    Returns
+    -------
+    :class:`theanets._lazy.LazyArrays`
+    """
+    check([_lazy.Metadata(array) for array in arrays], name)
+    stream = _lazy.LazyArrays(
+        arrays, name, check, batch_size=batch_size, block_size=block_size,
+        shuffle=name == 'train' if shuffle is None else shuffle, rng=rng,
+        iteration_size=iteration_size)
+    util.log('{}: {} of {} mini-batches per epoch from out-of-core arrays '
+             '({}), in blocks of {} examples', name, stream.iteration_size,
+             -(-stream.num_examples // stream.batch_size),
+             ', '.join('{} {}'.format(_lazy.describe(a), tuple(a.shape))
+                       for a in arrays), stream.block_rows)
+    stream.peek()
+    return stream
+
+
 def _prepare(check, data, name, opts):
     """Check one ``train`` or ``valid`` argument (see prepare_datasets)."""
     kind = kind_of(data)
@@ -389,8 +449,15 @@ def _prepare(check, data, name, opts):
                             'the variables {}, got an empty {}'.format(
                                 name, [v.name for v in check.variables],
                                 'list'))
-        if opts.kwargs.get('axis', 0) != 0:
+        axis = opts.kwargs.get('axis', 0)
+        lazy = _lazy.is_out_of_core(data)
+        if axis != 0 and lazy and not all(
+                _lazy.lazy_kind(a) in (None, 'memmap') for a in data):
+            _lazy.check_axis(data, name, axis)
+        if axis != 0:
             return data  # examples along another axis: downhill cuts them
+        if lazy:
+            return _lazy_arrays(check, data, name, opts)
         return check(data, name)
     if kind == 'callable':
         source = CheckedCallable(data, name, check)
@@ -505,4 +572,8 @@ def prepare_datasets(network, train, valid, opts, full):
         if id(data) not in prepared:
             prepared[id(data)] = _prepare(check, data, name, opts)
         result.append(prepared[id(data)])
+    if valid is None and isinstance(result[0], _lazy.LazyArrays):
+        # validate on the same arrays, read in order, not on the stream
+        # of training batches
+        result[1] = _lazy_arrays(check, result[0].arrays, 'valid', opts)
     return tuple(result)

@@ -42,11 +42,14 @@ except ImportError:  # older versions have a private method instead
                        reset=True, **kwargs):
         return estimator._validate_data(X, y, reset=reset, **kwargs)
 
+from . import _data
+from . import _lazy
 from . import feedforward
 from . import history
 from . import options as _options
 from . import serialize
 from . import trainer as _trainers
+from . import validation
 from .backend import downhill
 from .exceptions import ModelFileError
 
@@ -70,6 +73,45 @@ _XFAIL_CHECKS = {
         '(and float32 rounding), so the fit is not identical to one with '
         'those rows removed or repeated',
 }
+
+
+def _validate_training_data(estimator, X, y='no_validation', reset=True,
+                            **kwargs):
+    """``_validate_data`` for ``fit`` and ``partial_fit``; an out-of-core X
+    (memory map, dask, h5py or zarr array) is not read.
+
+    Such an ``X`` is checked from its shape and dtype (2-D, numeric, with
+    the fitted number of features) and returned as it is: training reads
+    it block by block and checks its values batch by batch (a
+    :class:`theanets.exceptions.DataError`, a ``ValueError``, names the
+    batch). ``y`` is read into memory and validated as usual.
+    """
+    if not _lazy.is_out_of_core(X):
+        return _validate_data(estimator, X, y, reset=reset, **kwargs)
+    shape, dtype = tuple(X.shape), np.dtype(X.dtype)
+    if len(shape) != 2 or dtype.kind not in 'iubf' or 0 in shape:
+        raise ValueError(
+            'X: expected a 2-D numeric array with at least one example and '
+            'one feature, got a {} of shape {} with dtype {}'.format(
+                _lazy.describe(X), shape, dtype))
+    if reset:
+        estimator.n_features_in_ = shape[1]
+        estimator.__dict__.pop('feature_names_in_', None)
+    elif shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            'X has {} features, but {} is expecting {} features as '
+            'input.'.format(shape[1], type(estimator).__name__,
+                            estimator.n_features_in_))
+    if isinstance(y, str) and y == 'no_validation':
+        return X
+    y = _validate_data(estimator, 'no_validation', np.asarray(y),
+                       **{key: kwargs[key] for key in kwargs
+                          if key in ('multi_output', 'y_numeric')})
+    if len(y) != shape[0]:
+        raise ValueError(
+            'Found input variables with inconsistent numbers of samples: '
+            '[{}, {}]'.format(shape[0], len(y)))
+    return X, y
 
 
 def _quiet(verbose):
@@ -262,6 +304,11 @@ class _TheanetsEstimator(BaseEstimator):
         train, valid = arrays, None
         count = len(arrays[0])
         num_valid = int(round(self.validation_fraction * count))
+        if num_valid > 0 and _lazy.is_out_of_core(arrays):
+            raise ValueError(
+                'validation_fraction: cannot hold out a random part of an '
+                'out-of-core X ({}) without reading it; set '
+                'validation_fraction=0'.format(_lazy.describe(arrays[0])))
         if num_valid > 0 and count - num_valid > 0:
             order = rng.permutation(count)
             train = [a[order[num_valid:]] for a in arrays]
@@ -321,14 +368,22 @@ class _TheanetsEstimator(BaseEstimator):
             weights = np.ones(len(arrays[0]), dtype=np.float32)
         arrays = arrays + [self._weight_array(weights, arrays)]
         shuffle = self._partial_rng
-        order = shuffle.permutation(len(arrays[0]))
+        iteration_size = kwargs.get(
+            'iteration_size', kwargs.get('train_batches'))
         with _quiet(self.verbose):
-            batches = downhill.Dataset(
-                [a[order] for a in arrays], name='train',
-                batch_size=self.batch_size,
-                iteration_size=kwargs.get(
-                    'iteration_size', kwargs.get('train_batches')),
-                rng=shuffle)
+            if _lazy.is_out_of_core(arrays):
+                # read block by block, shuffled across blocks
+                batches = _data.lazy_dataset(
+                    validation.DatasetCheck(network, full=True), arrays,
+                    'train', batch_size=self.batch_size, rng=shuffle,
+                    block_size=kwargs.get('block_size'),
+                    iteration_size=iteration_size)
+            else:
+                order = shuffle.permutation(len(arrays[0]))
+                batches = downhill.Dataset(
+                    [a[order] for a in arrays], name='train',
+                    batch_size=self.batch_size,
+                    iteration_size=iteration_size, rng=shuffle)
             monitors = trainer.step_epochs(batches, **kwargs)
         self.history_.append((dict(monitors), {}))
         self.n_iter_ = len(self.history_)
@@ -573,7 +628,7 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
             number of features or other classes.
         """
         warm = self.warm_start and hasattr(self, 'network_')
-        X, y = _validate_data(self, X, y, reset=not warm, dtype=np.float32)
+        X, y = _validate_training_data(self, X, y, reset=not warm, dtype=np.float32)
         check_classification_targets(y)
         classes = np.unique(y)
         if warm and not (len(classes) == len(self.classes_) and
@@ -656,7 +711,7 @@ class TheanetsClassifier(ClassifierMixin, _TheanetsEstimator):
             raise ValueError(
                 '`classes={!r}` is not the same as on last call to '
                 'partial_fit, was: {!r}'.format(classes, self.classes_))
-        X, y = _validate_data(self, X, y, reset=first, dtype=np.float32)
+        X, y = _validate_training_data(self, X, y, reset=first, dtype=np.float32)
         check_classification_targets(y)
         known = classes if first else self.classes_
         if not _labels_in(np.unique(y), known):
@@ -879,7 +934,7 @@ random_state, verbose, warm_start
     def _regression_data(self, X, y, sample_weight, reset):
         """Checked inputs, 2-D float32 targets, weights (or None) and the
         number of dimensions of ``y``."""
-        X, y = _validate_data(self, X, y, reset=reset, dtype=np.float32,
+        X, y = _validate_training_data(self, X, y, reset=reset, dtype=np.float32,
                               multi_output=True, y_numeric=True)
         targets = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         weights = None
@@ -1024,7 +1079,7 @@ random_state, verbose, warm_start
 
     def _autoencoder_data(self, X, sample_weight, reset):
         """Checked float32 inputs and weights (or None)."""
-        X = _validate_data(self, X, reset=reset, dtype=np.float32)
+        X = _validate_training_data(self, X, reset=reset, dtype=np.float32)
         weights = None
         if sample_weight is not None:
             weights = _check_sample_weight(sample_weight, X, dtype=np.float32)

@@ -37,9 +37,11 @@ __all__ = ['TrainingOptions', 'algo_is_downhill', 'check_training_keywords',
            'MONITOR_KEYWORDS', 'DEPRECATED_KEYWORDS', 'KEYWORD_HINTS']
 
 #: Keywords of the datasets :meth:`TrainingOptions.dataset` builds (``rng``
-#: also seeds the noise and dropout regularizers and the sample trainer).
-DATASET_KEYWORDS = ('axis', 'batch_size', 'iteration_size', 'rng',
-                    'train_batches', 'valid_batches')
+#: also seeds the noise and dropout regularizers and the sample trainer;
+#: ``block_size`` is the number of examples read at a time from
+#: out-of-core arrays, see :mod:`theanets._lazy`).
+DATASET_KEYWORDS = ('axis', 'batch_size', 'block_size', 'iteration_size',
+                    'rng', 'train_batches', 'valid_batches')
 
 #: Keywords of the monitors: the extra monitor expressions of
 #: :meth:`theanets.Network.monitors`, and the gradient monitors that
@@ -345,8 +347,8 @@ def known_training_keywords():
     >>> list(groups)
     ['datasets', 'optimizer', 'monitors', 'regularizers', 'deprecated']
     >>> groups['datasets']  # doctest: +NORMALIZE_WHITESPACE
-    ('axis', 'batch_size', 'iteration_size', 'rng', 'train_batches',
-     'valid_batches')
+    ('axis', 'batch_size', 'block_size', 'iteration_size', 'rng',
+     'train_batches', 'valid_batches')
     """
     groups = collections.OrderedDict((
         ('datasets', DATASET_KEYWORDS),
@@ -461,8 +463,8 @@ def _fail(key, expected, value):
 
 
 #: Training keywords that must be positive integers (None allowed).
-_POSITIVE_INT_KEYWORDS = ('batch_size', 'iteration_size', 'train_batches',
-                          'valid_batches', 'validate_every')
+_POSITIVE_INT_KEYWORDS = ('batch_size', 'block_size', 'iteration_size',
+                          'train_batches', 'valid_batches', 'validate_every')
 
 #: Training keywords that must be non-negative integers (None allowed).
 _NON_NEGATIVE_INT_KEYWORDS = ('patience', 'max_updates')
@@ -599,9 +601,9 @@ def check_training_keywords(kwargs, save_every=0, algo='rmsprop'):
     theanets.exceptions.ConfigurationError
         Naming the keyword, the expected values and the given one, for:
 
-        * ``batch_size``, ``iteration_size``, ``train_batches``,
-          ``valid_batches``, ``validate_every`` that are not positive
-          integers, and ``patience`` or ``max_updates`` that are not
+        * ``batch_size``, ``block_size``, ``iteration_size``,
+          ``train_batches``, ``valid_batches``, ``validate_every`` that are
+          not positive integers, and ``patience`` or ``max_updates`` that are not
           non-negative integers;
         * ``learning_rate``, ``momentum``, ``min_improvement``,
           ``max_gradient_norm``, ``max_gradient_elem``,
