@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from theanets import estimators
+from theanets import _estimator_base
 from theanets.estimators import (
     TheanetsAutoencoder, TheanetsClassifier, TheanetsRegressor)
 
@@ -42,7 +42,8 @@ def _blobs(n=60, seed=0):
 
 try:  # scikit-learn >= 1.6 takes the known failures here, not from tags
     _CHECKS = parametrize_with_checks(
-        CHECKED, expected_failed_checks=lambda est: estimators._XFAIL_CHECKS)
+        CHECKED,
+        expected_failed_checks=lambda est: _estimator_base._XFAIL_CHECKS)
 except TypeError:
     _CHECKS = parametrize_with_checks(CHECKED)
 
