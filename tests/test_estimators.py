@@ -84,6 +84,7 @@ def test_import_error_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, '__import__', fake_import)
     monkeypatch.delitem(sys.modules, 'theanets.estimators')
+    monkeypatch.delitem(sys.modules, 'theanets._estimator_base')
     with pytest.raises(ImportError, match=r"theanets\[sklearn\]"):
         importlib.import_module('theanets.estimators')
 

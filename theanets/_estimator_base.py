@@ -12,10 +12,18 @@ import io
 
 import numpy as np
 
+# Every scikit-learn name theanets.estimators uses is imported here, in
+# one place that says how to install it when it is missing.
 try:
-    from sklearn.base import BaseEstimator
+    from sklearn.base import (  # noqa: F401 (used by theanets.estimators)
+        BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
+        RegressorMixin, TransformerMixin)
     from sklearn.utils import check_random_state
-    from sklearn.utils.validation import check_is_fitted
+    from sklearn.utils.class_weight import compute_sample_weight  # noqa: F401
+    from sklearn.utils.multiclass import (  # noqa: F401
+        check_classification_targets)
+    from sklearn.utils.validation import (  # noqa: F401
+        _check_sample_weight, check_is_fitted)
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
         'theanets.estimators needs scikit-learn, which is not installed; '

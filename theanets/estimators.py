@@ -21,14 +21,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-# First: it raises a clear ImportError when scikit-learn is missing.
-from ._estimator_base import (_TheanetsEstimator, _quiet, _validate_data,
-                              _validate_training_data)
-from sklearn.base import (ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
-                          RegressorMixin, TransformerMixin)
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+# scikit-learn's names come through the base module, which raises a clear
+# ImportError when scikit-learn is missing.
+from ._estimator_base import (
+    ClassifierMixin, ClassNamePrefixFeaturesOutMixin, RegressorMixin,
+    TransformerMixin, _check_sample_weight, _TheanetsEstimator, _quiet,
+    _validate_data, _validate_training_data, check_classification_targets,
+    check_is_fitted, compute_sample_weight)
 
 from . import feedforward
 
