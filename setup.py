@@ -150,8 +150,10 @@ setuptools.setup(
         'dask': DASK,
         'docs': ['sphinx>=7', SKLEARN],
         # pandas lets scikit-learn's estimator checks test DataFrame input.
+        # wheel: the packaging test builds a wheel without build isolation,
+        # which setuptools < 70.1 cannot do without it.
         'test': ['pytest>=7', 'hypothesis', TQDM, SKLEARN, 'pandas<2.3',
-                 'sphinx>=7'] + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME,
+                 'sphinx>=7', 'wheel'] + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME,
         # Peers for the side-by-side benchmarks; never part of the core install.
         'bench': ['torch==2.13.0', SKLEARN],
     },
