@@ -284,6 +284,21 @@ class _MonitorWatch(object):
                     self.side, self.name, sorted(values)))
         return float(values[self.name])
 
+    def start(self, state):
+        """Forget earlier runs; a validation monitor starts from the
+        validation before training."""
+        self.reset()
+        if self.side == 'valid':
+            self.improved(self.measured(state))
+
+    def stalled(self, state, patience):
+        """Judge this epoch's value (if there is a new one); True once
+        ``patience`` judged values in a row failed to improve."""
+        value = self.measured(state)
+        if value is None or self.improved(value):
+            return False
+        return self.waited >= patience
+
     def improved(self, value):
         """Record ``value``; True if it beats the best by ``min_delta``."""
         if self.best is None:
@@ -338,16 +353,11 @@ class EarlyStopping(Callback):
         self.stopped_epoch = None
 
     def on_train_begin(self, state):
-        self._watch.reset()
+        self._watch.start(state)
         self.stopped_epoch = None
-        if self._watch.side == 'valid':
-            self._watch.improved(self._watch.measured(state))
 
     def on_epoch_end(self, state):
-        value = self._watch.measured(state)
-        if value is None or self._watch.improved(value):
-            return False
-        if self._watch.waited >= self.patience:
+        if self._watch.stalled(state, self.patience):
             self.stopped_epoch = state.epoch
             state.stop_reason = 'EarlyStopping on {}'.format(
                 self._watch.monitor)
@@ -535,15 +545,10 @@ class ReduceLROnPlateau(LearningRateSchedule):
 
     def on_train_begin(self, state):
         super().on_train_begin(state)
-        self._watch.reset()
-        if self._watch.side == 'valid':
-            self._watch.improved(self._watch.measured(state))
+        self._watch.start(state)
 
     def on_epoch_end(self, state):
-        value = self._watch.measured(state)
-        if value is None or self._watch.improved(value):
-            return False
-        if self._watch.waited >= self.patience:
+        if self._watch.stalled(state, self.patience):
             lowered = max(state.learning_rate * self.factor, self.min_rate)
             if lowered < state.learning_rate:
                 _logging.debug('epoch {}: {} stalled; learning rate {:.4g} '

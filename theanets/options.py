@@ -223,6 +223,24 @@ def format_save_progress(pattern, iteration, now):
     return pattern.format(seconds, epoch=iteration, time=seconds)
 
 
+def _check_save_target(name, target, format_name, fields):
+    """Raise ConfigurationError unless ``target`` is a usable file name
+    (``format_name`` must fill its fields) or a writable file object."""
+    if isinstance(target, str):
+        try:
+            format_name(target)
+        except (IndexError, KeyError, ValueError) as e:
+            raise ConfigurationError(
+                '{}: expected a file name, optionally with {}, got {!r} '
+                '({}: {})'.format(name, fields, target, type(e).__name__,
+                                  e)) from None
+        return
+    if not hasattr(target, 'write'):
+        raise ConfigurationError(
+            '{}: expected a file name or a binary file object, got '
+            '{!r}'.format(name, target))
+
+
 def check_save_progress(save_progress):
     """Raise ConfigurationError if a ``save_progress`` pattern is unusable.
 
@@ -230,22 +248,12 @@ def check_save_progress(save_progress):
     format specs); anything else in braces fails, and is reported before
     training starts rather than at the first save.
     """
-    if save_progress is None:
-        return
-    if isinstance(save_progress, str):
-        try:
-            format_save_progress(save_progress, 0, 0)
-        except (IndexError, KeyError, ValueError) as e:
-            raise ConfigurationError(
-                'save_progress: expected a file name, optionally with the '
-                'fields "{{epoch}}" (iteration number) and "{{time}}" or '
-                '"{{}}" (Unix time of the save), got {!r} ({}: {})'.format(
-                    save_progress, type(e).__name__, e)) from None
-        return
-    if not hasattr(save_progress, 'write'):
-        raise ConfigurationError(
-            'save_progress: expected a file name or a binary file object, '
-            'got {!r}'.format(save_progress))
+    if save_progress is not None:
+        _check_save_target(
+            'save_progress', save_progress,
+            lambda pattern: format_save_progress(pattern, 0, 0),
+            'the fields "{epoch}" (iteration number) and "{time}" or "{}" '
+            '(Unix time of the save)')
 
 
 def check_save_best(save_best):
@@ -255,19 +263,9 @@ def check_save_best(save_best):
     a file object must be writable (it is rewritten from the start at
     every save).
     """
-    if isinstance(save_best, str):
-        try:
-            save_best.format(epoch=0)
-        except (IndexError, KeyError, ValueError) as e:
-            raise ConfigurationError(
-                'save_best: expected a file name, optionally with the field '
-                '"{{epoch}}", got {!r} ({}: {})'.format(
-                    save_best, type(e).__name__, e)) from None
-        return
-    if not hasattr(save_best, 'write'):
-        raise ConfigurationError(
-            'save_best: expected a file name or a binary file object, '
-            'got {!r}'.format(save_best))
+    _check_save_target('save_best', save_best,
+                       lambda pattern: pattern.format(epoch=0),
+                       'the field "{epoch}"')
 
 
 def _is_int(x):
