@@ -70,6 +70,17 @@ Asking for one of these names runs :func:`setup` first.
 Every flag the user set (``THEANO_FLAGS`` or a ``.theanorc`` file) wins over
 the defaults chosen here. :func:`setup` is idempotent; :func:`info` tells what
 it did.
+
+Two backends
+------------
+theanets runs on Theano 1.0.5 (Python 3.11, numpy 1.23: faithful to
+theanets 0.8, every seeded number) or on PyTensor, Theano's maintained
+continuation (Python 3.12 and newer, numpy 2). :func:`name` says which one
+runs: ``THEANETS_BACKEND`` (``theano`` or ``pytensor``) chooses; without it,
+Theano where it is installed on Python 3.11, else PyTensor. On PyTensor the
+names above still say ``theano``: :mod:`theanets._pytensor_theano` makes
+``theano`` and its modules resolve to PyTensor (for theanets, downhill and
+user code alike), and is the only other module that knows PyTensor exists.
 """
 
 import hashlib
@@ -87,7 +98,7 @@ import warnings
 from . import _logging
 from . import _theano_env
 
-__all__ = ['setup', 'info', 'route_downhill_logging', 'COMPILE_LOCK']
+__all__ = ['setup', 'info', 'name', 'route_downhill_logging', 'COMPILE_LOCK']
 
 #: Held while Theano compiles a function or theanets builds a graph: Theano's
 #: optimizer and its caches of constants are shared by all threads.
@@ -141,6 +152,65 @@ _NPY_ALIASES = ('ENSUREARRAY', 'ENSURECOPY', 'ALIGNED', 'WRITEABLE',
                 'UPDATE_ALL', 'C_CONTIGUOUS', 'F_CONTIGUOUS')
 
 _state = {}
+
+#: Environment variable that chooses the backend: ``theano`` or ``pytensor``.
+BACKEND_ENV = 'THEANETS_BACKEND'
+
+#: The backends theanets runs on.
+BACKENDS = ('theano', 'pytensor')
+
+
+def name():
+    """The backend theanets runs on in this process: ``'theano'`` or
+    ``'pytensor'``.
+
+    ``THEANETS_BACKEND`` chooses when set. Otherwise Theano on Python 3.11
+    when it is installed (Theano 1.0.5 runs on no later Python), else
+    PyTensor. Raises ImportError when the chosen backend cannot run.
+
+    Examples
+    --------
+    >>> name() in BACKENDS
+    True
+    """
+    if 'name' in _state:
+        return _state['name']
+    chosen = os.environ.get(BACKEND_ENV, '').strip().lower()
+    if chosen and chosen not in BACKENDS:
+        raise ImportError('{} must be "theano" or "pytensor", got {!r}'.format(
+            BACKEND_ENV, chosen))
+    if not chosen:
+        theano_here = (sys.version_info < (3, 12) and
+                       _module_available('theano') and
+                       not _is_shim(sys.modules.get('theano')))
+        chosen = 'theano' if theano_here else 'pytensor'
+    if chosen == 'theano' and sys.version_info >= (3, 12):
+        raise ImportError(
+            'the Theano backend needs Python 3.11 (Theano 1.0.5 does not run '
+            'on Python {}.{}); unset {} to use PyTensor'.format(
+                sys.version_info[0], sys.version_info[1], BACKEND_ENV))
+    if chosen == 'pytensor' and not _module_available('pytensor'):
+        raise ImportError(
+            'the PyTensor backend needs PyTensor: pip install pytensor (or '
+            'install theanets with its [pytensor] extra)')
+    _state['name'] = chosen
+    return chosen
+
+
+def _module_available(module):
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _is_shim(module):
+    """Whether ``module`` is theanets' ``theano`` facade or install shim."""
+    return module is not None and (
+        getattr(module, '_theanets_shim', False) or
+        type(module).__name__ == '_Facade')
 
 
 #: Logged once per process when Theano has no C++ compiler. The slowdown is
@@ -390,6 +460,8 @@ def setup():
     """
     if 'theano' in _state:
         return _state['theano']
+    if name() == 'pytensor':
+        return _setup_pytensor()
     _check_numpy()
     if 'theano' not in sys.modules:
         _forget_failed_theano_import()
@@ -428,6 +500,36 @@ def setup():
     route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=dict(chosen))
     return theano
+
+
+def _setup_pytensor():
+    """Make ``theano`` resolve to PyTensor (see :mod:`._pytensor_theano`)."""
+    from . import _pytensor_theano
+    with COMPILE_LOCK:
+        if 'theano' in _state:
+            return _state['theano']
+        theano = _pytensor_theano.install()
+        prepared = _pytensor_theano.state()
+        blas = prepared.get('blas')
+        if not theano.config.cxx:
+            _logger.warning(NO_COMPILER_WARNING.replace(
+                "Theano\'s cxx flag", "PyTensor's cxx flag").replace(
+                'Theano runs', 'PyTensor runs'))
+        elif not theano.config.blas__ldflags:
+            _logger.warning(
+                'no BLAS library linked; PyTensor uses its slower NumPy '
+                'C-API GEMM. Install scipy-openblas32 (pip install '
+                'scipy-openblas32) or a system OpenBLAS')
+        else:
+            _logging.debug('PyTensor BLAS: {}', blas)
+        _serialize_compiles(theano)
+        _theano_env.patch_collections()
+        import downhill
+        _pytensor_theano.patch_downhill(downhill)
+        route_downhill_logging()
+        _state.update(theano=theano, blas=blas,
+                      flags=dict(prepared.get('flags', {})), scan=None)
+        return theano
 
 
 def _forget_failed_theano_import():
@@ -480,23 +582,45 @@ def _serialize_compiles(theano):
 
 
 def info():
-    """Describe the Theano configuration theanets is running with.
+    """Describe the backend theanets is running with.
 
     Returns
     -------
     dict
-        ``blas`` (description of the linked BLAS, or None), ``ldflags``,
-        ``floatX``, ``flags_set`` (the flags theanets chose) and ``scan``
-        (``'python'`` or ``'c'``; asking builds the C scan extension if
-        Theano has not needed it yet).
+        ``backend`` (``'theano'`` or ``'pytensor'``), ``version`` (of that
+        backend), ``blas`` (description of the linked BLAS, or None),
+        ``ldflags``, ``floatX``, ``linker``, ``flags_set`` (the flags
+        theanets chose) and ``scan`` (``'python'`` or ``'c'``; asking builds
+        Theano's C scan extension if Theano has not needed it yet).
+
+    Examples
+    --------
+    >>> sorted(info())[:3]
+    ['backend', 'blas', 'flags_set']
     """
     theano = setup()
     if _state.get('scan') is not None:
         _state['scan'].resolve()  # build the C scan now, to report on it
+    if name() == 'pytensor':
+        import pytensor
+        from pytensor.scan import scan_perform_ext  # noqa: F401 (C loop)
+        return {
+            'backend': 'pytensor',
+            'version': pytensor.__version__,
+            'blas': _state['blas'],
+            'ldflags': pytensor.config.blas__ldflags,
+            'floatX': pytensor.config.floatX,
+            'linker': pytensor.config.linker,
+            'flags_set': dict(_state['flags']),
+            'scan': 'c',
+        }
     return {
+        'backend': 'theano',
+        'version': theano.__version__,
         'blas': _state['blas'],
         'ldflags': theano.config.blas.ldflags,
         'floatX': theano.config.floatX,
+        'linker': theano.config.linker,
         'flags_set': dict(_state['flags']),
         'scan': 'python' if sys.modules.get(_SCAN_EXTENSION, 0) is None else 'c',
     }
