@@ -21,6 +21,9 @@ import theanets  # noqa: E402
 collect_ignore = []
 if importlib.util.find_spec('distributed') is None:
     collect_ignore.append('theanets/_dask.py')
+if importlib.util.find_spec('pytensor') is None:
+    # the PyTensor backend's convolution and pooling import PyTensor itself
+    collect_ignore.append('theanets/_pytensor_nnet.py')
 
 
 @pytest.fixture(autouse=True)
