@@ -481,6 +481,11 @@ def test_max_pool_gradient_goes_to_every_tied_maximum():
     data = np.array([[1.0, 1.0, 0.0, 3.0],
                      [1.0, 0.0, 2.0, 1.0]])
     np.testing.assert_array_equal(grad(data), [[1, 1, 0, 1], [1, 0, 0, 0]])
+    overlapping = nnet.pool_2d(x, ws=(2, 2), stride=(1, 1), ignore_border=True)
+    grad = compile_function([x], pytensor.grad(overlapping.sum(), x))
+    # every element of a constant image is the maximum of each of its windows
+    np.testing.assert_array_equal(grad(np.ones((3, 4))),
+                                  [[1, 2, 2, 1], [2, 4, 4, 2], [1, 2, 2, 1]])
 
 
 # -- finite-difference gradients (float64) ---------------------------------
