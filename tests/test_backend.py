@@ -31,7 +31,7 @@ from theanets.backend import theano
 
 from tests.helpers import ROOT, install_import_hook, run_fresh
 
-INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
+INFO_KEYS = {'backend', 'version', 'linker', 'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
 
 INFO_SCRIPT = '''
 import json, logging, os, sys

@@ -23,7 +23,9 @@ PyTensor:
   names (``config.blas.ldflags`` is PyTensor's ``blas__ldflags``).
 
 Before PyTensor's first import its flags are chosen like Theano's
-(:func:`choose_flags`): ``floatX=float32``, the C virtual machine linker
+(:func:`choose_flags`): ``floatX`` and ``cxx`` from ``THEANO_FLAGS`` or
+``.theanorc`` when the user set them there (scripts written for 0.8 do),
+else ``floatX=float32``; the C virtual machine linker
 (PyTensor's default, Numba, fails on some of theanets' graphs and compiles
 far more slowly) and the OpenBLAS of the ``scipy-openblas32`` wheel, which
 pip installs of PyTensor otherwise lack. Flags the user set in
@@ -57,6 +59,12 @@ _state = {}
 _FLAG_NAMES = {'floatx': 'floatX', 'linker': 'linker',
                'blas.ldflags': 'blas__ldflags',
                'gcc.cxxflags': 'gcc__cxxflags'}
+
+
+#: Theano flags (``THEANO_FLAGS``, ``.theanorc``) that mean the same to
+#: PyTensor: scripts written for theanets 0.8 set them, and PyTensor reads
+#: only its own variables. Its own settings of them win.
+_SHARED_FLAGS = {'floatx': 'floatX', 'cxx': 'cxx'}
 
 
 def user_flags(pytensor_flags=None):
@@ -105,10 +113,17 @@ def choose_flags(user):
     PyTensor flag names to values.
     """
     chosen = {}
-    if 'floatx' not in user:
+    theano_user = _theano_env.user_flags()
+    for flag in _SHARED_FLAGS:
+        if flag not in user and flag in theano_user:
+            chosen[_SHARED_FLAGS[flag]] = theano_user[flag]
+    if 'floatx' not in user and 'floatX' not in chosen:
         chosen['floatX'] = 'float32'
+    compiler = _theano_env.compiler_expected(
+        dict(user, **({'cxx': chosen['cxx']} if 'cxx' in chosen else {})))
     if 'linker' not in user and 'mode' not in user:
-        chosen['linker'] = 'cvm'
+        # Without a compiler, the Python virtual machine (cvm needs C).
+        chosen['linker'] = 'cvm' if compiler else 'vm'
     if 'blas.ldflags' in user:
         return 'chosen by the user', chosen
     blas, flags = _theano_env.find_blas()
@@ -142,13 +157,24 @@ def _import_pytensor():
         return sys.modules['pytensor']
     blas, flags = choose_flags(user_flags())
     _state.update(blas=blas, flags=flags)
-    with _flags_in_environment(flags), warnings.catch_warnings():
-        # Its advice to install from conda, when no BLAS is found: theanets
-        # says what to install instead.
-        warnings.filterwarnings('ignore', 'PyTensor could not link to a BLAS')
-        import pytensor
-        import pytensor.tensor
+    config_logger = logging.getLogger('pytensor.configparser')
+    config_logger.addFilter(_drop_config_notices)
+    try:
+        with _flags_in_environment(flags), warnings.catch_warnings():
+            # Its advice to install from conda, when no BLAS is found:
+            # theanets says what to install instead.
+            warnings.filterwarnings('ignore',
+                                    'PyTensor could not link to a BLAS')
+            import pytensor
+            import pytensor.tensor
+    finally:
+        config_logger.removeFilter(_drop_config_notices)
     return pytensor
+
+
+def _drop_config_notices(record):
+    """Filter out PyTensor's INFO notices about each flag it registers."""
+    return not record.getMessage().startswith('Suppressed KeyError')
 
 
 def state():
@@ -167,6 +193,8 @@ class _Facade(types.ModuleType):
         self.__dict__['_target'] = target
         self.__package__ = name
         self.__path__ = []  # a package, so that submodules import
+        if getattr(target, '__file__', None):
+            self.__file__ = target.__file__
 
     def __getattr__(self, name):
         target = self.__dict__.get('_target')
@@ -271,13 +299,15 @@ class MRG_RandomStreams(object):
     """
 
     def __init__(self, seed=12345):
-        self._seed = seed
+        if isinstance(seed, int) and seed == 0:
+            raise ValueError('MRG_RandomStreams: the seed must not be 0 '
+                             '(Theano refuses it too)')
+        self.default_instance_seed = seed
         self._sequence = np.random.SeedSequence(seed)
         self._generators = []
 
     def seed(self, seed):
         """Reseed every generator made so far, and those made later."""
-        self._seed = seed
         self._sequence = np.random.SeedSequence(seed)
         for generator in self._generators:
             generator.set_value(np.random.default_rng(self._spawn()))
@@ -314,6 +344,13 @@ class MRG_RandomStreams(object):
                  nstreams=None, **kwargs):
         """Binomial draws (``n`` trials of probability ``p``)."""
         return self._draw('binomial', size, dtype, n, p)
+
+
+def _clone(output, replace=None, strict=True, share_inputs=True):
+    """Theano's ``clone``: a copy of ``output`` with ``replace`` applied."""
+    from pytensor.graph.replace import clone_replace
+    return clone_replace(output, replace=replace, rebuild_strict=strict,
+                         copy_inputs_over=share_inputs)
 
 
 def _rop(f, wrt, eval_points, **kwargs):
@@ -444,8 +481,18 @@ def _build_modules(pytensor):
     rng_mrg = facade('theano.sandbox.rng_mrg', None,
                      MRG_RandomStreams=MRG_RandomStreams)
     sandbox = facade('theano.sandbox', None, rng_mrg=rng_mrg)
+    import pytensor.graph.traversal
+    import pytensor.scan.utils
+    scan_package = sys.modules['pytensor.scan']  # pytensor.scan: the function
+    gof_graph = facade(
+        'theano.gof.graph', pytensor.graph.basic,
+        inputs=pytensor.graph.traversal.graph_inputs,
+        ancestors=pytensor.graph.traversal.ancestors,
+        io_toposort=pytensor.graph.traversal.io_toposort)
+    scan_module = facade('theano.scan_module', scan_package,
+                         until=scan_package.utils.until)
     gof = facade(
-        'theano.gof', pytensor.graph,
+        'theano.gof', pytensor.graph, graph=gof_graph,
         Op=pytensor.link.c.op.COp, COp=pytensor.link.c.op.COp,
         Apply=pytensor.graph.Apply, Variable=pytensor.graph.Variable,
         Constant=pytensor.graph.Constant, Type=pytensor.graph.Type,
@@ -466,7 +513,8 @@ def _build_modules(pytensor):
         gradient=pytensor.gradient, scalar=pytensor.scalar,
         Op=pytensor.link.c.op.COp, Apply=pytensor.graph.Apply,
         Variable=pytensor.graph.Variable, Constant=pytensor.graph.Constant,
-        change_flags=pytensor.config.change_flags)
+        change_flags=pytensor.config.change_flags, clone=_clone,
+        scan_module=scan_module)
     theano.__path__ = []
     return modules
 
@@ -477,6 +525,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path=None, target=None):
         if not name.startswith('theano.') or name in sys.modules:
             return None
+        parent, _, child = name.rpartition('.')
+        known = getattr(sys.modules.get(parent), '__dict__', {}).get(child)
+        if isinstance(known, types.ModuleType):
+            return importlib.util.spec_from_loader(name, self)
         real = 'pytensor.' + name[len('theano.'):]
         try:
             found = importlib.util.find_spec(real)
@@ -487,6 +539,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(name, self)
 
     def create_module(self, spec):
+        parent, _, child = spec.name.rpartition('.')
+        known = getattr(sys.modules.get(parent), '__dict__', {}).get(child)
+        if isinstance(known, types.ModuleType):
+            return known
         return importlib.import_module(
             'pytensor.' + spec.name[len('theano.'):])
 
