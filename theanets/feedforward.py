@@ -318,5 +318,5 @@ class Classifier(graph.Network):
         """
         eq = _labels_equal(y, self.predict(x, **kwargs))
         if w is not None:
-            return (w * eq).sum() / w.sum()
-        return eq.mean()
+            return float((w * eq).sum() / w.sum())
+        return float(eq.mean())
