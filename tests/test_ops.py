@@ -191,6 +191,43 @@ def test_c_code_matches_numpy_perform():
                                    err_msg=label)
 
 
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_default_mode_runs_the_c_code_not_perform(monkeypatch, dtype):
+    # A backend that cannot compile an Op's C code quietly runs its
+    # ``perform`` instead; with every ``perform`` refusing, the values can
+    # only come from the C kernels.
+    def refuse(self, node, inputs, output_storage):
+        raise AssertionError('{} ran perform'.format(type(self).__name__))
+    for op_class in (ops.LSTMForward, ops.LSTMGrad, ops.GRUForward,
+                     ops.GRUGrad):
+        monkeypatch.setattr(op_class, 'perform', refuse)
+    args = _symbols(dtype)
+    h, c = ops.lstm(*args)
+    lstm_outputs = [h, c] + TT.grad((h ** 2).sum() + c.sum(), args)
+    gru_args = _gru_symbols(dtype)
+    gru_outputs = list(ops.gru(*gru_args))
+    gru_outputs += TT.grad(sum((x ** 2).sum() for x in gru_outputs),
+                           gru_args)
+    lstm_fn = theano.function(args, lstm_outputs)
+    gru_fn = theano.function(gru_args, gru_outputs)
+    for fn, names in ((lstm_fn, {'LSTMForward', 'LSTMGrad'}),
+                      (gru_fn, {'GRUForward', 'GRUGrad'})):
+        compiled = {type(node.op).__name__
+                    for node in fn.maker.fgraph.toposort()}
+        assert names <= compiled
+
+    values = _values(dtype, seed=3)
+    fused = lstm_fn(*values)
+    expected_h, expected_c = reference(*values)
+    rtol = 1e-5 if dtype == 'float32' else 1e-12
+    np.testing.assert_allclose(fused[0], expected_h, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(fused[1], expected_c, rtol=rtol, atol=rtol)
+    gru_values = _gru_values(dtype, seed=3)
+    expected = gru_reference(*gru_values)
+    for label, x, y in zip(GRU_OUTPUTS, gru_fn(*gru_values), expected):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol, err_msg=label)
+
+
 def test_verify_grad_float64():
     rng = np.random.RandomState(11)
     values = _values('float64', steps=3, batch=2, n=2, seed=4)
