@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import theanets  # noqa: F401  (configures Theano)
-from theanets import ops
+from theanets import backend, ops
 from theanets.layers import base, recurrent
 from theanets.ops import _base as ops_base, _gru as ops_gru
 from theanets.backend import theano, TT
@@ -496,7 +496,14 @@ print('ok')
 @pytest.mark.slow
 def test_without_blas(tmp_path):
     env = dict(os.environ)
-    env['THEANO_FLAGS'] = 'blas.ldflags=,base_compiledir={}'.format(tmp_path)
+    # each backend reads its own flags: Theano's dotted names, PyTensor's
+    # double underscores
+    if backend.name() == 'pytensor':
+        env['PYTENSOR_FLAGS'] = 'blas__ldflags=,base_compiledir={}'.format(
+            tmp_path)
+    else:
+        env['THEANO_FLAGS'] = 'blas.ldflags=,base_compiledir={}'.format(
+            tmp_path)
     proc = subprocess.run([sys.executable, '-c', NO_BLAS_SCRIPT], env=env,
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
