@@ -360,13 +360,24 @@ def _theano_op_class():
     PyTensor still calls an Op's Theano-style gradient methods, but warns
     that it will stop doing so; an Op written for Theano (theanets' fused
     recurrent Ops, or a user's) defines those, so this class forwards
-    PyTensor's names to them.
+    PyTensor's names to them. An Op without ``c_code`` runs its
+    ``perform`` without first trying the C linker.
     """
     from pytensor.gradient import DisconnectedType, disconnected_type
     from pytensor.link.c.op import COp
 
     class Op(COp):
         __doc__ = _theano_op_class.__doc__.split('\n\n')[0]
+
+        def make_thunk(self, node, storage_map, compute_map, no_recycling,
+                       impl=None):
+            # An Op with only ``perform`` (allowed by Theano's Op) would
+            # otherwise first be tried in C, with a warning that it has no
+            # C code version.
+            if type(self).c_code is COp.c_code:
+                impl = 'py'
+            return super().make_thunk(node, storage_map, compute_map,
+                                      no_recycling, impl=impl)
 
         def pullback(self, inputs, outputs, cotangents):
             cls = type(self)
@@ -384,7 +395,7 @@ def _theano_op_class():
             return [disconnected_type() if r is None else r
                     for r in self.R_op(inputs, eval_points)]
 
-    Op.__module__ = 'theano.gof'
+    Op.__module__, Op.__qualname__ = 'theano.gof', 'Op'
     return Op
 
 
