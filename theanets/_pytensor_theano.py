@@ -353,6 +353,66 @@ def _clone(output, replace=None, strict=True, share_inputs=True):
                          copy_inputs_over=share_inputs)
 
 
+def _theano_op_class():
+    """Theano's ``Op`` on PyTensor: a ``COp`` whose ``L_op``, ``grad`` and
+    ``R_op`` serve as PyTensor's ``pullback`` and ``pushforward``.
+
+    PyTensor still calls an Op's Theano-style gradient methods, but warns
+    that it will stop doing so; an Op written for Theano (theanets' fused
+    recurrent Ops, or a user's) defines those, so this class forwards
+    PyTensor's names to them. An Op without ``c_code`` runs its
+    ``perform`` without first trying the C linker.
+    """
+    from pytensor.gradient import DisconnectedType, disconnected_type
+    from pytensor.link.c.op import COp
+
+    class Op(COp):
+        __doc__ = _theano_op_class.__doc__.split('\n\n')[0]
+
+        def make_thunk(self, node, storage_map, compute_map, no_recycling,
+                       impl=None):
+            # An Op with only ``perform`` (allowed by Theano's Op) would
+            # otherwise first be tried in C, with a warning that it has no
+            # C code version.
+            if type(self).c_code is COp.c_code:
+                impl = 'py'
+            return super().make_thunk(node, storage_map, compute_map,
+                                      no_recycling, impl=impl)
+
+        def pullback(self, inputs, outputs, cotangents):
+            cls = type(self)
+            if cls.L_op is not COp.L_op:
+                return self.L_op(inputs, outputs, cotangents)
+            if cls.grad is not COp.grad:
+                return self.grad(inputs, cotangents)
+            return super().pullback(inputs, outputs, cotangents)
+
+        def pushforward(self, inputs, outputs, tangents):
+            if type(self).R_op is COp.R_op:
+                return super().pushforward(inputs, outputs, tangents)
+            eval_points = [None if isinstance(t.type, DisconnectedType)
+                           else t for t in tangents]
+            return [disconnected_type() if r is None else r
+                    for r in self.R_op(inputs, eval_points)]
+
+    Op.__module__, Op.__qualname__ = 'theano.gof', 'Op'
+    return Op
+
+
+def _scan(*args, **kwargs):
+    """Theano's ``scan``: PyTensor's, returning ``(outputs, updates)``.
+
+    That is still PyTensor's default, but each call warns that a later
+    version will return the outputs alone; Theano's callers (theanets,
+    downhill, user code) all unpack the pair, so the notice is not shown.
+    """
+    import pytensor
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', 'Scan return signature will change', DeprecationWarning)
+        return pytensor.scan(*args, **kwargs)
+
+
 def _rop(f, wrt, eval_points, **kwargs):
     """Theano's ``Rop``: PyTensor's push-forward (Jacobian times vector)."""
     from pytensor.gradient import pushforward
@@ -481,19 +541,23 @@ def _build_modules(pytensor):
     rng_mrg = facade('theano.sandbox.rng_mrg', None,
                      MRG_RandomStreams=MRG_RandomStreams)
     sandbox = facade('theano.sandbox', None, rng_mrg=rng_mrg)
-    import pytensor.graph.traversal
+    import pytensor.graph.basic
+    import pytensor.graph.traversal as traversal
     import pytensor.scan.utils
     scan_package = sys.modules['pytensor.scan']  # pytensor.scan: the function
+    theano_op = _theano_op_class()
     gof_graph = facade(
         'theano.gof.graph', pytensor.graph.basic,
-        inputs=pytensor.graph.traversal.graph_inputs,
-        ancestors=pytensor.graph.traversal.ancestors,
-        io_toposort=pytensor.graph.traversal.io_toposort)
+        ancestors=traversal.ancestors, inputs=traversal.graph_inputs,
+        io_toposort=traversal.io_toposort,
+        applys_between=traversal.applys_between,
+        variables=traversal.vars_between,
+        orphans=traversal.orphans_between)
     scan_module = facade('theano.scan_module', scan_package,
                          until=scan_package.utils.until)
     gof = facade(
         'theano.gof', pytensor.graph, graph=gof_graph,
-        Op=pytensor.link.c.op.COp, COp=pytensor.link.c.op.COp,
+        Op=theano_op, COp=pytensor.link.c.op.COp,
         Apply=pytensor.graph.Apply, Variable=pytensor.graph.Variable,
         Constant=pytensor.graph.Constant, Type=pytensor.graph.Type,
         MethodNotDefined=pytensor.graph.utils.MethodNotDefined,
@@ -511,10 +575,10 @@ def _build_modules(pytensor):
         config=config, tensor=tensor, sandbox=sandbox, gof=gof,
         sparse=sparse, compile=pytensor.compile,
         gradient=pytensor.gradient, scalar=pytensor.scalar,
-        Op=pytensor.link.c.op.COp, Apply=pytensor.graph.Apply,
+        Op=theano_op, Apply=pytensor.graph.Apply,
         Variable=pytensor.graph.Variable, Constant=pytensor.graph.Constant,
         change_flags=pytensor.config.change_flags, clone=_clone,
-        scan_module=scan_module)
+        scan=_scan, scan_module=scan_module)
     theano.__path__ = []
     return modules
 
