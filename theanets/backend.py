@@ -154,7 +154,7 @@ _NPY_ALIASES = ('ENSUREARRAY', 'ENSURECOPY', 'ALIGNED', 'WRITEABLE',
 _state = {}
 
 #: Environment variable that chooses the backend: ``theano`` or ``pytensor``.
-BACKEND_ENV = 'THEANETS_BACKEND'
+BACKEND_ENV = _theano_env.BACKEND_ENV
 
 #: The backends theanets runs on.
 BACKENDS = ('theano', 'pytensor')
@@ -189,10 +189,8 @@ def name():
             'the Theano backend needs Python 3.11 (Theano 1.0.5 does not run '
             'on Python {}.{}); unset {} to use PyTensor'.format(
                 sys.version_info[0], sys.version_info[1], BACKEND_ENV))
-    if chosen == 'pytensor' and not _module_available('pytensor'):
-        raise ImportError(
-            'the PyTensor backend needs PyTensor: pip install pytensor (or '
-            'install theanets with its [pytensor] extra)')
+    if chosen == 'pytensor' and _theano_env.pytensor_problem():
+        raise ImportError(_theano_env.pytensor_problem())
     _state['name'] = chosen
     return chosen
 
