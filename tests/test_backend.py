@@ -36,7 +36,8 @@ pytestmark = pytest.mark.skipif(
     reason='Theano backend only: these tests pin how theanets configures '
            'Theano 1.0.5 (its flags, .theanorc, C scan and import hook)')
 
-INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
+INFO_KEYS = {'backend', 'version', 'blas', 'ldflags', 'floatX', 'linker',
+             'flags_set', 'scan'}
 
 INFO_SCRIPT = '''
 import json, logging, os, sys
