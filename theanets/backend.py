@@ -86,6 +86,7 @@ user code alike), and is the only other module that knows PyTensor exists.
 import hashlib
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -196,10 +197,16 @@ def name():
 
 
 def _module_available(module):
+    """Whether the top-level ``module`` is imported or on ``sys.path``.
+
+    Asks the path finder alone: ``importlib.util.find_spec('theano')``
+    would go through the import hook, which takes any question about
+    ``theano`` for its import and prepares it.
+    """
     if module in sys.modules:
         return sys.modules[module] is not None
     try:
-        return importlib.util.find_spec(module) is not None
+        return importlib.machinery.PathFinder.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
 
