@@ -537,6 +537,18 @@ def _setup_pytensor():
         return theano
 
 
+def _pytensor_scan_loop():
+    """``'c'`` when PyTensor's scan runs its C loop, else ``'python'``."""
+    import pytensor
+    if not pytensor.config.cxx:
+        return 'python'
+    try:
+        from pytensor.scan import scan_perform_ext  # noqa: F401
+    except ImportError:
+        return 'python'
+    return 'c'
+
+
 def _forget_failed_theano_import():
     """Drop what a failed ``import theano`` left in ``sys.modules``.
 
@@ -608,7 +620,6 @@ def info():
         _state['scan'].resolve()  # build the C scan now, to report on it
     if name() == 'pytensor':
         import pytensor
-        from pytensor.scan import scan_perform_ext  # noqa: F401 (C loop)
         return {
             'backend': 'pytensor',
             'version': pytensor.__version__,
@@ -617,7 +628,7 @@ def info():
             'floatX': pytensor.config.floatX,
             'linker': pytensor.config.linker,
             'flags_set': dict(_state['flags']),
-            'scan': 'c',
+            'scan': _pytensor_scan_loop(),
         }
     return {
         'backend': 'theano',
@@ -701,7 +712,12 @@ def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(
             'module {!r} has no attribute {!r}'.format(__name__, name))
-    setup()
+    try:
+        setup()
+    except AttributeError as err:
+        # Python would report it as "cannot import name", hiding the cause.
+        raise ImportError('theanets could not set up its backend: {}: {}'.format(
+            type(err).__name__, err)) from err
     module, _, attribute = _EXPORTS[name].partition(':')
     value = importlib.import_module(module)
     return getattr(value, attribute) if attribute else value
