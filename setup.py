@@ -1,4 +1,5 @@
 import os
+import pathlib
 import re
 import runpy
 
@@ -97,22 +98,77 @@ if hasattr(editable_wheel, '_select_strategy'):
     COMMANDS['editable_wheel'] = EditableWheelWithImportHook
 
 
+#: Environment markers of the two backends (see theanets/backend.py):
+#: Theano 1.0.5 runs on no Python after 3.11, and PyTensor needs numpy 2,
+#: which Theano cannot run with.
+THEANO_PYTHON = 'python_version < "3.12"'
+PYTENSOR_PYTHON = 'python_version >= "3.12"'
+
+
+def on_theano(*requirements):
+    """The requirements, for the Pythons that get the Theano backend.
+
+    (The space before the semicolon ends a direct reference's URL.)
+    """
+    return ['{} ; {}'.format(r, THEANO_PYTHON) for r in requirements]
+
+
+def on_pytensor(*requirements):
+    """The requirements, for the Pythons that get the PyTensor backend."""
+    return ['{} ; {}'.format(r, PYTENSOR_PYTHON) for r in requirements]
+
+
+#: The stand-in "theano" distribution of backends/theano-pytensor. downhill
+#: 0.4.0 requires ``theano``, which cannot be built on Python 3.12+; this
+#: tiny package satisfies that requirement there, and its ``import theano``
+#: gives theanets' PyTensor facade. A direct reference to this source tree's
+#: own copy, so ``pip install .`` needs no extra flag (and a wheel built from
+#: here names this directory: such wheels are for this machine, not an index).
+THEANO_STAND_IN = 'theano @ ' + pathlib.Path(
+    HERE, 'backends', 'theano-pytensor').as_uri()
+
+# Both backends: downhill's optimizers, click (theanets' command line) and
+# the OpenBLAS that theanets links Theano's or PyTensor's C code against.
+COMMON = [
+    'downhill==0.4.0',
+    'click',
+    'scipy-openblas32; platform_system=="Linux"',
+]
+# Theano 1.0.5: faithful to theanets 0.8. It runs with numpy 1.23 (no
+# later numpy) and with the scipy releases built against it.
+THEANO = on_theano('numpy>=1.23,<1.24', 'scipy>=1.9,<1.12', 'Theano==1.0.5')
+# PyTensor 3 (Python 3.12+, numpy 2): the releases theanets' facade was
+# written and tested with; no upper bounds, none is known to break.
+PYTENSOR = on_pytensor('numpy>=2', 'scipy>=1.13', 'pytensor>=3.3',
+                       THEANO_STAND_IN)
+# The [pytensor] extra asks for the PyTensor that the PyTensor backend needs
+# (THEANETS_BACKEND=pytensor). On Python 3.12+ the core install has it
+# already; on Python 3.11 pip cannot install it, and says so: PyTensor 3.3
+# needs Python 3.12 and numpy 2, and no PyTensor that runs with Theano's
+# numpy 1.23 has the modules theanets' facade uses (2.27 and older have
+# another layout; 2.28 to 2.34 install beside numpy 1.23 but need 1.25 to
+# import). See theanets/_theano_env.py, PYTENSOR_MINIMUM.
+PYTENSOR_EXTRA = ['pytensor>=3.3']
+
 TQDM = 'tqdm>=4.60'
-SKLEARN = 'scikit-learn>=1.3,<1.6'
-PLOT = ['matplotlib>=3.5,<3.9', 'contourpy<1.3']
+# Extras pin, on Python 3.11, the releases that still support numpy 1.23;
+# on 3.12+ (numpy 2) any recent release.
+SKLEARN = on_theano('scikit-learn>=1.3,<1.6') + on_pytensor('scikit-learn>=1.3')
+PLOT = (on_theano('matplotlib>=3.5,<3.9', 'contourpy<1.3') +
+        on_pytensor('matplotlib>=3.8'))
+PANDAS = on_theano('pandas<2.3') + on_pytensor('pandas>=2.2')
 NOTEBOOK = ['nbclient', 'nbformat', 'ipykernel']
 # tqdm draws its progress bar as a widget in Jupyter; without ipywidgets it
 # warns "IProgress not found" and prints text bars instead.
 WIDGETS = ['ipywidgets>=8']
-# ONNX export. On Python < 3.12 (Theano, numpy 1.23) the releases that
+# ONNX export. On Python 3.11 (Theano, numpy 1.23) the releases that
 # install beside numpy 1.23; later Pythons can take newer ones.
-ONNX = ['onnx>=1.16,<1.17; python_version < "3.12"',
-        'onnx>=1.16; python_version >= "3.12"']
-ONNXRUNTIME = ['onnxruntime>=1.19,<1.20; python_version < "3.12"',
-               'onnxruntime>=1.19; python_version >= "3.12"']
+ONNX = on_theano('onnx>=1.16,<1.17') + on_pytensor('onnx>=1.16')
+ONNXRUNTIME = (on_theano('onnxruntime>=1.19,<1.20') +
+               on_pytensor('onnxruntime>=1.19'))
 # Out-of-core data and clusters: dask arrays, dask-ml's wrappers, HDF5
 # (h5py) and zarr stores. Lower bounds only; pip picks the releases that
-# install beside numpy 1.23.
+# install beside the backend's numpy.
 DASK = ['dask[array,distributed]>=2023.1', 'dask-ml>=2023.3', 'h5py>=3.8',
         'zarr>=2.13']
 
@@ -122,40 +178,34 @@ VERSION = re.search(r"__version__ = '([^']+)'",
 setuptools.setup(
     name='theanets',
     version=VERSION,
-    description='Feedforward and recurrent neural nets using Theano',
+    description='Feedforward and recurrent neural nets using Theano or PyTensor',
     long_description=read('README.md'),
     long_description_content_type='text/markdown',
     author='theanets developers',
     license='MIT',
-    keywords='neural network, deep learning, theano, machine learning',
+    keywords='neural network, deep learning, theano, pytensor, machine learning',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
     # C++ kernels of the fused recurrent Ops, compiled by Theano at run time.
     package_data={'theanets.ops': ['kernels/*.cpp']},
-    python_requires='>=3.9',
-    install_requires=[
-        'numpy>=1.23,<1.24',
-        'scipy>=1.9,<1.12',
-        'Theano==1.0.5',
-        'downhill==0.4.0',
-        'click',
-        'scipy-openblas32; platform_system=="Linux"',
-    ],
+    # Python 3.11: Theano 1.0.5; 3.12 and newer: PyTensor (see README.md).
+    python_requires='>=3.11',
+    install_requires=COMMON + THEANO + PYTENSOR,
     extras_require={
-        # Optional features; each pins what still supports numpy 1.23.
+        'pytensor': PYTENSOR_EXTRA,
         'progress': [TQDM],
         'plot': PLOT,
-        'sklearn': [SKLEARN],
+        'sklearn': SKLEARN,
         'notebook': NOTEBOOK + WIDGETS + [TQDM] + PLOT,
         'onnx': ONNX,
         'dask': DASK,
-        'docs': ['sphinx>=7', SKLEARN],
+        'docs': ['sphinx>=7'] + SKLEARN,
         # pandas lets scikit-learn's estimator checks test DataFrame input.
         # wheel: the packaging test builds a wheel without build isolation,
         # which setuptools < 70.1 cannot do without it.
-        'test': ['pytest>=7', 'hypothesis', TQDM, SKLEARN, 'pandas<2.3',
-                 'sphinx>=7', 'wheel'] + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME,
+        'test': (['pytest>=7', 'hypothesis', TQDM, 'sphinx>=7', 'wheel'] +
+                 SKLEARN + PANDAS + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME),
         # Peers for the side-by-side benchmarks; never part of the core install.
-        'bench': ['torch==2.13.0', SKLEARN],
+        'bench': ['torch==2.13.0'] + SKLEARN,
     },
     cmdclass=COMMANDS,
     entry_points={
@@ -167,6 +217,8 @@ setuptools.setup(
         'License :: OSI Approved :: MIT License',
         'Programming Language :: Python :: 3',
         'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ],
 )

@@ -186,3 +186,19 @@ def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None,
         timeout=900)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def _running_backend():
+    from theanets import backend
+    return backend.name()
+
+
+#: The backend the tests run on: ``'theano'`` or ``'pytensor'``.
+BACKEND = _running_backend()
+
+#: Marks a test that pins numbers only Theano produces (its MRG generator's
+#: draws, its optimizer's exact rounding, its own modules and flags); it
+#: runs where the Theano backend does.
+theano_only = __import__('pytest').mark.skipif(
+    BACKEND != 'theano', reason='pins values of the Theano backend; this '
+    'run uses {}'.format(BACKEND))

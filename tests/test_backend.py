@@ -12,17 +12,17 @@ this process (restoring ``sys.modules`` afterwards). The scan loop is chosen
 once per process, so its end-to-end tests (marked slow: each compiles scan
 graphs) run scripts in fresh interpreters.
 
-downhill's console output is routed to the ``theanets.downhill`` logger;
-those tests run in this process.
+Everything here is about Theano 1.0.5 (its flags, ``.theanorc``, its C
+scan, the import hook that prepares it), so the module runs on the Theano
+backend only; tests/test_packaging.py covers the PyTensor backend's start
+and hook, and tests/test_downhill_logging.py the routing of downhill's
+output, on both backends.
 """
 
 import logging
 import os
 import sys
 
-import click
-import downhill
-import downhill.dataset
 import numpy as np
 import pytest
 
@@ -31,7 +31,13 @@ from theanets.backend import theano
 
 from tests.helpers import ROOT, install_import_hook, run_fresh
 
-INFO_KEYS = {'blas', 'ldflags', 'floatX', 'flags_set', 'scan'}
+pytestmark = pytest.mark.skipif(
+    backend.name() != 'theano',
+    reason='Theano backend only: these tests pin how theanets configures '
+           'Theano 1.0.5 (its flags, .theanorc, C scan and import hook)')
+
+INFO_KEYS = {'backend', 'version', 'blas', 'ldflags', 'floatX', 'linker',
+             'flags_set', 'scan'}
 
 INFO_SCRIPT = '''
 import json, logging, os, sys
@@ -435,34 +441,6 @@ def test_failed_theano_import_is_retried(tmp_path):
     assert 'an earlier import of theano failed' in err
 
 
-@pytest.mark.slow
-def test_wheel_installs_the_hook_at_its_root(tmp_path):
-    """The wheel puts the .pth file and the hook's module beside theanets/."""
-    import shutil
-    import subprocess
-    import zipfile
-    from theanets import _import_hook
-    source = tmp_path / 'src'
-    source.mkdir()
-    for name in ('setup.py', 'setup.cfg', 'README.md', 'LICENSE'):
-        shutil.copy(os.path.join(ROOT, name), str(source / name))
-    shutil.copytree(os.path.join(ROOT, 'theanets'), str(source / 'theanets'),
-                    ignore=shutil.ignore_patterns('__pycache__'))
-    subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-         '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist'),
-         str(source)], check=True, capture_output=True, timeout=600)
-    wheel, = (tmp_path / 'dist').glob('theanets-*.whl')
-    with zipfile.ZipFile(str(wheel)) as archive:
-        names = set(archive.namelist())
-        pth = archive.read(_import_hook.PTH_NAME).decode('utf-8')
-        module = archive.read(_import_hook.MODULE_NAME + '.py').decode('utf-8')
-    assert 'theanets/_theano_env.py' in names
-    assert pth == _import_hook.pth_line()
-    with open(_import_hook.__file__, encoding='utf-8') as handle:
-        assert module == handle.read()
-
-
 def test_numpy_version_guard(tmp_path):
     result, _ = run_fresh('''
         import json, sys
@@ -601,8 +579,9 @@ def run(code, cwd, scan=None, compiledir=None):
     return run_fresh(code, cwd, flags=flags, scan=scan)
 
 
-SOURCE = os.path.join(os.path.dirname(theano.__file__), 'scan_module',
-                      'c_code', 'scan_perform.c')
+SOURCE = (os.path.join(os.path.dirname(theano.__file__), 'scan_module',
+                       'c_code', 'scan_perform.c')
+          if backend.name() == 'theano' else None)
 
 
 def test_patches_apply_to_installed_source():
@@ -896,49 +875,3 @@ def test_built_once_per_compiledir(tmp_path):
     assert 'compiling the C implementation of Theano scan' in err1
     assert 'compiling the C implementation' not in err2
     assert 'Python loop' not in err1 + err2
-
-
-# ----------------------------------------------------------------------
-# downhill's console output goes to logging
-
-def test_downhill_log_goes_to_theanets_logger(logs, capsys):
-    downhill.util.log('compiling {}'.format(click.style('SGD', fg='red')))
-    downhill.util.log_param('patience', 7)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'compiling SGD', 'setting: patience = 7']
-    assert all(r.levelno == logging.DEBUG for r in logs.records)
-
-
-def test_downhill_dataset_summary_goes_to_theanets_logger(logs, capsys, inputs,
-                                                          outputs):
-    downhill.Dataset([inputs, outputs], name='probe', batch_size=32, rng=1)
-    assert capsys.readouterr().out == ''
-    assert logs.messages('theanets.downhill') == [
-        'probe: 2 of 2 mini-batches from (64, 7); (64, 5)']
-
-
-def test_route_downhill_logging_is_idempotent_and_leaves_click_alone(logs):
-    echo = click.echo
-    backend.route_downhill_logging()
-    backend.route_downhill_logging()
-    assert click.echo is echo
-    assert downhill.base.click is click
-    proxy = downhill.dataset.click
-    assert isinstance(proxy, backend._EchoToLog)
-    assert proxy._module is click            # wrapped once, not twice
-    # (the proxy's internal reference to the module it wraps)
-    assert proxy.style is click.style
-    downhill.util.log('once')
-    assert logs.messages() == ['once']
-
-
-def test_downhill_messages_can_be_silenced(logs):
-    logger = logging.getLogger('theanets.downhill')
-    logger.setLevel(logging.WARNING)
-    try:
-        downhill.util.log('hidden')
-    finally:
-        logger.setLevel(logging.NOTSET)
-    downhill.util.log('shown')
-    assert logs.messages() == ['shown']

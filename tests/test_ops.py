@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import theanets  # noqa: F401  (configures Theano)
-from theanets import ops
+from theanets import backend, ops
 from theanets.layers import base, recurrent
 from theanets.ops import _base as ops_base, _gru as ops_gru
 from theanets.backend import theano, TT
@@ -189,6 +189,43 @@ def test_c_code_matches_numpy_perform():
     for label, x, y in zip(['h', 'c'] + list(NAMES), fast, slow):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13,
                                    err_msg=label)
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_default_mode_runs_the_c_code_not_perform(monkeypatch, dtype):
+    # A backend that cannot compile an Op's C code quietly runs its
+    # ``perform`` instead; with every ``perform`` refusing, the values can
+    # only come from the C kernels.
+    def refuse(self, node, inputs, output_storage):
+        raise AssertionError('{} ran perform'.format(type(self).__name__))
+    for op_class in (ops.LSTMForward, ops.LSTMGrad, ops.GRUForward,
+                     ops.GRUGrad):
+        monkeypatch.setattr(op_class, 'perform', refuse)
+    args = _symbols(dtype)
+    h, c = ops.lstm(*args)
+    lstm_outputs = [h, c] + TT.grad((h ** 2).sum() + c.sum(), args)
+    gru_args = _gru_symbols(dtype)
+    gru_outputs = list(ops.gru(*gru_args))
+    gru_outputs += TT.grad(sum((x ** 2).sum() for x in gru_outputs),
+                           gru_args)
+    lstm_fn = theano.function(args, lstm_outputs)
+    gru_fn = theano.function(gru_args, gru_outputs)
+    for fn, names in ((lstm_fn, {'LSTMForward', 'LSTMGrad'}),
+                      (gru_fn, {'GRUForward', 'GRUGrad'})):
+        compiled = {type(node.op).__name__
+                    for node in fn.maker.fgraph.toposort()}
+        assert names <= compiled
+
+    values = _values(dtype, seed=3)
+    fused = lstm_fn(*values)
+    expected_h, expected_c = reference(*values)
+    rtol = 1e-5 if dtype == 'float32' else 1e-12
+    np.testing.assert_allclose(fused[0], expected_h, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(fused[1], expected_c, rtol=rtol, atol=rtol)
+    gru_values = _gru_values(dtype, seed=3)
+    expected = gru_reference(*gru_values)
+    for label, x, y in zip(GRU_OUTPUTS, gru_fn(*gru_values), expected):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol, err_msg=label)
 
 
 def test_verify_grad_float64():
@@ -459,7 +496,14 @@ print('ok')
 @pytest.mark.slow
 def test_without_blas(tmp_path):
     env = dict(os.environ)
-    env['THEANO_FLAGS'] = 'blas.ldflags=,base_compiledir={}'.format(tmp_path)
+    # each backend reads its own flags: Theano's dotted names, PyTensor's
+    # double underscores
+    if backend.name() == 'pytensor':
+        env['PYTENSOR_FLAGS'] = 'blas__ldflags=,base_compiledir={}'.format(
+            tmp_path)
+    else:
+        env['THEANO_FLAGS'] = 'blas.ldflags=,base_compiledir={}'.format(
+            tmp_path)
     proc = subprocess.run([sys.executable, '-c', NO_BLAS_SCRIPT], env=env,
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -23,7 +23,9 @@ PyTensor:
   names (``config.blas.ldflags`` is PyTensor's ``blas__ldflags``).
 
 Before PyTensor's first import its flags are chosen like Theano's
-(:func:`choose_flags`): ``floatX=float32``, the C virtual machine linker
+(:func:`choose_flags`): ``floatX`` and ``cxx`` from ``THEANO_FLAGS`` or
+``.theanorc`` when the user set them there (scripts written for 0.8 do),
+else ``floatX=float32``; the C virtual machine linker
 (PyTensor's default, Numba, fails on some of theanets' graphs and compiles
 far more slowly) and the OpenBLAS of the ``scipy-openblas32`` wheel, which
 pip installs of PyTensor otherwise lack. Flags the user set in
@@ -57,6 +59,12 @@ _state = {}
 _FLAG_NAMES = {'floatx': 'floatX', 'linker': 'linker',
                'blas.ldflags': 'blas__ldflags',
                'gcc.cxxflags': 'gcc__cxxflags'}
+
+
+#: Theano flags (``THEANO_FLAGS``, ``.theanorc``) that mean the same to
+#: PyTensor: scripts written for theanets 0.8 set them, and PyTensor reads
+#: only its own variables. Its own settings of them win.
+_SHARED_FLAGS = {'floatx': 'floatX', 'cxx': 'cxx'}
 
 
 def user_flags(pytensor_flags=None):
@@ -105,10 +113,17 @@ def choose_flags(user):
     PyTensor flag names to values.
     """
     chosen = {}
-    if 'floatx' not in user:
+    theano_user = _theano_env.user_flags()
+    for flag in _SHARED_FLAGS:
+        if flag not in user and flag in theano_user:
+            chosen[_SHARED_FLAGS[flag]] = theano_user[flag]
+    if 'floatx' not in user and 'floatX' not in chosen:
         chosen['floatX'] = 'float32'
+    compiler = _theano_env.compiler_expected(
+        dict(user, **({'cxx': chosen['cxx']} if 'cxx' in chosen else {})))
     if 'linker' not in user and 'mode' not in user:
-        chosen['linker'] = 'cvm'
+        # Without a compiler, the Python virtual machine (cvm needs C).
+        chosen['linker'] = 'cvm' if compiler else 'vm'
     if 'blas.ldflags' in user:
         return 'chosen by the user', chosen
     blas, flags = _theano_env.find_blas()
@@ -142,13 +157,24 @@ def _import_pytensor():
         return sys.modules['pytensor']
     blas, flags = choose_flags(user_flags())
     _state.update(blas=blas, flags=flags)
-    with _flags_in_environment(flags), warnings.catch_warnings():
-        # Its advice to install from conda, when no BLAS is found: theanets
-        # says what to install instead.
-        warnings.filterwarnings('ignore', 'PyTensor could not link to a BLAS')
-        import pytensor
-        import pytensor.tensor
+    config_logger = logging.getLogger('pytensor.configparser')
+    config_logger.addFilter(_drop_config_notices)
+    try:
+        with _flags_in_environment(flags), warnings.catch_warnings():
+            # Its advice to install from conda, when no BLAS is found:
+            # theanets says what to install instead.
+            warnings.filterwarnings('ignore',
+                                    'PyTensor could not link to a BLAS')
+            import pytensor
+            import pytensor.tensor
+    finally:
+        config_logger.removeFilter(_drop_config_notices)
     return pytensor
+
+
+def _drop_config_notices(record):
+    """Filter out PyTensor's INFO notices about each flag it registers."""
+    return not record.getMessage().startswith('Suppressed KeyError')
 
 
 def state():
@@ -167,6 +193,8 @@ class _Facade(types.ModuleType):
         self.__dict__['_target'] = target
         self.__package__ = name
         self.__path__ = []  # a package, so that submodules import
+        if getattr(target, '__file__', None):
+            self.__file__ = target.__file__
 
     def __getattr__(self, name):
         target = self.__dict__.get('_target')
@@ -271,13 +299,15 @@ class MRG_RandomStreams(object):
     """
 
     def __init__(self, seed=12345):
-        self._seed = seed
+        if isinstance(seed, int) and seed == 0:
+            raise ValueError('MRG_RandomStreams: the seed must not be 0 '
+                             '(Theano refuses it too)')
+        self.default_instance_seed = seed
         self._sequence = np.random.SeedSequence(seed)
         self._generators = []
 
     def seed(self, seed):
         """Reseed every generator made so far, and those made later."""
-        self._seed = seed
         self._sequence = np.random.SeedSequence(seed)
         for generator in self._generators:
             generator.set_value(np.random.default_rng(self._spawn()))
@@ -314,6 +344,73 @@ class MRG_RandomStreams(object):
                  nstreams=None, **kwargs):
         """Binomial draws (``n`` trials of probability ``p``)."""
         return self._draw('binomial', size, dtype, n, p)
+
+
+def _clone(output, replace=None, strict=True, share_inputs=True):
+    """Theano's ``clone``: a copy of ``output`` with ``replace`` applied."""
+    from pytensor.graph.replace import clone_replace
+    return clone_replace(output, replace=replace, rebuild_strict=strict,
+                         copy_inputs_over=share_inputs)
+
+
+def _theano_op_class():
+    """Theano's ``Op`` on PyTensor: a ``COp`` whose ``L_op``, ``grad`` and
+    ``R_op`` serve as PyTensor's ``pullback`` and ``pushforward``.
+
+    PyTensor still calls an Op's Theano-style gradient methods, but warns
+    that it will stop doing so; an Op written for Theano (theanets' fused
+    recurrent Ops, or a user's) defines those, so this class forwards
+    PyTensor's names to them. An Op without ``c_code`` runs its
+    ``perform`` without first trying the C linker.
+    """
+    from pytensor.gradient import DisconnectedType, disconnected_type
+    from pytensor.link.c.op import COp
+
+    class Op(COp):
+        __doc__ = _theano_op_class.__doc__.split('\n\n')[0]
+
+        def make_thunk(self, node, storage_map, compute_map, no_recycling,
+                       impl=None):
+            # An Op with only ``perform`` (allowed by Theano's Op) would
+            # otherwise first be tried in C, with a warning that it has no
+            # C code version.
+            if type(self).c_code is COp.c_code:
+                impl = 'py'
+            return super().make_thunk(node, storage_map, compute_map,
+                                      no_recycling, impl=impl)
+
+        def pullback(self, inputs, outputs, cotangents):
+            cls = type(self)
+            if cls.L_op is not COp.L_op:
+                return self.L_op(inputs, outputs, cotangents)
+            if cls.grad is not COp.grad:
+                return self.grad(inputs, cotangents)
+            return super().pullback(inputs, outputs, cotangents)
+
+        def pushforward(self, inputs, outputs, tangents):
+            if type(self).R_op is COp.R_op:
+                return super().pushforward(inputs, outputs, tangents)
+            eval_points = [None if isinstance(t.type, DisconnectedType)
+                           else t for t in tangents]
+            return [disconnected_type() if r is None else r
+                    for r in self.R_op(inputs, eval_points)]
+
+    Op.__module__, Op.__qualname__ = 'theano.gof', 'Op'
+    return Op
+
+
+def _scan(*args, **kwargs):
+    """Theano's ``scan``: PyTensor's, returning ``(outputs, updates)``.
+
+    That is still PyTensor's default, but each call warns that a later
+    version will return the outputs alone; Theano's callers (theanets,
+    downhill, user code) all unpack the pair, so the notice is not shown.
+    """
+    import pytensor
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', 'Scan return signature will change', DeprecationWarning)
+        return pytensor.scan(*args, **kwargs)
 
 
 def _rop(f, wrt, eval_points, **kwargs):
@@ -444,9 +541,23 @@ def _build_modules(pytensor):
     rng_mrg = facade('theano.sandbox.rng_mrg', None,
                      MRG_RandomStreams=MRG_RandomStreams)
     sandbox = facade('theano.sandbox', None, rng_mrg=rng_mrg)
+    import pytensor.graph.basic
+    import pytensor.graph.traversal as traversal
+    import pytensor.scan.utils
+    scan_package = sys.modules['pytensor.scan']  # pytensor.scan: the function
+    theano_op = _theano_op_class()
+    gof_graph = facade(
+        'theano.gof.graph', pytensor.graph.basic,
+        ancestors=traversal.ancestors, inputs=traversal.graph_inputs,
+        io_toposort=traversal.io_toposort,
+        applys_between=traversal.applys_between,
+        variables=traversal.vars_between,
+        orphans=traversal.orphans_between)
+    scan_module = facade('theano.scan_module', scan_package,
+                         until=scan_package.utils.until)
     gof = facade(
-        'theano.gof', pytensor.graph,
-        Op=pytensor.link.c.op.COp, COp=pytensor.link.c.op.COp,
+        'theano.gof', pytensor.graph, graph=gof_graph,
+        Op=theano_op, COp=pytensor.link.c.op.COp,
         Apply=pytensor.graph.Apply, Variable=pytensor.graph.Variable,
         Constant=pytensor.graph.Constant, Type=pytensor.graph.Type,
         MethodNotDefined=pytensor.graph.utils.MethodNotDefined,
@@ -464,9 +575,10 @@ def _build_modules(pytensor):
         config=config, tensor=tensor, sandbox=sandbox, gof=gof,
         sparse=sparse, compile=pytensor.compile,
         gradient=pytensor.gradient, scalar=pytensor.scalar,
-        Op=pytensor.link.c.op.COp, Apply=pytensor.graph.Apply,
+        Op=theano_op, Apply=pytensor.graph.Apply,
         Variable=pytensor.graph.Variable, Constant=pytensor.graph.Constant,
-        change_flags=pytensor.config.change_flags)
+        change_flags=pytensor.config.change_flags, clone=_clone,
+        scan=_scan, scan_module=scan_module)
     theano.__path__ = []
     return modules
 
@@ -477,6 +589,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path=None, target=None):
         if not name.startswith('theano.') or name in sys.modules:
             return None
+        parent, _, child = name.rpartition('.')
+        known = getattr(sys.modules.get(parent), '__dict__', {}).get(child)
+        if isinstance(known, types.ModuleType):
+            return importlib.util.spec_from_loader(name, self)
         real = 'pytensor.' + name[len('theano.'):]
         try:
             found = importlib.util.find_spec(real)
@@ -487,6 +603,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(name, self)
 
     def create_module(self, spec):
+        parent, _, child = spec.name.rpartition('.')
+        known = getattr(sys.modules.get(parent), '__dict__', {}).get(child)
+        if isinstance(known, types.ModuleType):
+            return known
         return importlib.import_module(
             'pytensor.' + spec.name[len('theano.'):])
 

@@ -45,6 +45,10 @@ import warnings
 #: own defaults, and theanets warns when it is imported.
 HOOK_ENV = 'THEANETS_THEANO_HOOK'
 
+#: Environment variable that chooses the backend (see
+#: :func:`theanets.backend.name`): ``theano`` or ``pytensor``.
+BACKEND_ENV = 'THEANETS_BACKEND'
+
 #: BLAS routines that Theano's C code may call, by their Fortran names.
 BLAS_ROUTINES = (
     'gemm', 'gemv', 'ger', 'gerc', 'geru', 'dot', 'scal', 'axpy', 'copy',
@@ -334,18 +338,125 @@ class _FlagsLoader(importlib.abc.Loader):
             self.loader.exec_module(module)
 
 
+#: The oldest PyTensor release that theanets' facade supports. PyTensor 3.3
+#: needs Python 3.12+ and numpy 2, so on Python 3.11 (numpy 1.23, beside
+#: Theano) there is none: the releases that import with numpy 1.23 (2.27
+#: and older) have another module layout, and 2.28 to 2.34, which pip
+#: installs beside numpy 1.23, import ``numpy.exceptions`` (numpy 1.25+).
+PYTENSOR_MINIMUM = (3, 3)
+
+
+def pytensor_problem():
+    """Why the PyTensor backend cannot run here, or None if it can.
+
+    Judged without importing PyTensor: from its installed version, or, for
+    a PyTensor on ``sys.path`` that pip did not install, from its presence.
+    """
+    import importlib.metadata
+    wanted = 'PyTensor {}.{} or newer'.format(*PYTENSOR_MINIMUM)
+    if sys.version_info < (3, 12):
+        where = (' (it needs Python 3.12 and numpy 2; on Python {}.{} '
+                 'theanets runs on Theano: unset {})'.format(
+                     sys.version_info[0], sys.version_info[1], BACKEND_ENV))
+    else:
+        where = ': pip install "pytensor>={}.{}"'.format(*PYTENSOR_MINIMUM)
+    try:
+        version = importlib.metadata.version('pytensor')
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            if importlib.util.find_spec('pytensor') is not None:
+                return None
+        except (ImportError, ValueError):
+            pass
+        return 'the PyTensor backend needs {}, which is not installed{}'.format(
+            wanted, where)
+    release = tuple(int(part) for part in re.findall(r'\d+', version)[:2])
+    if release < PYTENSOR_MINIMUM:
+        return 'the PyTensor backend needs {}, found PyTensor {}{}'.format(
+            wanted, version, where)
+    return None
+
+
+def pytensor_chosen():
+    """Whether this process is to run on PyTensor, judged before any import.
+
+    As :func:`theanets.backend.name` chooses: ``THEANETS_BACKEND=pytensor``,
+    or no choice on Python 3.12 and newer, where Theano 1.0.5 cannot run.
+    """
+    chosen = os.environ.get(BACKEND_ENV, '').strip().lower()
+    return chosen == 'pytensor' or (not chosen and sys.version_info >= (3, 12))
+
+
+def install_pytensor_facade():
+    """Make ``theano`` theanets' facade over PyTensor; return the facade.
+
+    For a ``theano`` imported before theanets on the PyTensor backend (by
+    the import hook, or by the stand-in ``theano`` package that theanets
+    installs on Python 3.12+). Often that import comes from ``import
+    downhill``, and theanets' package cannot be imported while downhill is
+    half imported (theanets subclasses downhill's classes). So only the
+    facade is installed here, from :mod:`theanets._pytensor_theano`, which
+    is loaded without running the package's ``__init__`` (a bare module
+    object stands for the package meanwhile). The rest of the setup
+    (:func:`theanets.backend.setup`) happens when theanets is imported.
+    Where theanets is already imported, its setup runs now.
+    """
+    if 'theanets' in sys.modules:
+        return importlib.import_module('theanets.backend').setup()
+    problem = pytensor_problem()
+    if problem:
+        raise ImportError(problem)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.modules.setdefault('theanets._theano_env', sys.modules[__name__])
+    package = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+        'theanets', os.path.join(here, '__init__.py'),
+        submodule_search_locations=[here]))
+    sys.modules['theanets'] = package
+    try:
+        return importlib.import_module('theanets._pytensor_theano').install()
+    finally:
+        if sys.modules.get('theanets') is package:
+            del sys.modules['theanets']
+
+
+class _PyTensorFacadeLoader(importlib.abc.Loader):
+    """Loads ``theano`` as theanets' facade over PyTensor.
+
+    The module it makes is marked as a stand-in (as the ``theano`` package
+    that theanets installs on Python 3.12+ marks itself), which
+    :func:`install_pytensor_facade` then replaces in ``sys.modules`` with
+    the facade: that is what the import returns.
+    """
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module._theanets_shim = True
+        install_pytensor_facade()
+
+
 def hook_find_spec(hook):
     """Return the module spec of ``theano`` set up to import with our flags.
 
     Called by the import hook when ``theano`` is about to be imported;
     returns None (and changes nothing) when theanets already prepared
     Theano's import itself, when ``THEANETS_THEANO_HOOK`` switches the hook
-    off, or when no other finder knows ``theano``.
+    off, or, for Theano, when no other finder knows ``theano``. When the
+    process is to run on PyTensor (:func:`pytensor_chosen`), Theano is
+    left alone and the spec loads theanets' PyTensor facade instead, even
+    where a real Theano is installed (``THEANETS_BACKEND=pytensor`` on
+    Python 3.11).
     ``hook`` is the calling finder; it is skipped, and removed from
     ``sys.meta_path`` once the spec is found.
     """
     if _state or 'theano' in sys.modules or hook_switched_off():
         return None
+    if pytensor_chosen():
+        if hook in sys.meta_path:
+            sys.meta_path.remove(hook)
+        return importlib.util.spec_from_loader(
+            'theano', _PyTensorFacadeLoader())
     spec = None
     for finder in list(sys.meta_path):
         find_spec = getattr(finder, 'find_spec', None)

@@ -86,6 +86,7 @@ user code alike), and is the only other module that knows PyTensor exists.
 import hashlib
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -154,7 +155,7 @@ _NPY_ALIASES = ('ENSUREARRAY', 'ENSURECOPY', 'ALIGNED', 'WRITEABLE',
 _state = {}
 
 #: Environment variable that chooses the backend: ``theano`` or ``pytensor``.
-BACKEND_ENV = 'THEANETS_BACKEND'
+BACKEND_ENV = _theano_env.BACKEND_ENV
 
 #: The backends theanets runs on.
 BACKENDS = ('theano', 'pytensor')
@@ -189,19 +190,23 @@ def name():
             'the Theano backend needs Python 3.11 (Theano 1.0.5 does not run '
             'on Python {}.{}); unset {} to use PyTensor'.format(
                 sys.version_info[0], sys.version_info[1], BACKEND_ENV))
-    if chosen == 'pytensor' and not _module_available('pytensor'):
-        raise ImportError(
-            'the PyTensor backend needs PyTensor: pip install pytensor (or '
-            'install theanets with its [pytensor] extra)')
+    if chosen == 'pytensor' and _theano_env.pytensor_problem():
+        raise ImportError(_theano_env.pytensor_problem())
     _state['name'] = chosen
     return chosen
 
 
 def _module_available(module):
+    """Whether the top-level ``module`` is imported or on ``sys.path``.
+
+    Asks the path finder alone: ``importlib.util.find_spec('theano')``
+    would go through the import hook, which takes any question about
+    ``theano`` for its import and prepares it.
+    """
     if module in sys.modules:
         return sys.modules[module] is not None
     try:
-        return importlib.util.find_spec(module) is not None
+        return importlib.machinery.PathFinder.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
 
@@ -532,6 +537,18 @@ def _setup_pytensor():
         return theano
 
 
+def _pytensor_scan_loop():
+    """``'c'`` when PyTensor's scan runs its C loop, else ``'python'``."""
+    import pytensor
+    if not pytensor.config.cxx:
+        return 'python'
+    try:
+        from pytensor.scan import scan_perform_ext  # noqa: F401
+    except ImportError:
+        return 'python'
+    return 'c'
+
+
 def _forget_failed_theano_import():
     """Drop what a failed ``import theano`` left in ``sys.modules``.
 
@@ -603,7 +620,6 @@ def info():
         _state['scan'].resolve()  # build the C scan now, to report on it
     if name() == 'pytensor':
         import pytensor
-        from pytensor.scan import scan_perform_ext  # noqa: F401 (C loop)
         return {
             'backend': 'pytensor',
             'version': pytensor.__version__,
@@ -612,7 +628,7 @@ def info():
             'floatX': pytensor.config.floatX,
             'linker': pytensor.config.linker,
             'flags_set': dict(_state['flags']),
-            'scan': 'c',
+            'scan': _pytensor_scan_loop(),
         }
     return {
         'backend': 'theano',
@@ -696,7 +712,12 @@ def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(
             'module {!r} has no attribute {!r}'.format(__name__, name))
-    setup()
+    try:
+        setup()
+    except AttributeError as err:
+        # Python would report it as "cannot import name", hiding the cause.
+        raise ImportError('theanets could not set up its backend: {}: {}'.format(
+            type(err).__name__, err)) from err
     module, _, attribute = _EXPORTS[name].partition(':')
     value = importlib.import_module(module)
     return getattr(value, attribute) if attribute else value

@@ -24,6 +24,25 @@ def _require_output(outputs, key):
     return key
 
 
+
+def _labels_equal(y, predicted):
+    """``y == predicted`` elementwise, as numpy 1.23 compared them.
+
+    Labels of a shape that does not broadcast against the predictions
+    compare as a scalar False with a DeprecationWarning (numpy 1.23 did
+    this itself; numpy 2 raises), so ``score`` keeps 0.8's behaviour on
+    every numpy.
+    """
+    try:
+        np.broadcast_shapes(np.shape(y), np.shape(predicted))
+    except ValueError:
+        warnings.warn('elementwise comparison failed; labels of shape {} '
+                      'cannot be compared with predictions of shape {}'.format(
+                          np.shape(y), np.shape(predicted)),
+                      DeprecationWarning, stacklevel=3)
+        return np.asarray(False)
+    return np.asarray(y == predicted)
+
 class Autoencoder(graph.Network):
     """A model that learns to reproduce its input.
 
@@ -297,7 +316,7 @@ class Classifier(graph.Network):
             The fraction of examples (weighted by ``w``) whose predicted class
             equals ``y``.
         """
-        eq = np.asarray(y == self.predict(x, **kwargs))
+        eq = _labels_equal(y, self.predict(x, **kwargs))
         if w is not None:
-            return (w * eq).sum() / w.sum()
-        return eq.mean()
+            return float((w * eq).sum() / w.sum())
+        return float(eq.mean())

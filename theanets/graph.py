@@ -659,7 +659,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
             w = np.ones_like(u)
         else:
             w = validation.check_like('w', w, u.shape, u.dtype)
-        return 1 - (w * u * u).sum() / (w * v * v).sum()
+        return float(1 - (w * u * u).sum() / (w * v * v).sum())
 
     def __getstate__(self):
         return (self.layers, self.losses, self._rng)

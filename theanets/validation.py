@@ -24,6 +24,11 @@ __all__ = ['check_array', 'check_sparse', 'check_finite', 'check_labels',
            'shape_of']
 
 
+#: numpy's warning for ragged nested lists (``numpy.exceptions`` from 1.25;
+#: numpy 2 raises instead).
+_VISIBLE_DEPRECATION = getattr(getattr(np, 'exceptions', np),
+                               'VisibleDeprecationWarning', Warning)
+
 def expected_shape(variable, shape):
     """Format the array shape a variable expects, e.g. ``(N, 7)``."""
     if shape is None or len(shape) != variable.ndim - 1:
@@ -117,7 +122,7 @@ def check_array(arg, array, variable, shape=None, convert=True):
             with warnings.catch_warnings():
                 # numpy 1.23 only warns when it makes an object array from
                 # ragged nested lists; treat that as the error it becomes
-                warnings.simplefilter('error', np.VisibleDeprecationWarning)
+                warnings.simplefilter('error', _VISIBLE_DEPRECATION)
                 array = np.asarray(array)
         except Exception:  # ragged lists and other odd objects
             fail('an object that is not an array ({})'.format(

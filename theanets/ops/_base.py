@@ -142,26 +142,26 @@ class RNNOp(theano.Op):
         arguments) that runs this Op."""
         raise NotImplementedError
 
-    def c_support_code(self):
+    def c_support_code(self, **kwargs):
         # A list, so that Theano's dedupe of support code keeps the BLAS
         # header and the shared helpers once when several of these (or
         # other BLAS) Ops share a module.
         return [blas_headers.blas_header_text(), kernel_source(COMMON_KERNEL),
                 kernel_source(self.KERNEL)]
 
-    def c_headers(self):
+    def c_headers(self, **kwargs):
         return ['<stdint.h>', '<string.h>', '<math.h>', '<limits.h>']
 
-    def c_libraries(self):
+    def c_libraries(self, **kwargs):
         return blas.ldflags()
 
-    def c_lib_dirs(self):
+    def c_lib_dirs(self, **kwargs):
         return blas.ldflags(libs=False, libs_dir=True)
 
-    def c_header_dirs(self):
+    def c_header_dirs(self, **kwargs):
         return blas.ldflags(libs=False, include_dir=True)
 
-    def c_compile_args(self):
+    def c_compile_args(self, **kwargs):
         return blas.ldflags(libs=False, flags=True)
 
     def c_code_cache_version(self):
