@@ -119,6 +119,7 @@ _EXPORTS = {
     'DisconnectedType': 'theano.gradient:DisconnectedType',
     'MRG_RandomStreams': 'theano.sandbox.rng_mrg:MRG_RandomStreams',
     'downhill': 'downhill',
+    'pickle_compat': 'theanets._pickle_compat',
 }
 
 _SCAN_EXTENSION = _theano_env.SCAN_EXTENSION
