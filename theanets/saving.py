@@ -171,6 +171,14 @@ class SavingMixin(object):
         it refers to is imported or called. Models saved by this version and
         by theanets 0.8 load this way.
 
+        Files move between backends: an ``.npz`` file or a pickle saved on
+        Theano loads on PyTensor (Theano need not be installed) and one
+        saved on PyTensor loads on Theano, predicting the same to float32
+        precision. The other backend's shared variables, types and ops in
+        a pickle are rebuilt from their data (dtype, broadcast pattern,
+        name, values) as the running backend's own, so the model trains
+        and saves there like any other.
+
         Models load under any ``floatX``: float parameters and fixed
         arrays (and a pickle's float input and target variables) are cast
         to the type Theano runs with (:data:`theanets.util.FLOAT`), so a
