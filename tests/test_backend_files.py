@@ -181,6 +181,16 @@ def test_other_backends_names_outside_a_model_are_refused(module, name):
         theanets.Network.load(io.BytesIO(data))
 
 
+def test_functions_imported_into_the_scalar_module_are_refused():
+    # the output type rules of scalar ops are functions of the backend's
+    # scalar module; functions it merely imports are not allowed with them
+    module = backend.name() + '.scalar.basic'
+    data = _object_pickle(module, 'dedent', {})
+    with pytest.raises(ModelFileError, match='names {}.dedent'.format(
+            module)):
+        theanets.Network.load(io.BytesIO(data))
+
+
 @pytest.mark.parametrize('name, state, problem', [
     ('tensor_type', {'dtype': 'evil', 'broadcastable': (False, )},
      'evil'),

@@ -104,9 +104,11 @@ def native_allowed(module, obj):
         return issubclass(obj, classes['op']) and not _in_package(
             module, classes['code_packages'])
     scalar = classes['scalar']
-    return module == scalar.__name__ and (
-        inspect.isfunction(obj) or isinstance(
-            obj, (scalar.transfer_type, scalar.specific_out)))
+    if module != scalar.__name__:
+        return False
+    if inspect.isfunction(obj):  # defined there, not imported into it
+        return obj.__module__ == scalar.__name__
+    return isinstance(obj, (scalar.transfer_type, scalar.specific_out))
 
 
 def _native_classes():
