@@ -174,11 +174,6 @@ def run_fresh(code, tmp_path, flags=None, theanorc=None, scan=None,
         env['THEANETS_THEANO_HOOK'] = hook
     if flags is not None:
         env['THEANO_FLAGS'] = flags
-        # the same flags in PyTensor's spelling (blas.ldflags ->
-        # blas__ldflags), for a child that runs on PyTensor
-        env['PYTENSOR_FLAGS'] = ','.join(
-            pair.partition('=')[0].replace('.', '__') + ''.join(
-                pair.partition('=')[1:]) for pair in flags.split(','))
     rc = tmp_path / 'theanorc'
     if theanorc is not None:
         rc.write_text(textwrap.dedent(theanorc))
