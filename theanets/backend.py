@@ -81,6 +81,9 @@ Theano where it is installed on Python 3.11, else PyTensor. On PyTensor the
 names above still say ``theano``: :mod:`theanets._pytensor_theano` makes
 ``theano`` and its modules resolve to PyTensor (for theanets, downhill and
 user code alike), and is the only other module that knows PyTensor exists.
+:mod:`theanets._pickle_compat` (``from .backend import pickle_compat``)
+maps the class names that each backend writes into pickles to the running
+backend's classes, so model files move between the two.
 """
 
 import hashlib
@@ -119,6 +122,7 @@ _EXPORTS = {
     'DisconnectedType': 'theano.gradient:DisconnectedType',
     'MRG_RandomStreams': 'theano.sandbox.rng_mrg:MRG_RandomStreams',
     'downhill': 'downhill',
+    'pickle_compat': 'theanets._pickle_compat',
 }
 
 _SCAN_EXTENSION = _theano_env.SCAN_EXTENSION

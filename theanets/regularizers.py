@@ -430,7 +430,9 @@ class GaussianNoise(Regularizer):
     rng : int, numpy random generator or Theano random streams, optional
         An int seeds a new ``MRG_RandomStreams`` owned by this regularizer;
         a numpy ``RandomState`` provides such a seed; a random-streams
-        object is used as is. Defaults to 13.
+        object is used as is. Defaults to 13. The same seed draws the same
+        noise on the same backend; Theano and PyTensor draw different
+        numbers from one seed (PyTensor has no MRG generator).
 
     Examples
     --------

@@ -24,6 +24,7 @@ from . import losses
 from . import serialize
 from . import util
 from .backend import theano, SS, TT
+from .backend import pickle_compat
 from .exceptions import ModelFileError, MissingModelFileError
 
 __all__ = ['SavingMixin', 'save', 'load', 'ModelUnpickler', 'restricted_load']
@@ -169,6 +170,14 @@ class SavingMixin(object):
         a :class:`theanets.util.ModelFileError` naming it, before anything
         it refers to is imported or called. Models saved by this version and
         by theanets 0.8 load this way.
+
+        Files move between backends: an ``.npz`` file or a pickle saved on
+        Theano loads on PyTensor (Theano need not be installed) and one
+        saved on PyTensor loads on Theano, predicting the same to float32
+        precision. The other backend's shared variables, types and ops in
+        a pickle are rebuilt from their data (dtype, broadcast pattern,
+        name, values) as the running backend's own, so the model trains
+        and saves there like any other.
 
         Models load under any ``floatX``: float parameters and fixed
         arrays (and a pickle's float input and target variables) are cast
@@ -363,23 +372,13 @@ _ALLOWED_NAMES = frozenset([
     ('numpy.random._pickle', '__bit_generator_ctor'),
     ('numpy.random.mtrand', 'RandomState'),
     ('numpy.random._mt19937', 'MT19937'),
+    ('numpy.random.bit_generator', 'SeedSequence'),
+    ('numpy.random.bit_generator', '__pyx_unpickle_SeedSequence'),
     ('copyreg', '_reconstructor'), ('_codecs', 'encode'),
     ('collections', 'OrderedDict'),
 ] + [('builtins', name) for name in (
     'object', 'set', 'frozenset', 'slice', 'complex', 'range', 'bytearray',
     'list', 'dict', 'tuple', 'int', 'float', 'bool', 'str', 'bytes')])
-
-#: Packages of Theano whose types, variables and ops a model may hold (its
-#: shared variables, their types, and the elementwise ops that theanets 0.8
-#: stored as activations).
-_THEANO_PACKAGES = ('theano.tensor', 'theano.scalar', 'theano.sparse',
-                    'theano.gof', 'theano.compile.sharedvalue',
-                    'theano.misc.frozendict')
-
-
-def _in_package(module, packages):
-    return any(module == p or module.startswith(p + '.') for p in packages)
-
 
 def _allowed_object(module, obj):
     """Whether a resolved name is one a theanets model can contain."""
@@ -392,20 +391,7 @@ def _allowed_object(module, obj):
         # theanets 0.8 and this version pickle activation functions by name
         return inspect.isfunction(obj) and any(
             obj is function for function in activations._COMMON.values())
-    gof = theano.gof
-    if inspect.isclass(obj):
-        if issubclass(obj, (gof.Type, gof.Variable, gof.link.Container,
-                            gof.utils.scratchpad,
-                            theano.misc.frozendict.frozendict)):
-            return True
-        # ops (elementwise, scalar, sparse), but none that wraps Python code
-        return issubclass(obj, gof.op.PureOp) and not _in_package(
-            module, ('theano.gof', 'theano.compile'))
-    # the output-type rules scalar ops keep (upgrade_to_float, ...)
-    scalar = theano.scalar.basic
-    return module == scalar.__name__ and (
-        inspect.isfunction(obj) or isinstance(
-            obj, (scalar.transfer_type, scalar.specific_out)))
+    return pickle_compat.native_allowed(module, obj)
 
 
 class ModelUnpickler(pickle.Unpickler):
@@ -434,10 +420,21 @@ class ModelUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module, name):
-        if (module, name) in _ALLOWED_NAMES:
+        if (pickle_compat.canonical_numpy_module(module), name) in \
+                _ALLOWED_NAMES:
+            if module.startswith('numpy'):
+                return pickle_compat.resolve(module, name)
             return super().find_class(module, name)
+        if pickle_compat.is_foreign(module):
+            # the other backend's classes: stand-ins that rebuild the
+            # running backend's objects, without importing the other one
+            standin = pickle_compat.foreign(module, name)
+            if standin is None:
+                self._refuse(module, name)
+            return standin
         if not (module == 'theanets' or module.startswith('theanets.') or
-                _in_package(module, _THEANO_PACKAGES)) or '.' in name:
+                pickle_compat.is_native(module)) or \
+                '.' in name:
             self._refuse(module, name)
         obj = super().find_class(module, name)
         if not _allowed_object(module, obj):
@@ -450,6 +447,28 @@ class ModelUnpickler(pickle.Unpickler):
             'the pickle names {}.{}, which a theanets model cannot contain; '
             'nothing it names was imported or called (pass trusted=True only '
             'if you trust the file\'s author)'.format(module, name))
+
+
+class _TrustedUnpickler(pickle.Unpickler):
+    """The full unpickler, reading the names of either backend and numpy.
+
+    What ``trusted=True`` uses: any name resolves, except that the other
+    backend's classes get their stand-ins and numpy's names the running
+    numpy's spelling, as for :class:`ModelUnpickler`.
+    """
+
+    def find_class(self, module, name):
+        if pickle_compat.is_foreign(module):
+            standin = pickle_compat.foreign(module, name)
+            if standin is not None:
+                return standin
+        elif module.startswith('numpy'):
+            return pickle_compat.resolve(module, name)
+        return super().find_class(module, name)
+
+
+def _trusted_load(handle):
+    return _TrustedUnpickler(handle).load()
 
 
 def restricted_load(handle):
@@ -562,7 +581,7 @@ def _load_handle(handle, name, allow_pickle, trusted, gzipped, npz_only,
         raise ModelFileError(
             'refusing to unpickle {} because allow_pickle is False; only the '
             'safe .npz format can be loaded this way'.format(name))
-    read = pickle.load if trusted else restricted_load
+    read = _trusted_load if trusted else restricted_load
     try:
         if gzipped:
             with gzip.GzipFile(fileobj=handle, mode='rb') as zipped:
