@@ -359,9 +359,10 @@ def _window_counts(length, count, window, stride, pad, exclude_pad):
 def _max_pool_tiles(x, window):
     """Max pooling over non-overlapping windows that start at 0: the data
     that whole windows cover, reshaped so that each window has two axes of
-    its own. (A little faster than the general path's stacked views.)"""
+    its own (a little faster than the general path's stacked views)."""
     lead = [x.shape[i] for i in range(x.ndim - 2)]
-    counts = [x.shape[x.ndim - 2] // window[0], x.shape[x.ndim - 1] // window[1]]
+    counts = [x.shape[x.ndim - 2] // window[0],
+              x.shape[x.ndim - 1] // window[1]]
     covered = x[(slice(None),) * (x.ndim - 2) +
                 (slice(None, counts[0] * window[0]),
                  slice(None, counts[1] * window[1]))]
