@@ -157,7 +157,9 @@ class _Run(object):
         margin (downhill kept those of the last improvement).
         """
         self.validations += 1
-        loss = valid['loss']
+        # A Python float: under numpy 2 a float32 loss would make the
+        # comparison below float32, where 1e100 overflows.
+        loss = float(valid['loss'])
         if self.reference_loss - loss > self.reference_loss * \
                 self.min_improvement:
             self.reference_loss = loss
