@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import theanets
-from theanets import feedforward, losses, util
+from theanets import feedforward, losses, saving, util
 from theanets.backend import theano, TT
 
 from tests.helpers import LEGACY_MODELS, assert_progress
@@ -40,12 +40,13 @@ class _Placeholder(object):
         self.state = state
 
 
-class _LossOnlyUnpickler(pickle.Unpickler):
+class _LossOnlyUnpickler(saving.ModelUnpickler):
     """Unpickle a legacy model, restoring only the loss classes for real.
 
     This isolates the loss module from the model and layer modules: what is
     tested is that ``theanets.losses`` rebuilds the original's loss objects
-    from their pickled attribute dicts.
+    from their pickled attribute dicts. The backend's classes are read as
+    theanets reads them (Theano's names map to PyTensor's on that backend).
     """
 
     def find_class(self, module, name):
