@@ -323,7 +323,11 @@ class MRG_RandomStreams(object):
         from pytensor.tensor.random.variable import shared_rng
         generator = shared_rng(np.random.default_rng(self._spawn()))
         next_generator, draw = getattr(generator, method)(*args, size=size)
-        generator.default_update = next_generator
+        with warnings.catch_warnings():
+            # PyTensor prefers explicit updates; Theano's streams (and the
+            # graphs written for them) rely on this default update.
+            warnings.simplefilter('ignore', DeprecationWarning)
+            generator.default_update = next_generator
         self._generators.append(generator)
         if dtype is None:
             import pytensor
@@ -413,6 +417,16 @@ def _scan(*args, **kwargs):
         return pytensor.scan(*args, **kwargs)
 
 
+def _shared(value, name=None, strict=False, allow_downcast=None,
+            broadcastable=None, **kwargs):
+    """Theano's ``shared``: a broadcast pattern becomes a static shape."""
+    import pytensor
+    if broadcastable is not None and 'shape' not in kwargs:
+        kwargs['shape'] = tuple(1 if b else None for b in broadcastable)
+    return pytensor.shared(value, name=name, strict=strict,
+                           allow_downcast=allow_downcast, **kwargs)
+
+
 def _rop(f, wrt, eval_points, **kwargs):
     """Theano's ``Rop``: PyTensor's push-forward (Jacobian times vector)."""
     from pytensor.gradient import pushforward
@@ -499,6 +513,7 @@ def _build_modules(pytensor):
     import pytensor.tensor.blas
     import pytensor.tensor.blas.c_code.blas_headers as blas_headers
     import pytensor.tensor.sharedvar
+    import pytensor.tensor.variable
     nnet_ops = types.SimpleNamespace(**{
         name: _nnet_function(name)
         for name in ('conv2d', 'conv2d_grad_wrt_inputs', 'pool_2d')})
@@ -535,6 +550,7 @@ def _build_modules(pytensor):
         nnet=nnet, signal=signal, blas=blas_module,
         blas_headers=blas_headers_module,
         sharedvar=pytensor.tensor.sharedvar,
+        var=pytensor.tensor.variable,
         TensorType=TensorType,
         Rop=_rop, Lop=_lop, grad=pytensor.gradient.grad, sgn=pt.sign,
         patternbroadcast=_patternbroadcast, addbroadcast=_addbroadcast)
@@ -578,6 +594,7 @@ def _build_modules(pytensor):
         Op=theano_op, Apply=pytensor.graph.Apply,
         Variable=pytensor.graph.Variable, Constant=pytensor.graph.Constant,
         change_flags=pytensor.config.change_flags, clone=_clone,
+        shared=_shared,
         scan=_scan, scan_module=scan_module)
     theano.__path__ = []
     return modules

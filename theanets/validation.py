@@ -301,7 +301,9 @@ def check_finite(arg, array, shape):
     # A sum is non-finite whenever any term is, and costs no temporary
     # array; only a non-finite sum (which finite values can also overflow
     # to) needs the element-wise check.
-    if np.isfinite(np.add.reduce(values, axis=None)):
+    with np.errstate(over='ignore'):  # huge finite values may overflow
+        total = np.add.reduce(values, axis=None)
+    if np.isfinite(total):
         return
     finite = np.isfinite(values)
     if not finite.all():
