@@ -169,8 +169,12 @@ ONNXRUNTIME = (on_theano('onnxruntime>=1.19,<1.20') +
 # Out-of-core data and clusters: dask arrays, dask-ml's wrappers, HDF5
 # (h5py) and zarr stores. Lower bounds only; pip picks the releases that
 # install beside the backend's numpy.
-DASK = ['dask[array,distributed]>=2023.1', 'dask-ml>=2023.3', 'h5py>=3.8',
-        'zarr>=2.13']
+# dask-ml 2025.1 (the newest) runs HyperbandSearchCV in an asynchronous
+# client that later distributed releases refuse inside dask.compute
+# (measured on Python 3.13: distributed 2026.8 fails, 2025.1.0 works).
+DASK = ['dask[array,distributed]>=2023.1; python_version < "3.12"',
+        'dask[array,distributed]>=2024.8,<2025.2; python_version >= "3.12"',
+        'dask-ml>=2023.3', 'h5py>=3.8', 'zarr>=2.13']
 
 VERSION = re.search(r"__version__ = '([^']+)'",
                     read('theanets', '__init__.py')).group(1)

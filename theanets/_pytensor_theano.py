@@ -23,8 +23,10 @@ PyTensor:
   names (``config.blas.ldflags`` is PyTensor's ``blas__ldflags``).
 
 Before PyTensor's first import its flags are chosen like Theano's
-(:func:`choose_flags`): ``floatX`` and ``cxx`` from ``THEANO_FLAGS`` or
-``.theanorc`` when the user set them there (scripts written for 0.8 do),
+(:func:`choose_flags`): ``floatX``, ``cxx`` and the compile directory
+(``base_compiledir``, ``compiledir``) from ``THEANO_FLAGS`` or
+``.theanorc`` when the user set them there (scripts written for 0.8 do,
+and so does :class:`theanets._dask.TheanoCompileDir` for cluster workers),
 else ``floatX=float32``; the C virtual machine linker
 (PyTensor's default, Numba, fails on some of theanets' graphs and compiles
 far more slowly) and the OpenBLAS of the ``scipy-openblas32`` wheel, which
@@ -64,7 +66,9 @@ _FLAG_NAMES = {'floatx': 'floatX', 'linker': 'linker',
 #: Theano flags (``THEANO_FLAGS``, ``.theanorc``) that mean the same to
 #: PyTensor: scripts written for theanets 0.8 set them, and PyTensor reads
 #: only its own variables. Its own settings of them win.
-_SHARED_FLAGS = {'floatx': 'floatX', 'cxx': 'cxx'}
+_SHARED_FLAGS = {'floatx': 'floatX', 'cxx': 'cxx',
+                 'base_compiledir': 'base_compiledir',
+                 'compiledir': 'compiledir'}
 
 
 def user_flags(pytensor_flags=None):
