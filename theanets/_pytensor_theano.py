@@ -37,7 +37,6 @@ Only :mod:`theanets.backend` imports this module.
 """
 
 import configparser
-import contextlib
 import importlib
 import importlib.abc
 import importlib.util
@@ -137,22 +136,6 @@ def choose_flags(user):
     return blas, chosen
 
 
-@contextlib.contextmanager
-def _flags_in_environment(flags):
-    """Put ``flags`` before the user's ``PYTENSOR_FLAGS`` for a while."""
-    original = os.environ.get('PYTENSOR_FLAGS')
-    extra = ','.join('{}={}'.format(k, v) for k, v in flags.items())
-    os.environ['PYTENSOR_FLAGS'] = (
-        extra if not original else '{},{}'.format(extra, original))
-    try:
-        yield
-    finally:
-        if original is None:
-            del os.environ['PYTENSOR_FLAGS']
-        else:
-            os.environ['PYTENSOR_FLAGS'] = original
-
-
 def _import_pytensor():
     """Import PyTensor with theanets' flags; return it."""
     if 'pytensor' in sys.modules:
@@ -164,7 +147,8 @@ def _import_pytensor():
     config_logger = logging.getLogger('pytensor.configparser')
     config_logger.addFilter(_drop_config_notices)
     try:
-        with _flags_in_environment(flags), warnings.catch_warnings():
+        with _theano_env.flags_in_environment(flags, 'PYTENSOR_FLAGS'), \
+                warnings.catch_warnings():
             # Its advice to install from conda, when no BLAS is found:
             # theanets says what to install instead.
             warnings.filterwarnings('ignore',
@@ -451,7 +435,6 @@ def _softmax(x, axis=-1):
 
 def _relu(x, alpha=0):
     """Theano's ``nnet.relu``; ``alpha`` is the slope below zero."""
-    import pytensor.tensor as pt
     if alpha == 0:
         return 0.5 * (x + abs(x))
     f1 = 0.5 * (1 + alpha)

@@ -292,23 +292,24 @@ def prepare(by='theanets'):
 
 
 @contextlib.contextmanager
-def flags_in_environment(flags):
-    """Put ``flags`` before the user's ``THEANO_FLAGS`` for a while.
+def flags_in_environment(flags, variable='THEANO_FLAGS'):
+    """Put ``flags`` before the user's flags in ``variable`` for a while.
 
-    Theano gives later entries precedence, so the user's flags still win.
-    The variable is restored (or removed) afterwards.
+    Theano and PyTensor (``variable='PYTENSOR_FLAGS'``) give later entries
+    precedence, so the user's flags still win. The variable is restored
+    (or removed) afterwards.
     """
-    original = os.environ.get('THEANO_FLAGS')
+    original = os.environ.get(variable)
     extra = ','.join('{}={}'.format(k, v) for k, v in flags.items())
-    os.environ['THEANO_FLAGS'] = (
+    os.environ[variable] = (
         extra if not original else '{},{}'.format(extra, original))
     try:
         yield
     finally:
         if original is None:
-            del os.environ['THEANO_FLAGS']
+            del os.environ[variable]
         else:
-            os.environ['THEANO_FLAGS'] = original
+            os.environ[variable] = original
 
 
 def import_theano():
