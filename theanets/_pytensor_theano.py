@@ -36,13 +36,11 @@ pip installs of PyTensor otherwise lack. Flags the user set in
 Only :mod:`theanets.backend` imports this module.
 """
 
-import configparser
 import importlib
 import importlib.abc
 import importlib.util
 import logging
 import os
-import shlex
 import sys
 import types
 import warnings
@@ -83,29 +81,12 @@ def user_flags(pytensor_flags=None):
     >>> sorted(user_flags('floatX=float64,blas__ldflags=-lblas'))
     ['blas.ldflags', 'floatx']
     """
-    names = {}
-    files = [os.path.expanduser(p) for p in os.environ.get(
-        'PYTENSORRC', '~/.pytensorrc').split(os.pathsep)]
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(files)
-    except configparser.Error as err:
-        _logger.warning('could not read PyTensor config %s: %s', files, err)
-    for section in parser.sections():
-        for option in parser.options(section):
-            name = (option if section == 'global' else
-                    '{}.{}'.format(section, option))
-            names[name.replace('__', '.')] = parser.get(section, option)
     if pytensor_flags is None:
         pytensor_flags = os.environ.get('PYTENSOR_FLAGS', '')
-    splitter = shlex.shlex(pytensor_flags, posix=True)
-    splitter.whitespace = ','
-    splitter.whitespace_split = True
-    for pair in splitter:
-        key, sep, value = pair.strip().partition('=')
-        if sep:
-            names[key.strip().lower().replace('__', '.')] = value.strip()
-    return names
+    found = _theano_env.parse_flags(
+        os.environ.get('PYTENSORRC', '~/.pytensorrc'), pytensor_flags,
+        'PyTensor')
+    return {name.replace('__', '.'): value for name, value in found.items()}
 
 
 def choose_flags(user):

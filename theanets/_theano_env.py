@@ -88,22 +88,35 @@ def user_flags(theano_flags=None):
     ``~/.theanorc``) names are included. ``THEANO_FLAGS`` wins over the
     files, as in Theano.
     """
+    if theano_flags is None:
+        theano_flags = os.environ.get('THEANO_FLAGS', '')
+    return parse_flags(os.environ.get('THEANORC', '~/.theanorc'),
+                       theano_flags, 'Theano')
+
+
+def parse_flags(config_paths, flags, backend):
+    """Read a backend's flags from its config files and its flag string.
+
+    ``config_paths`` is a ``os.pathsep``-separated list of config files
+    (``THEANORC`` or ``PYTENSORRC``), ``flags`` a comma-separated string of
+    ``name=value`` pairs (``THEANO_FLAGS`` or ``PYTENSOR_FLAGS``), which win
+    over the files. Returns a dict of lowercased names (``section.option``
+    for options outside ``[global]``) to values. ``backend`` names the
+    backend in the warning about an unreadable file.
+    """
     names = {}
-    files = [os.path.expanduser(p) for p in
-             os.environ.get('THEANORC', '~/.theanorc').split(os.pathsep)]
+    files = [os.path.expanduser(p) for p in config_paths.split(os.pathsep)]
     parser = configparser.RawConfigParser()
     try:
         parser.read(files)
     except configparser.Error as err:
-        _logger.warning('could not read Theano config %s: %s', files, err)
+        _logger.warning('could not read %s config %s: %s', backend, files, err)
     for section in parser.sections():
         for option in parser.options(section):
             name = (option if section == 'global' else
                     '{}.{}'.format(section, option))
             names[name] = parser.get(section, option)
-    if theano_flags is None:
-        theano_flags = os.environ.get('THEANO_FLAGS', '')
-    splitter = shlex.shlex(theano_flags, posix=True)
+    splitter = shlex.shlex(flags, posix=True)
     splitter.whitespace = ','
     splitter.whitespace_split = True
     for pair in splitter:
