@@ -222,12 +222,12 @@ def _is_shim(module):
         type(module).__name__ == '_Facade')
 
 
-#: Logged once per process when Theano has no C++ compiler. The slowdown is
-#: measured by ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time
+#: Logged once per process when the backend (``{backend}``: Theano or
+#: PyTensor) has no C++ compiler. The slowdown is measured by ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time
 #: per epoch; see ``benchmarks/README.md``).
 NO_COMPILER_WARNING = (
-    'no C++ compiler: Theano\'s cxx flag is empty (no g++ found, or set so), '
-    'so Theano runs its Python implementations and training is roughly '
+    'no C++ compiler: {backend}\'s cxx flag is empty (no g++ found, or set '
+    'so), so {backend} runs its Python implementations and training is roughly '
     '30-100x slower. '
     'Install g++ (Debian/Ubuntu: apt install g++; Fedora/RHEL: dnf install '
     'gcc-c++; conda: conda install gxx_linux-64; macOS: xcode-select '
@@ -496,7 +496,7 @@ def setup():
             sys.meta_path.insert(0, _state['scan'])
     if not theano.config.cxx:
         # Without C code Theano's dot products are numpy's: no BLAS to link.
-        _logger.warning(NO_COMPILER_WARNING)
+        _logger.warning(NO_COMPILER_WARNING.format(backend='Theano'))
     elif blas is None or not theano.config.blas.ldflags:
         _logger.warning(
             'no BLAS library linked; Theano uses its slower NumPy C-API GEMM. '
@@ -521,9 +521,7 @@ def _setup_pytensor():
         prepared = _pytensor_theano.state()
         blas = prepared.get('blas')
         if not theano.config.cxx:
-            _logger.warning(NO_COMPILER_WARNING.replace(
-                "Theano\'s cxx flag", "PyTensor's cxx flag").replace(
-                'Theano runs', 'PyTensor runs'))
+            _logger.warning(NO_COMPILER_WARNING.format(backend='PyTensor'))
         elif not theano.config.blas__ldflags:
             _logger.warning(
                 'no BLAS library linked; PyTensor uses its slower NumPy '
