@@ -223,12 +223,13 @@ def _is_shim(module):
 
 
 #: Logged once per process when the backend (``{backend}``: Theano or
-#: PyTensor) has no C++ compiler. The slowdown is measured by ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time
-#: per epoch; see ``benchmarks/README.md``).
+#: PyTensor) has no C++ compiler. The slowdown is measured by
+#: ``benchmarks/no_compiler.py`` (an MLP and a small LSTM, time per epoch;
+#: see ``benchmarks/README.md``).
 NO_COMPILER_WARNING = (
     'no C++ compiler: {backend}\'s cxx flag is empty (no g++ found, or set '
-    'so), so {backend} runs its Python implementations and training is roughly '
-    '30-100x slower. '
+    'so), so {backend} runs its Python implementations and training is '
+    'roughly 30-100x slower. '
     'Install g++ (Debian/Ubuntu: apt install g++; Fedora/RHEL: dnf install '
     'gcc-c++; conda: conda install gxx_linux-64; macOS: xcode-select '
     '--install) and restart Python')
@@ -718,8 +719,9 @@ def __getattr__(name):
         setup()
     except AttributeError as err:
         # Python would report it as "cannot import name", hiding the cause.
-        raise ImportError('theanets could not set up its backend: {}: {}'.format(
-            type(err).__name__, err)) from err
+        raise ImportError(
+            'theanets could not set up its backend: {}: {}'.format(
+                type(err).__name__, err)) from err
     module, _, attribute = _EXPORTS[name].partition(':')
     value = importlib.import_module(module)
     return getattr(value, attribute) if attribute else value
