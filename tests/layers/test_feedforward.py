@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse
 
 from theanets import feedforward as models
-from theanets import graph, layers, util
+from theanets import graph, layers, saving, util
 from theanets.backend import theano, TT
 
 from tests.helpers import (
@@ -294,8 +294,12 @@ class _LegacyLoss:
     pass
 
 
-class _LayersOnly(pickle.Unpickler):
-    """Unpickle legacy models with the real layer and activation classes."""
+class _LayersOnly(saving.ModelUnpickler):
+    """Unpickle legacy models with the real layer and activation classes.
+
+    The backend's classes are read as theanets reads them, so Theano's names
+    map to PyTensor's on that backend.
+    """
 
     def find_class(self, module, name):
         if module == 'theanets.feedforward':
