@@ -42,3 +42,72 @@ def use_cold_theano_cache():
 def best_and_median(count, seconds):
     """Items per second from the fastest and from the median timing."""
     return count / min(seconds), count / statistics.median(seconds)
+
+
+def add_peer_python_argument(parser):
+    """Add ``--torch-python``: where PyTorch runs when it is not here.
+
+    PyTorch's CPU build exists for some Pythons only (on the machine these
+    notes were written on, 3.11), while theanets' PyTensor backend runs on
+    3.12+. With this option the PyTorch measurements of a script run in
+    that other interpreter, within the same invocation and interleaved with
+    theanets' runs, so both see the same machine load.
+    """
+    parser.add_argument(
+        '--torch-python', metavar='PYTHON',
+        help='interpreter that has PyTorch, when this one has none; the '
+        'PyTorch runs happen there, in this same invocation')
+
+
+def call_in_python(python, script, function, threads, **kwargs):
+    """Call ``function(**kwargs)`` of a benchmark script in another Python.
+
+    Parameters
+    ----------
+    python : str
+        The interpreter to run it in.
+    script : str
+        Path of the benchmark script that defines ``function``.
+    function : str
+        Name of a module-level function of that script; it must return
+        something JSON can encode (numbers, strings, lists, dicts).
+    threads : int
+        BLAS / PyTorch threads in the child (set before numpy loads).
+    **kwargs
+        Keyword arguments; numpy arrays travel through a temporary
+        ``.npz`` file, everything else as JSON.
+
+    Returns
+    -------
+    The function's return value, decoded from JSON.
+    """
+    import json
+    import subprocess
+    import numpy as np
+
+    arrays = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+    plain = {k: v for k, v in kwargs.items() if k not in arrays}
+    with tempfile.TemporaryDirectory(prefix='bench-peer-') as tmp:
+        npz = os.path.join(tmp, 'arrays.npz')
+        np.savez(npz, **arrays)
+        child = (
+            'import json, os, runpy, sys\n'
+            'sys.path.insert(0, {here!r})\n'
+            'from common import set_threads\n'
+            'set_threads({threads})\n'
+            'import numpy as np\n'
+            'kwargs = json.loads({plain!r})\n'
+            'with np.load({npz!r}) as arrays:\n'
+            '    kwargs.update({{k: arrays[k] for k in arrays.files}})\n'
+            'namespace = runpy.run_path({script!r})\n'
+            'result = namespace[{function!r}](**kwargs)\n'
+            'sys.stdout.write("\\n" + json.dumps(result) + "\\n")\n'
+        ).format(here=os.path.dirname(os.path.abspath(__file__)),
+                 threads=int(threads), plain=json.dumps(plain), npz=npz,
+                 script=os.path.abspath(script), function=function)
+        out = subprocess.run([python, '-c', child], capture_output=True,
+                             text=True)
+    if out.returncode:
+        raise SystemExit('{} {} failed in {}:\n{}'.format(
+            script, function, python, out.stderr[-3000:]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
