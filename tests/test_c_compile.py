@@ -1,0 +1,340 @@
+"""Tests of theanets._c_compile: staged parallel compiles, precompiled header.
+
+The unit tests drive :class:`ParallelCompiler` with a stand-in backend whose
+``compile_str`` writes files, so they need no compiler; the end-to-end tests
+compile real modules on the running backend in a new, empty compile
+directory and in a new process.
+"""
+
+import glob
+import logging
+import os
+import threading
+import types
+
+import pytest
+
+from theanets import _c_compile
+
+from tests.helpers import run_fresh
+
+
+# -- configuration ------------------------------------------------------------
+
+@pytest.mark.parametrize('value, jobs', [('3', 3), ('1', 1), ('0', 1),
+                                         (' 2 ', 2)])
+def test_compile_jobs_reads_the_environment(monkeypatch, value, jobs):
+    monkeypatch.setenv(_c_compile.JOBS_ENV, value)
+    assert _c_compile.compile_jobs() == jobs
+
+
+def test_compile_jobs_default_is_the_usable_cpus(monkeypatch):
+    monkeypatch.delenv(_c_compile.JOBS_ENV, raising=False)
+    jobs = _c_compile.compile_jobs()
+    assert 1 <= jobs <= 8
+    assert jobs <= len(os.sched_getaffinity(0))
+
+
+def test_compile_jobs_warns_about_a_bad_value(monkeypatch, caplog):
+    monkeypatch.setenv(_c_compile.JOBS_ENV, 'many')
+    with caplog.at_level(logging.WARNING, logger='theanets'):
+        assert _c_compile.compile_jobs() == 1
+    assert "THEANETS_COMPILE_JOBS='many'" in caplog.text
+
+
+@pytest.mark.parametrize('value, enabled', [
+    ('0', False), ('off', False), ('No', False), ('false', False),
+    ('1', True), ('', True), ('yes', True)])
+def test_pch_switch(monkeypatch, value, enabled):
+    monkeypatch.setenv(_c_compile.PCH_ENV, value)
+    assert _c_compile.pch_enabled() is enabled
+
+
+def test_include_block_stops_at_the_first_other_line():
+    source = ('#include <Python.h>\n\n#include "helper.h"\n'
+              '#define X 1\n#include <math.h>\nint x;\n')
+    assert _c_compile.include_block(source) == ['<Python.h>', '"helper.h"']
+
+
+# -- the compiler with a stand-in backend ------------------------------------
+
+HEADERS = ('<Python.h>', '"helper.h"')
+SOURCE = '#include <Python.h>\n#include "helper.h"\nint module;\n'
+
+
+class FakeCompiler(object):
+    """Records compile_str calls; writes the library it is asked for."""
+
+    calls = []
+    fail_staged = False
+
+    @staticmethod
+    def compile_str(module_name, src_code, location=None, include_dirs=None,
+                    lib_dirs=None, libs=None, preargs=None, py_module=True,
+                    hide_symbols=True):
+        FakeCompiler.calls.append(dict(
+            name=module_name, location=location, preargs=list(preargs),
+            py_module=py_module))
+        if FakeCompiler.fail_staged and not py_module:
+            raise RuntimeError('compile failed')
+        with open(os.path.join(location, module_name + '.so'), 'w') as out:
+            out.write(src_code)
+        return 'module ' + module_name if py_module else None
+
+
+def fake_backend(tmp_path, cxx='g++'):
+    cmodule = types.SimpleNamespace(
+        GCC_compiler=type('GCC', (), {
+            'compile_str': staticmethod(FakeCompiler.compile_str)}),
+        get_lib_extension=lambda: 'so',
+        std_include_dirs=lambda: [],
+        dlimport=lambda path: 'imported ' + os.path.basename(path))
+    flags = {'cxx': cxx, 'remove_gxx_opt': False,
+             'compiledir': str(tmp_path / 'compiledir')}
+    return _c_compile.Backend(cmodule, None, None, None, None, None,
+                              flags.get, HEADERS)
+
+
+@pytest.fixture
+def compiler(tmp_path):
+    FakeCompiler.calls = []
+    FakeCompiler.fail_staged = False
+    made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=2,
+                                       use_pch=False)
+    yield made
+    made.close()
+
+
+def stage(compiler, name):
+    """Stage one module as stage_function would, bypassing the graph."""
+    arguments = (name, SOURCE, [], [], [], ['-O3'])
+    signature = _c_compile._signature(*arguments, hide_symbols=True)
+    compiler._staged[signature] = compiler._submit(
+        compiler._stage_module, *arguments)
+    return signature
+
+
+def test_a_staged_module_is_moved_into_place(compiler, tmp_path):
+    signature = stage(compiler, 'm1')
+    compiler._staged[signature].result()
+    location = tmp_path / 'location'
+    location.mkdir()
+    module = compiler.compile_str('m1', SOURCE, location=str(location),
+                                  include_dirs=[], lib_dirs=[], libs=[],
+                                  preargs=['-O3'])
+    assert module == 'imported m1.so'
+    assert [c['py_module'] for c in FakeCompiler.calls] == [False]
+    assert (location / 'm1.so').read_text() == SOURCE
+    assert (location / 'mod.cpp').read_text() == SOURCE
+    assert (location / '__init__.py').exists()
+    assert compiler.statistics['used'] == 1
+    # the staging directory of that module is gone
+    assert os.listdir(compiler._staging_directory()) == []
+
+
+def test_other_arguments_do_not_use_the_staged_module(compiler, tmp_path):
+    signature = stage(compiler, 'm1')
+    compiler._staged[signature].result()
+    location = tmp_path / 'location'
+    location.mkdir()
+    module = compiler.compile_str('m1', SOURCE, location=str(location),
+                                  include_dirs=[], lib_dirs=[], libs=[],
+                                  preargs=['-O2'])
+    assert module == 'module m1'
+    assert FakeCompiler.calls[-1]['preargs'] == ['-O2']
+    assert compiler.statistics['used'] == 0
+
+
+def test_a_failed_staged_compile_compiles_again(compiler, tmp_path):
+    FakeCompiler.fail_staged = True
+    stage(compiler, 'm1')
+    location = tmp_path / 'location'
+    location.mkdir()
+    module = compiler.compile_str('m1', SOURCE, location=str(location),
+                                  include_dirs=[], lib_dirs=[], libs=[],
+                                  preargs=['-O3'])
+    assert module == 'module m1'
+    assert [c['py_module'] for c in FakeCompiler.calls] == [False, True]
+
+
+def test_unused_staged_modules_are_removed(compiler):
+    signature = stage(compiler, 'm1')
+    library = compiler._staged[signature].result()
+    compiler._discard([signature])
+    assert signature not in compiler._staged
+    assert not os.path.exists(os.path.dirname(library))
+
+
+def test_close_removes_the_staging_directory(compiler):
+    signature = stage(compiler, 'm1')
+    compiler._staged[signature].result()
+    root = compiler._staging_directory()
+    compiler.close()
+    assert not os.path.exists(root)
+
+
+def test_stage_function_stays_out_of_single_job_runs(tmp_path):
+    single = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=1)
+    assert single.stage_function(linker=None) == []
+
+
+def test_stage_function_without_a_compiler(tmp_path):
+    made = _c_compile.ParallelCompiler(fake_backend(tmp_path, cxx=''),
+                                       jobs=2)
+    assert made.stage_function(linker=None) == []
+
+
+# -- the precompiled header decision ----------------------------------------
+
+@pytest.fixture
+def pch_compiler(tmp_path, monkeypatch):
+    """A compiler whose header build waits until the test releases it."""
+    made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=2,
+                                       use_pch=True)
+    release = threading.Event()
+
+    def build(directory, header, include_dirs, preargs):
+        release.wait(30)
+        os.makedirs(directory, exist_ok=True)
+        open(header + '.gch', 'w').close()
+        return True
+
+    monkeypatch.setattr(made, '_build_pch', build)
+    yield made, release
+    release.set()
+    made.close()
+
+
+def test_the_first_module_starts_the_header_and_a_later_one_uses_it(
+        pch_compiler):
+    made, release = pch_compiler
+    assert made._precompiled_header(SOURCE, [], ['-O3']) is None
+    assert made._precompiled_header(SOURCE, [], ['-O3']) is None
+    (future, ) = made._pch.values()          # one build for both modules
+    release.set()
+    assert future.result() is True
+    header = made._precompiled_header(SOURCE, [], ['-O3'])
+    assert header.endswith('theanets_pch.h')
+    assert os.path.isfile(header + '.gch')
+
+
+def test_the_header_depends_on_the_flags(pch_compiler):
+    made, _ = pch_compiler
+    assert made._pch_key([], ['-O3']) != made._pch_key([], ['-O2'])
+    assert made._pch_key([], ['-O3']) != made._pch_key(['/usr/inc'],
+                                                       ['-O3'])
+    assert made._pch_key([], ['-O3']) == made._pch_key([], ['-O3'])
+
+
+@pytest.mark.parametrize('source', [
+    '#include "helper.h"\n#include <Python.h>\nint x;\n',   # other order
+    '#include <Python.h>\nint x;\n',                        # fewer headers
+    '#define A 1\n#include <Python.h>\n#include "helper.h"\n',  # a define
+])
+def test_modules_with_other_includes_compile_without_the_header(
+        pch_compiler, source):
+    made, _ = pch_compiler
+    assert made._precompiled_header(source, [], ['-O3']) is None
+    assert made._pch == {}
+
+
+def test_no_header_when_the_backend_strips_optimisation_flags(
+        pch_compiler, tmp_path):
+    made, _ = pch_compiler
+    made.backend.config = {'cxx': 'g++', 'remove_gxx_opt': True,
+                           'compiledir': str(tmp_path)}.get
+    assert made._precompiled_header(SOURCE, [], ['-O3']) is None
+    assert made._pch == {}
+
+
+# -- end to end, on the running backend --------------------------------------
+
+CHILD = '''
+import json, glob, os
+import numpy as np
+import theanets
+from theanets import _c_compile
+from theanets.backend import theano, TT
+x = TT.matrix('x')
+y = TT.matrix('y')
+f = theano.function([x, y], [TT.tanh(x) * 2 + y, (x * y).sum(axis=0),
+                             TT.dot(x, y.T)])
+a = np.linspace(-2, 2, 12).reshape(3, 4).astype('float32')
+b = np.linspace(1, 3, 12).reshape(3, 4).astype('float32')
+outs = f(a, b)
+ok = [bool(np.allclose(outs[0], np.tanh(a) * 2 + b, rtol=1e-6)),
+      bool(np.allclose(outs[1], (a * b).sum(axis=0), rtol=1e-6)),
+      bool(np.allclose(outs[2], a.dot(b.T), rtol=1e-6))]
+compiler = _c_compile.installed()
+statistics = dict(compiler.statistics)
+staging = compiler._staging_root
+print(json.dumps(dict(ok=ok, statistics=statistics, staging=staging,
+                      jobs=compiler.jobs)))
+'''
+
+
+def _cold_run(tmp_path, name, **env):
+    base = tmp_path / name
+    result, _ = run_fresh(CHILD, tmp_path, flags='base_compiledir={}'.format(
+        base), env=env)
+    return result, base
+
+
+def test_modules_compile_in_parallel_with_the_header(tmp_path):
+    result, base = _cold_run(tmp_path, 'cold',
+                             THEANETS_COMPILE_JOBS='2', THEANETS_PCH='1')
+    assert result['ok'] == [True, True, True]
+    statistics = result['statistics']
+    assert statistics['staged'] >= 3
+    assert statistics['used'] == statistics['staged']
+    # the header is built once, in the parent of the compile directory
+    headers = glob.glob(str(base / 'theanets-pch' / '*' /
+                            'theanets_pch.h.gch'))
+    assert len(headers) == 1
+    assert not glob.glob(str(base / 'theanets-pch' / '*' / '*.tmp'))
+    # the staging directory went away with the process
+    assert result['staging'] and not os.path.exists(result['staging'])
+
+    # a second process finds everything in the cache: nothing is staged
+    again, _ = _cold_run(tmp_path, 'cold', THEANETS_COMPILE_JOBS='2')
+    assert again['ok'] == [True, True, True]
+    assert again['statistics']['staged'] == 0
+
+
+def test_one_job_and_no_header_compile_as_the_backend_does(tmp_path):
+    result, base = _cold_run(tmp_path, 'plain',
+                             THEANETS_COMPILE_JOBS='1', THEANETS_PCH='0')
+    assert result['ok'] == [True, True, True]
+    assert result['jobs'] == 1
+    assert result['statistics'] == dict(staged=0, used=0, pch_builds=0,
+                                        pch_used=0)
+    assert not (base / 'theanets-pch').exists()
+
+
+TRAIN = '''
+import json
+import numpy as np
+import theanets
+rng = np.random.RandomState(13)
+x = rng.randn(100, 20).astype('float32')
+y = rng.randint(0, 3, size=100).astype('int32')
+net = theanets.Classifier([20, (32, 'relu'), 3])
+train, valid = next(net.itertrain([x, y], algo='sgd', batch_size=10,
+                                  progress=False))
+print(json.dumps(dict(
+    loss=float(train['loss']),
+    params=[p.get_value().tobytes().hex() for p in net.params],
+    predictions=net.predict(x).tolist())))
+'''
+
+
+@pytest.mark.slow
+def test_training_is_identical_with_and_without_the_compile_changes(
+        tmp_path):
+    fast, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
+        tmp_path / 'fast'), env=dict(THEANETS_COMPILE_JOBS='2',
+                                     THEANETS_PCH='1'))
+    plain, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
+        tmp_path / 'plain'), env=dict(THEANETS_COMPILE_JOBS='1',
+                                      THEANETS_PCH='0'))
+    assert fast == plain
