@@ -338,3 +338,37 @@ def test_training_is_identical_with_and_without_the_compile_changes(
         tmp_path / 'plain'), env=dict(THEANETS_COMPILE_JOBS='1',
                                       THEANETS_PCH='0'))
     assert fast == plain
+
+
+def test_a_forked_child_compiles_with_its_own_workers(compiler, tmp_path):
+    signature = stage(compiler, 'm1')
+    compiler._staged[signature].result()       # the parent's pool is running
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                 # the child
+        code = 1
+        try:
+            compiler.forget_parent()
+            again = stage(compiler, 'm2')
+            library = compiler._staged[again].result(timeout=30)
+            code = 0 if os.path.isfile(library) else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == bytes([0])
+    assert os.WEXITSTATUS(status) == 0
+
+
+def test_stale_staging_directories_are_removed(tmp_path):
+    stale = tmp_path / (_c_compile.STAGING_PREFIX + 'old')
+    fresh = tmp_path / (_c_compile.STAGING_PREFIX + 'new')
+    other = tmp_path / 'compiledir_x'
+    for path in (stale, fresh, other):
+        path.mkdir()
+    os.utime(str(stale), (0, 0))
+    os.utime(str(other), (0, 0))
+    _c_compile._remove_stale_staging(str(tmp_path))
+    assert not stale.exists()
+    assert fresh.exists() and other.exists()

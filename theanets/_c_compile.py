@@ -30,6 +30,7 @@ Environment variables: ``THEANETS_COMPILE_JOBS`` (modules compiled at once;
 process may use, at most 8) and ``THEANETS_PCH=0`` (no precompiled header).
 """
 
+import atexit
 import concurrent.futures
 import functools
 import hashlib
@@ -40,12 +41,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from . import _logging
 
 _logger = _logging.logger
 
 JOBS_ENV = 'THEANETS_COMPILE_JOBS'
+STAGING_PREFIX = 'theanets-staging-'
 PCH_ENV = 'THEANETS_PCH'
 
 _MAX_JOBS = 8
@@ -150,6 +153,19 @@ class ParallelCompiler(object):
         self._compiler_version = None
         self.pch_headers = backend.pch_headers
         self.statistics = dict(staged=0, used=0, pch_builds=0, pch_used=0)
+
+    def forget_parent(self):
+        """Start afresh in a forked child process.
+
+        The parent's worker threads do not exist in the child, and its lock
+        may have been held by one of them at the fork; a pool that believes
+        it has idle workers would never run the child's jobs.
+        """
+        self._lock = threading.Lock()
+        self._pool = None
+        self._staged = {}
+        self._pch = {}
+        self._staging_root = None
 
     # -- the wrapped backend functions ---------------------------------------
 
@@ -294,8 +310,9 @@ class ParallelCompiler(object):
             if self._staging_root is None:
                 parent = self._cache_parent()
                 os.makedirs(parent, exist_ok=True)
+                _remove_stale_staging(parent)
                 self._staging_root = tempfile.mkdtemp(
-                    prefix='theanets-staging-', dir=parent)
+                    prefix=STAGING_PREFIX, dir=parent)
             return self._staging_root
 
     def _submit(self, function, *args):
@@ -442,6 +459,24 @@ def _signature(module_name, src_code, include_dirs, lib_dirs, libs, preargs,
             bool(hide_symbols))
 
 
+def _remove_stale_staging(parent, age=86400):
+    """Remove staging directories left by processes that did not exit.
+
+    A live process's staging directory changes whenever a module passes
+    through it; one untouched for ``age`` seconds belongs to a process
+    that was killed (or a forked child that left without cleaning up).
+    """
+    now = time.time()
+    for name in os.listdir(parent):
+        path = os.path.join(parent, name)
+        try:
+            if (name.startswith(STAGING_PREFIX) and
+                    now - os.stat(path).st_mtime > age):
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _remove(path):
     try:
         os.remove(path)
@@ -488,6 +523,7 @@ def install(backend):
 
     backend.vm_linker.make_all = make_all
     _installed['compiler'] = compiler
-    import atexit
     atexit.register(compiler.close)
+    if hasattr(os, 'register_at_fork'):
+        os.register_at_fork(after_in_child=compiler.forget_parent)
     return compiler
