@@ -113,6 +113,12 @@ class Backend(object):
     config : callable
         ``config(name)`` returns a flag: ``'cxx'``, ``'compiledir'``,
         ``'remove_gxx_opt'``.
+    find_key, find_hash : callable, optional
+        ``find_key(cache, key)`` and ``find_hash(cache, module_hash)`` say
+        whether the cache holds a module for a key, or for a source hash;
+        they load what they find, as the cache's own lookup would. By
+        default: the key is in ``cache.entry_from_key``, the hash in
+        ``cache.module_hash_to_key_data`` (what a full refresh loads).
     pch_headers : tuple of str
         The first ``#include`` targets of every module the backend writes,
         in its order (``'<Python.h>'`` first): the precompiled header's
@@ -122,7 +128,8 @@ class Backend(object):
     """
 
     def __init__(self, cmodule, clinker, module_cache, function_graph,
-                 vm_linker, thunk_op, config, pch_headers):
+                 vm_linker, thunk_op, config, pch_headers, find_key=None,
+                 find_hash=None):
         self.cmodule = cmodule
         self.clinker = clinker
         self.module_cache = module_cache
@@ -131,6 +138,8 @@ class Backend(object):
         self.thunk_op = thunk_op
         self.config = config
         self.pch_headers = tuple(pch_headers)
+        self.find_key = find_key or _key_loaded
+        self.find_hash = find_hash or _hash_loaded
 
 
 class ParallelCompiler(object):
@@ -246,12 +255,12 @@ class ParallelCompiler(object):
         graph = self.backend.function_graph(node.inputs, node.outputs)
         clinker = self.backend.clinker().accept(graph, no_recycling=[])
         key = clinker.cmodule_key()
-        if cache._get_from_key(key) is not None:
+        if self.backend.find_key(cache, key):
             return None
         module = clinker.get_dynamic_module()
         src_code = module.code()
         module_hash = self.backend.cmodule.get_module_hash(src_code, key)
-        if module_hash in cache.module_hash_to_key_data:
+        if self.backend.find_hash(cache, module_hash):
             return None
         arguments = (module.code_hash, src_code, clinker.header_dirs(),
                      clinker.lib_dirs(), clinker.libraries(),
@@ -449,6 +458,14 @@ class ParallelCompiler(object):
         with self._lock:
             self.statistics['pch_builds'] += 1
         return True
+
+
+def _key_loaded(cache, key):
+    return key in cache.entry_from_key
+
+
+def _hash_loaded(cache, module_hash):
+    return module_hash in cache.module_hash_to_key_data
 
 
 def _signature(module_name, src_code, include_dirs, lib_dirs, libs, preargs,
