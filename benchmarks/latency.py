@@ -48,13 +48,13 @@ def repeats_for(rows, repeats):
     return repeats if rows == 1 else max(20, repeats // 20)
 
 
-def time_torch(threads, repeats, w0, b0, w1, b1, w2, b2, x1, x1000):
+def time_torch(num_threads, repeats, w0, b0, w1, b1, w2, b2, x1, x1000):
     """PyTorch timings, as ``{'<mode> <call> <rows>': [best, median]}``;
     ``'proba <rows>'`` holds its probabilities. Module level, so that
     :func:`common.call_in_python` can run it in another interpreter."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(num_threads)
     model = torch.nn.Sequential(
         torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
         torch.nn.Linear(SIZES[1], SIZES[2]), torch.nn.ReLU(),
@@ -203,7 +203,7 @@ def main(argv=None):
             else:
                 torch_result = call_in_python(
                     torch_python, __file__, 'time_torch', args.threads,
-                    threads=args.threads, repeats=args.repeats,
+                    num_threads=args.threads, repeats=args.repeats,
                     **peer_arrays)
             rounds['pytorch'].append(torch_result)
             torch_extra = torch_result
