@@ -49,9 +49,13 @@ def repeats_for(rows, repeats):
 
 
 def time_torch(num_threads, repeats, w0, b0, w1, b1, w2, b2, x1, x1000):
-    """PyTorch timings, as ``{'<mode> <call> <rows>': [best, median]}``;
-    ``'proba <rows>'`` holds its probabilities. Module level, so that
-    :func:`common.call_in_python` can run it in another interpreter."""
+    """PyTorch's timings and probabilities.
+
+    Returns ``timings`` (``{'<mode> <call> <rows>': [best, median]}``),
+    ``proba`` (``{'<rows>': probabilities}``), ``version`` and ``threads``.
+    Module level, so that :func:`common.call_in_python` can run it in
+    another interpreter.
+    """
     import torch
 
     torch.set_num_threads(num_threads)
@@ -72,7 +76,7 @@ def time_torch(num_threads, repeats, w0, b0, w1, b1, w2, b2, x1, x1000):
     def predict(x):
         return model(torch.from_numpy(x)).argmax(dim=1).numpy()
 
-    result = {}
+    timings, proba = {}, {}
     for rows, x in ((1, x1), (1000, x1000)):
         for mode, context in (('inference_mode', torch.inference_mode),
                               ('no_grad', torch.no_grad)):
@@ -81,13 +85,12 @@ def time_torch(num_threads, repeats, w0, b0, w1, b1, w2, b2, x1, x1000):
                 def call():
                     with context():
                         return fn(x)
-                result['{} {} {}'.format(mode, name, rows)] = latency(
+                timings['{} {} {}'.format(mode, name, rows)] = latency(
                     call, repeats_for(rows, repeats), warmup=20)
         with torch.inference_mode():
-            result['proba {}'.format(rows)] = predict_proba(x).tolist()
-    result['version'] = torch.__version__
-    result['threads'] = torch.get_num_threads()
-    return result
+            proba[str(rows)] = predict_proba(x).tolist()
+    return dict(timings=timings, proba=proba, version=torch.__version__,
+                threads=torch.get_num_threads())
 
 
 def make_sklearn(weights):
@@ -112,6 +115,7 @@ def make_sklearn(weights):
 
 
 def time_library(predict_proba, predict, inputs, repeats):
+    """Timings ``{'<call> <rows>': (best, median)}`` of two methods."""
     result = {}
     for rows, x in inputs.items():
         for name, fn in (('predict_proba', predict_proba),
@@ -123,14 +127,9 @@ def time_library(predict_proba, predict, inputs, repeats):
 
 def merge(rounds):
     """Best of the rounds' best, median of their medians."""
-    merged = {}
-    for key in rounds[0]:
-        if isinstance(rounds[0][key], (tuple, list)) and \
-                len(rounds[0][key]) == 2 and \
-                isinstance(rounds[0][key][0], float):
-            merged[key] = (min(r[key][0] for r in rounds),
-                           statistics.median(r[key][1] for r in rounds))
-    return merged
+    return {key: (min(r[key][0] for r in rounds),
+                  statistics.median(r[key][1] for r in rounds))
+            for key in rounds[0]}
 
 
 def main(argv=None):
@@ -171,9 +170,8 @@ def main(argv=None):
 
     torch_python = None
     if not args.skip_torch:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        import importlib.util
+        if importlib.util.find_spec('torch') is None:
             torch_python = args.torch_python
             if torch_python is None:
                 print('pytorch: not installed here and no --torch-python; '
@@ -205,10 +203,9 @@ def main(argv=None):
                     torch_python, __file__, 'time_torch', args.threads,
                     num_threads=args.threads, repeats=args.repeats,
                     **peer_arrays)
-            rounds['pytorch'].append(torch_result)
+            rounds['pytorch'].append(torch_result['timings'])
             torch_extra = torch_result
 
-    import sklearn
     print('theanets {} on {} {}; {} thread(s); {} round(s) of {} single-row '
           '/ {} 1,000-row calls per library and call'.format(
               theanets.__version__, theanets.backend.info()['backend'],
@@ -223,6 +220,7 @@ def main(argv=None):
                      'inference_mode {call} {rows}'),
                     ('pytorch no_grad', 'pytorch', 'no_grad {call} {rows}')]
     if not args.skip_sklearn:
+        import sklearn
         print('scikit-learn {} ({} weights)'.format(
             sklearn.__version__, sklearn_model.coefs_[0].dtype))
         columns.append(('scikit-learn', 'scikit-learn', '{call} {rows}'))
@@ -243,8 +241,10 @@ def main(argv=None):
             print('{:<14} {:>5}'.format(call, rows) +
                   ''.join(' {:>24}'.format(c) for c in cells))
 
-    print()
-    print('theanets latency / peer latency (fastest; median in brackets):')
+    if len(columns) > 1:
+        print()
+        print('theanets latency / peer latency (fastest; median in '
+              'brackets):')
     for label, library, key in columns[1:]:
         for rows in ROWS:
             for call in CALLS:
@@ -262,7 +262,7 @@ def main(argv=None):
                 mine - sklearn_model.predict_proba(inputs[rows])).max())))
         if torch_extra is not None:
             diffs.append(('pytorch', rows, float(np.abs(
-                mine - np.array(torch_extra['proba {}'.format(rows)])).max())))
+                mine - np.array(torch_extra['proba'][str(rows)])).max())))
     if diffs:
         print()
         print('largest difference from theanets\' probabilities: ' + ', '.join(
