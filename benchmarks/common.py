@@ -44,6 +44,21 @@ def best_and_median(count, seconds):
     return count / min(seconds), count / statistics.median(seconds)
 
 
+def latency(fn, repeats, warmup=3):
+    """Fastest and median seconds per call of ``fn``, after ``warmup``
+    untimed calls."""
+    import time
+    for _ in range(warmup):
+        fn()
+    times = []
+    clock = time.perf_counter
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return min(times), statistics.median(times)
+
+
 def add_peer_python_argument(parser):
     """Add ``--torch-python``: where PyTorch runs when it is not here.
 

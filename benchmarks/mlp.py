@@ -79,6 +79,122 @@ def bench_theanets(x, y, xtest, epochs, learning_rate, repeats):
                 accuracy=accuracy)
 
 
+def _blas_sgemm(ldflags):
+    """A ``sgemm(a, b, out, trans_a, trans_b)`` calling ``cblas_sgemm`` of
+    the BLAS Theano links (``ldflags``), through ctypes; None if it cannot
+    be found."""
+    import ctypes
+    import ctypes.util
+    import os
+    import re
+
+    dirs = re.findall(r'-L(\S+)', ldflags or '')
+    names = re.findall(r'-l(\S+)', ldflags or '')
+    library = None
+    for name in names:
+        paths = [os.path.join(d, 'lib{}.so'.format(name)) for d in dirs]
+        found = [p for p in paths if os.path.exists(p)]
+        path = found[0] if found else ctypes.util.find_library(name)
+        if not path:
+            continue
+        try:
+            dll = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ('scipy_cblas_sgemm', 'cblas_sgemm'):
+            if hasattr(dll, symbol):
+                library = path, getattr(dll, symbol)
+                break
+        if library:
+            break
+    if library is None:
+        return None
+    path, gemm = library
+    gemm.restype = None
+    c_int, c_float, c_ptr = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+    gemm.argtypes = [c_int] * 6 + [c_float, c_ptr, c_int, c_ptr, c_int,
+                                   c_float, c_ptr, c_int]
+    row_major, plain, transposed = 101, 111, 112
+
+    def sgemm(a, b, out, trans_a=False, trans_b=False):
+        # Row-major C-contiguous float32 operands; out = op(a) @ op(b).
+        m, n = out.shape
+        k = a.shape[0] if trans_a else a.shape[1]
+        gemm(row_major, transposed if trans_a else plain,
+             transposed if trans_b else plain, m, n, k, 1.0, a.ctypes.data,
+             a.shape[1], b.ctypes.data, b.shape[1], 0.0, out.ctypes.data, n)
+    sgemm.library = path
+    return sgemm
+
+
+def bench_gemm_limit(x, epochs, ldflags):
+    """Examples per second of the matrix products of a training step alone.
+
+    A step of the 784-256-256-10 network needs eight matrix products: three
+    forward (``x W1``, ``h1 W2``, ``h2 W3``), three weight gradients
+    (``h2' dz``, ``h1' dh2``, ``x' dh1``) and two back-propagated deltas
+    (``dz W3'``, ``dh2 W2'``). Everything else a step does (bias adds,
+    relu, softmax, cross-entropy, the momentum updates) is left out, so no
+    implementation of this step can be faster: this is its roofline. Timed
+    with numpy's matrix product and, when it can be found, ``cblas_sgemm``
+    of the BLAS that Theano links (which may be another library than
+    numpy's), on preallocated outputs, batch by batch like an epoch.
+    """
+    import numpy as np
+    rng = np.random.RandomState(0)
+    sizes = (FEATURES, HIDDEN, HIDDEN, CLASSES)
+    w = [rng.randn(a, b).astype('float32') * 0.05
+         for a, b in zip(sizes[:-1], sizes[1:])]
+    grads = [np.empty_like(v) for v in w]
+    starts = range(0, len(x), BATCH)
+    # every batch but maybe the last has BATCH rows
+    buffers = {}
+
+    def arrays(rows):
+        if rows not in buffers:
+            buffers[rows] = [np.empty((rows, s), 'float32') for s in sizes[1:]
+                             ] + [np.empty((rows, s), 'float32')
+                                  for s in sizes[1:3]]
+        return buffers[rows]
+
+    def step_numpy(xb):
+        h1, h2, z, d1, d2 = arrays(len(xb))
+        np.matmul(xb, w[0], out=h1)
+        np.matmul(h1, w[1], out=h2)
+        np.matmul(h2, w[2], out=z)
+        np.matmul(h2.T, z, out=grads[2])
+        np.matmul(z, w[2].T, out=d2)
+        np.matmul(h1.T, d2, out=grads[1])
+        np.matmul(d2, w[1].T, out=d1)
+        np.matmul(xb.T, d1, out=grads[0])
+
+    results = {}
+    steps = [('numpy', step_numpy)]
+    sgemm = _blas_sgemm(ldflags)
+    if sgemm is not None:
+        def step_blas(xb):
+            h1, h2, z, d1, d2 = arrays(len(xb))
+            sgemm(xb, w[0], h1)
+            sgemm(h1, w[1], h2)
+            sgemm(h2, w[2], z)
+            sgemm(h2, z, grads[2], trans_a=True)
+            sgemm(z, w[2], d2, trans_b=True)
+            sgemm(h1, d2, grads[1], trans_a=True)
+            sgemm(d2, w[1], d1, trans_b=True)
+            sgemm(xb, d1, grads[0], trans_a=True)
+        steps.append(('blas', step_blas))
+        results['library'] = sgemm.library
+    for label, step in steps:
+        times = []
+        for _ in range(epochs + 1):  # the first is a warm-up
+            t = time.perf_counter()
+            for i in starts:
+                step(x[i:i + BATCH])
+            times.append(time.perf_counter() - t)
+        results[label] = best_and_median(len(x), times[1:])
+    return results
+
+
 def bench_torch(x, y, xtest, epochs, learning_rate, repeats, threads):
     import torch
 
@@ -217,6 +333,17 @@ def main(argv=None):
                           theanets.backend.info()['blas']), **th))
     sys.stdout.flush()
     results = dict(theanets=th)
+    limit = bench_gemm_limit(x, args.epochs,
+                             theanets.backend.info()['ldflags'])
+    print('{:<13} train {:8.0f} ex/s (median {:.0f}) with numpy\'s matmul'
+          .format('GEMMs only', *limit['numpy']))
+    if 'blas' in limit:
+        print('{:<13} train {:8.0f} ex/s (median {:.0f}) with cblas_sgemm of '
+              'the BLAS Theano links ({})'.format('GEMMs only',
+                                                  *limit['blas'],
+                                                  limit['library']))
+    roofline = max(limit[k][0] for k in ('numpy', 'blas') if k in limit)
+    sys.stdout.flush()
     if not args.skip_torch:
         try:
             tr = bench_torch(x, y, xtest, args.epochs, args.learning_rate,
@@ -241,6 +368,9 @@ def main(argv=None):
                               **sk))
 
     print()
+    print('theanets / GEMM roofline  training      {:5.2f}x   (the faster of '
+          'the GEMM-only figures; 1.0 = nothing but matrix products)'.format(
+              th['train'] / roofline))
     for peer, key, target, what in (
             ('pytorch', 'train', 1.1, 'training'),
             ('scikit-learn', 'train', None, 'training'),

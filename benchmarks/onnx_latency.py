@@ -27,10 +27,8 @@ and ``onnxruntime`` packages (``pip install -e ".[test]"``).
 
 import argparse
 import io
-import statistics
-import time
 
-from common import add_common_arguments, set_threads
+from common import add_common_arguments, latency, set_threads
 
 ROWS = (1, 1000)
 
@@ -47,18 +45,6 @@ def build(name):
         return model, lambda rows: rng.randn(rows, 784).astype('float32')
     model = theanets.recurrent.Classifier([16, (32, 'lstm'), 10], rng=0)
     return model, lambda rows: rng.randn(rows, 20, 16).astype('float32')
-
-
-def latency(fn, repeats):
-    """Fastest and median seconds per call of ``fn``, after a warm-up."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def bench(name, threads, repeats):

@@ -879,3 +879,34 @@ def test_regressor_gll_progress(inputs, outputs):
 def test_weighted_classifier_progress(inputs, classes, class_weights):
     net = feedforward.Classifier([7, 8, 6], loss='hinge', weighted=True)
     assert_progress(net, [inputs, classes, class_weights])
+
+
+@pytest.mark.parametrize('form', ['xe', 'hinge'])
+def test_labelled_entry_matches_fancy_indexing(form):
+    # CrossEntropy picks each row's labelled entry with a one-hot mask; the
+    # loss and its gradient equal (exactly) those of numpy-style indexing,
+    # negative labels (counted from the last class) and 3-D outputs included.
+    loss = losses.Loss.build(form, target=2)
+    output = TT.tensor3('output')
+    expr = loss({'out:out': output})
+    flat = output.reshape((-1, output.shape[-1]))
+    labels = loss._target.flatten()
+    picked = flat[TT.arange(flat.shape[0]), labels]
+    if form == 'xe':
+        reference = -TT.log(TT.clip(picked, 1e-8, 1)).mean()
+    else:
+        reference = TT.maximum(
+            0, (flat - picked.dimshuffle(0, 'x')).max(axis=-1)).mean()
+    fn = theano.function(
+        [output, loss._target],
+        [expr, reference, theano.grad(expr, output),
+         theano.grad(reference, output)])
+    rng = np.random.RandomState(4)
+    values = rng.uniform(0, 1, size=(3, 4, 5)).astype(util.FLOAT)
+    values[0, 0, 2] = 0  # clipped
+    labels = rng.randint(-5, 5, size=(3, 4)).astype('int32')
+    labels[0, 0] = 2
+    got, want, got_grad, want_grad = fn(values, labels)
+    assert got == want
+    np.testing.assert_array_equal(got_grad, want_grad)
+    assert np.count_nonzero(got_grad) > 0

@@ -1,6 +1,8 @@
 """Tests for theanets.validation: the checks that data given to a model's
 methods pass before Theano compiles anything."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -40,6 +42,23 @@ def test_huge_finite_inputs_are_accepted(regressor):
     x[2, 3] = np.inf
     with pytest.raises(graph.DataError, match='1 NaN or infinite'):
         regressor.predict(x)
+
+
+@pytest.mark.parametrize('rows', [1, validation._SMALL_ARRAY // 7 + 1])
+def test_finiteness_check_is_the_same_for_small_and_large_arrays(rows):
+    # Small arrays are checked element by element, large ones through their
+    # sum first; both accept huge finite values (without an overflow
+    # warning) and report the same errors.
+    x = np.full((rows, 7), 3e38, 'f')
+    assert (x.size > validation._SMALL_ARRAY) == (rows > 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        validation.check_finite('x', x, x.shape)
+    x[0, 1], x[-1, 5] = np.nan, -np.inf
+    with pytest.raises(graph.DataError, match=r'x: expected finite values, '
+                       r'got 2 NaN or infinite value\(s\) \(e.g. nan\) in '
+                       r'an array of shape \({}, 7\)'.format(rows)):
+        validation.check_finite('x', x, x.shape)
 
 
 def test_float64_and_list_inputs_are_cast(regressor, inputs):

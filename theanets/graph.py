@@ -377,19 +377,13 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
 
     def _hash(self, regularizers=()):
         """A key identifying the graph for the current layers and losses."""
-        digest = hashlib.md5()
-
-        def add(text):
-            digest.update(text.encode('utf-8'))
-
-        for layer in self.layers:
-            add('{}{}{}'.format(type(layer).__name__, layer.name,
-                                layer.output_shape))
-        for loss in self.losses:
-            add('{}{}'.format(type(loss).__name__, loss.weight))
-        for reg in regularizers:
-            add('{}{}{}'.format(type(reg).__name__, reg.weight, reg.pattern))
-        return digest.hexdigest()
+        parts = ['{}{}{}'.format(type(layer).__name__, layer.name,
+                                 layer.output_shape) for layer in self.layers]
+        parts.extend('{}{}'.format(type(loss).__name__, loss.weight)
+                     for loss in self.losses)
+        parts.extend('{}{}{}'.format(type(reg).__name__, reg.weight,
+                                     reg.pattern) for reg in regularizers)
+        return hashlib.md5(''.join(parts).encode('utf-8')).hexdigest()
 
     def build_graph(self, regularizers=()):
         """Connect the layers into a computation graph.
@@ -561,7 +555,7 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         regs = regularizers.from_kwargs(self, **kwargs)
         key = self._hash(regs)
         with COMPILE_LOCK:
-            outputs, updates = self.build_graph(regs)
+            outputs, updates = self._build_graph(key, regs)
             everything = (key, tuple(outputs))
             fn = self._functions.get(everything)
             if fn is not None:

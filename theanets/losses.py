@@ -404,8 +404,18 @@ class CrossEntropy(Loss):
     def _flat(self, outputs):
         """Return the output as (N, K) and the labelled entry of each row."""
         output = outputs[self.output_name]
-        flat = output.reshape((-1, output.shape[-1]))
-        return flat, flat[TT.arange(flat.shape[0]), self._target.flatten()]
+        classes = output.shape[-1]
+        flat = output.reshape((-1, classes))
+        labels = self._target.flatten()
+        labels = TT.switch(TT.lt(labels, 0), labels + classes, labels)
+        # The labelled entry of each row is picked with a one-hot mask
+        # rather than by indexing with (arange(N), labels): the same values
+        # (the sum adds exact zeros; the gradient puts the same values into
+        # the same places), but elementwise C code in both directions,
+        # where fancy indexing and its gradient run in Python.
+        hot = TT.eq(labels.dimshuffle(0, 'x'),
+                    TT.arange(classes).dimshuffle('x', 0))
+        return flat, TT.switch(hot, flat, 0).sum(axis=-1)
 
     def _flat_reduce(self, elementwise):
         """Average a per-label loss of shape (N,), weighted when weighted."""

@@ -69,6 +69,8 @@ def from_kwargs(graph, **kwargs):
     >>> from_kwargs(Graph(), weight_l2=0.01, batch_size=32)
     [WeightL2(pattern='*', weight=0.01)]
     """
+    if not kwargs:
+        return []  # the common case of predict(x): nothing to build
     if 'regularizers' in kwargs:
         regs = kwargs['regularizers']
         if isinstance(regs, (tuple, list)):

@@ -89,17 +89,19 @@ def check_array(arg, array, variable, shape=None, convert=True):
     ...
     theanets.exceptions.DataError: x: expected a 2-D array of shape (N, 3) with dtype float32 for "in", got an array of shape (2, 4) with dtype float64
     """
-    name = getattr(variable, 'name', None)
     sparse_format = getattr(variable.type, 'format', None)
-    expected = '{}-D {} of shape {} with dtype {}'.format(
-        variable.ndim,
-        'array' if sparse_format is None else
-        'scipy.sparse {} matrix'.format(sparse_format),
-        expected_shape(variable, shape), variable.dtype)
-    if name:
-        expected += ' for "{}"'.format(name)
 
     def fail(what, actual_shape, actual_dtype):
+        # The message is only formatted here, off the path of valid data
+        # (a prediction for one row spends microseconds in this function).
+        expected = '{}-D {} of shape {} with dtype {}'.format(
+            variable.ndim,
+            'array' if sparse_format is None else
+            'scipy.sparse {} matrix'.format(sparse_format),
+            expected_shape(variable, shape), variable.dtype)
+        name = getattr(variable, 'name', None)
+        if name:
+            expected += ' for "{}"'.format(name)
         if isinstance(actual_shape, tuple) or actual_shape is None:
             actual_shape = tuple(actual_shape or ())
         raise DataError('{}: expected a {}, got {} of shape {} with dtype '
@@ -293,18 +295,27 @@ def unmask(arg, array):
     return np.ma.getdata(array)
 
 
+#: Arrays of at most this many values are checked for NaN and infinity
+#: element by element; larger ones through their sum, without a temporary.
+_SMALL_ARRAY = 4096
+
+
 def check_finite(arg, array, shape):
     """Raise DataError if a float array (or sparse matrix) holds NaN/inf."""
     values = array.data if scipy.sparse.issparse(array) else array
     if not isinstance(values, np.ndarray) or values.dtype.kind not in 'fc':
         return
-    # A sum is non-finite whenever any term is, and costs no temporary
-    # array; only a non-finite sum (which finite values can also overflow
-    # to) needs the element-wise check.
-    with np.errstate(over='ignore'):  # huge finite values may overflow
-        total = np.add.reduce(values, axis=None)
-    if np.isfinite(total):
-        return
+    if values.size > _SMALL_ARRAY:
+        # A sum is non-finite whenever any term is, and costs no temporary
+        # array; only a non-finite sum (which finite values can also
+        # overflow to) needs the element-wise check.
+        with np.errstate(over='ignore'):  # huge finite values may overflow
+            total = np.add.reduce(values, axis=None)
+        if np.isfinite(total):
+            return
+    # A small array is checked element by element at once: its temporary is
+    # small, and this skips the error-state switch, which costs more than
+    # the check itself for the few rows of a prediction.
     finite = np.isfinite(values)
     if not finite.all():
         bad = values[~finite]
