@@ -44,6 +44,10 @@ fixes before (and right after) its first import to work well here:
 * downhill 0.4.0 prints its progress straight to stdout with ``click``; its
   messages are routed into the ``theanets.downhill`` logger instead (see
   :func:`route_downhill_logging`);
+* Theano reads the keys of every module in its compile cache the first
+  time it compiles (1-2 s and 300 MB on a large cache); an index of the
+  cache lets a process read only the modules it uses (see
+  :mod:`theanets._compile_cache`; ``THEANETS_CACHE_INDEX=off`` turns it off);
 * Theano's graph optimizer is not thread-safe (two threads compiling at once
   fail with ``CachedConstantError`` or ``AssertionError``), so
   ``theano.function`` is wrapped to compile under one process-wide lock,
@@ -99,6 +103,7 @@ import sys
 import threading
 import warnings
 
+from . import _compile_cache
 from . import _logging
 from . import _theano_env
 
@@ -506,6 +511,7 @@ def setup():
     else:
         _logging.debug('Theano BLAS: {}', blas)
     _fix_module_cache_keys(theano)
+    _compile_cache.setup_theano()
     _serialize_compiles(theano)
     route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=dict(chosen))
@@ -530,6 +536,7 @@ def _setup_pytensor():
                 'scipy-openblas32) or a system OpenBLAS')
         else:
             _logging.debug('PyTensor BLAS: {}', blas)
+        _compile_cache.setup_pytensor()
         _serialize_compiles(theano)
         _theano_env.patch_collections()
         import downhill
