@@ -593,6 +593,10 @@ def install(cmodule):
             for name in index.by_hash(module_hash):
                 if _load_directory(cmodule, self, index, name):
                     break
+            if key in self.entry_from_key:
+                # The module's key.pkl lists this key already (the index
+                # had filed it under another digest).
+                return self._get_from_key(key)
         return original_get_from_hash(self, module_hash, key, *args,
                                       **kwargs)
 
