@@ -78,6 +78,9 @@ SAVE_INTERVAL = 2.0
 #: Memory addresses in ``str()`` of objects without a ``__str__``.
 _ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
 
+#: Types whose ``repr`` is the same in every process.
+_PLAIN = frozenset([type(None), bool, int, float, complex, str, bytes])
+
 #: How deep :func:`key_digest` describes nested objects.
 _MAX_DEPTH = 32
 
@@ -104,6 +107,10 @@ def _describe(obj, out, depth=0):
     elif depth > _MAX_DEPTH:
         out.append(type(obj).__name__)
     elif isinstance(obj, (tuple, list)):
+        if all(type(item) in _PLAIN for item in obj):
+            # e.g. the compiler flags, a third of a key: one C-level repr
+            out.append(repr(tuple(obj)))
+            return
         out.append('(')
         for item in obj:
             _describe(item, out, depth + 1)
@@ -562,13 +569,13 @@ def install(cmodule):
 
     def module_from_key(self, key, *args, **kwargs):
         digest = index = None
-        if key is not None and key[0]:
+        if key is not None and key[0] and key not in self.entry_from_key:
             index = _index(self)
             try:
                 digest = key_digest(key)
             except Exception:  # found through its module hash instead
                 digest = None
-            if digest is not None and key not in self.entry_from_key:
+            if digest is not None:
                 for name in index.by_digest(digest):
                     _load_directory(cmodule, self, index, name)
                     if key in self.entry_from_key:
