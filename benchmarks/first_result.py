@@ -38,7 +38,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 from common import add_common_arguments, set_threads, use_cold_theano_cache

@@ -145,7 +145,7 @@ def test_a_corrupt_or_missing_index_falls_back_to_a_full_refresh(
 def test_an_entry_for_a_deleted_module_is_dropped(shared_dir):
     compiledir = compile_forms(shared_dir, [])['compiledir']
     before = set(modules_in(compiledir))
-    first = compile_forms(shared_dir, [10])
+    compile_forms(shared_dir, [10])
     [name] = set(modules_in(compiledir)) - before
     shutil.rmtree(os.path.join(compiledir, name))
     assert name in read_index(compiledir)['modules']
@@ -158,7 +158,7 @@ def test_an_entry_for_a_deleted_module_is_dropped(shared_dir):
 def test_a_wrong_entry_never_gives_a_wrong_module(shared_dir):
     compiledir = compile_forms(shared_dir, [])['compiledir']
     before = set(modules_in(compiledir))
-    first = compile_forms(shared_dir, [11])
+    compile_forms(shared_dir, [11])
     [a] = set(modules_in(compiledir)) - before
     before.add(a)
     compile_forms(shared_dir, [13])

@@ -173,8 +173,8 @@ def key_digest(key):
 
     Examples
     --------
-    >>> key_digest(((1, 2), ('CLinker.cmodule_key', ('-O3',), 'hash:abc')))
-    ... == key_digest(((1, 2), ('CLinker.cmodule_key', ('-O3',), 'hash:abc')))
+    >>> key = ((1, 2), ('CLinker.cmodule_key', ('-O3',), 'hash:abc'))
+    >>> key_digest(key) == key_digest(tuple(list(key)))
     True
     >>> key_digest(((1,), ())) == key_digest(((2,), ()))
     False
@@ -249,13 +249,12 @@ class CacheIndex(object):
     Examples
     --------
     >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> index = CacheIndex(folder)
-    >>> index.modules
-    {}
-    >>> index.record('tmpabc', 'hash1', ['digest1'])
-    >>> index.save()
-    >>> CacheIndex(folder).by_digest('digest1')
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     index = CacheIndex(folder)
+    ...     index.record('tmpabc', 'hash1', ['digest1'])
+    ...     index.save()
+    ...     CacheIndex(folder).by_digest('digest1')
+    True
     ['tmpabc']
     """
 
