@@ -602,6 +602,8 @@ def install(cmodule):
             if key in self.entry_from_key:
                 # The module's key.pkl lists this key already (the index
                 # had filed it under another digest).
+                if kwargs.get('keep_lock', args[0] if args else False):
+                    cmodule.compilelock.get_lock()  # as Theano's would
                 return self._get_from_key(key)
         return original_get_from_hash(self, module_hash, key, *args,
                                       **kwargs)
