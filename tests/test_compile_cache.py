@@ -135,7 +135,8 @@ def test_a_corrupt_or_missing_index_falls_back_to_a_full_refresh(
     after = compile_forms(shared_dir, [3])
     assert after['compiled'] == 0
     assert after['read'] == len(modules_in(compiledir))  # Theano's refresh
-    assert set(modules_in(compiledir)) <= set(read_index(compiledir)['modules'])
+    assert set(modules_in(compiledir)) <= set(
+        read_index(compiledir)['modules'])
     again = compile_forms(shared_dir, [3])
     assert again['compiled'] == 0
     assert again['dirs'] == first['dirs']
@@ -195,7 +196,8 @@ def test_two_processes_compiling_at_once(shared_dir):
     procs = [subprocess.Popen(
         [sys.executable, '-c', textwrap.dedent(code.replace(
             'FORMS', repr(forms)).replace(
-                'EXPRESSION', inspect.getsource(expression)))], cwd=str(shared_dir), env=env,
+                'EXPRESSION', inspect.getsource(expression)))],
+        cwd=str(shared_dir), env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for forms in ([7, 8, 12], [8, 9, 12])]
     reports = []
@@ -208,7 +210,8 @@ def test_two_processes_compiling_at_once(shared_dir):
     assert after['compiled'] == 0
     assert after['read'] <= 6  # 8 and 12 may each exist twice
     compiledir = after['compiledir']
-    assert set(modules_in(compiledir)) <= set(read_index(compiledir)['modules'])
+    assert set(modules_in(compiledir)) <= set(
+        read_index(compiledir)['modules'])
 
 
 def test_the_cached_march_flags_give_the_same_compile_args(shared_dir):

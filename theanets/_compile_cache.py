@@ -1,4 +1,4 @@
-"""An index of the backend's compile cache, so a process reads only what it uses.
+"""An index of the compile cache, so that a process reads only what it uses.
 
 Theano's ``ModuleCache`` (and PyTensor's, the same design) keeps one
 directory per compiled C module in the compile directory, each with a
@@ -725,33 +725,36 @@ def install_march_cache(cmodule, compiledir, cxx, cxxflags):
 # ----------------------------------------------------------------------
 # the backends
 
-def setup_theano():
-    """Index Theano's compile cache and keep its ``-march`` detection."""
-    import theano
-    from theano.gof import cmodule
-    install(cmodule)
-    if theano.config.cxx:
-        install_march_cache(cmodule, theano.config.compiledir,
-                            theano.config.cxx, theano.config.gcc.cxxflags)
+#: The running backend's ``get_module_cache``, once :func:`setup` ran.
+_module_cache_getter = []
 
 
-def setup_pytensor():
-    """Index PyTensor's compile cache and keep its ``-march`` detection."""
-    import pytensor
-    from pytensor.link.c import cmodule
+def setup(cmodule, get_module_cache, compiledir, cxx, cxxflags):
+    """Index a backend's compile cache and keep its ``-march`` detection.
+
+    Called by :func:`theanets.backend.setup` with the backend's pieces.
+
+    Parameters
+    ----------
+    cmodule : module
+        ``theano.gof.cmodule`` or ``pytensor.link.c.cmodule``.
+    get_module_cache : callable
+        The backend's function that returns its ``ModuleCache``.
+    compiledir, cxx, cxxflags : str
+        The ``compiledir``, ``cxx`` and ``gcc.cxxflags`` flags.
+    """
     install(cmodule)
-    if pytensor.config.cxx:
-        install_march_cache(cmodule, pytensor.config.compiledir,
-                            pytensor.config.cxx,
-                            pytensor.config.gcc__cxxflags)
+    if cxx:
+        install_march_cache(cmodule, compiledir, cxx, cxxflags)
+    _module_cache_getter[:] = [get_module_cache]
 
 
 def module_cache():
-    """The running backend's ``ModuleCache`` (created on first use)."""
-    from . import backend
-    backend.setup()
-    if backend.name() == 'pytensor':
-        from pytensor.link.c.basic import get_module_cache
-    else:
-        from theano.gof.cc import get_module_cache
-    return get_module_cache()
+    """The running backend's ``ModuleCache`` (created on first use).
+
+    Raises RuntimeError before the backend is set up.
+    """
+    if not _module_cache_getter:
+        raise RuntimeError('the backend is not set up yet: call '
+                           'theanets.backend.setup() first')
+    return _module_cache_getter[0]()

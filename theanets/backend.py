@@ -511,7 +511,10 @@ def setup():
     else:
         _logging.debug('Theano BLAS: {}', blas)
     _fix_module_cache_keys(theano)
-    _compile_cache.setup_theano()
+    from theano.gof import cc, cmodule
+    _compile_cache.setup(cmodule, cc.get_module_cache,
+                         theano.config.compiledir, theano.config.cxx,
+                         theano.config.gcc.cxxflags)
     _serialize_compiles(theano)
     route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=dict(chosen))
@@ -536,7 +539,11 @@ def _setup_pytensor():
                 'scipy-openblas32) or a system OpenBLAS')
         else:
             _logging.debug('PyTensor BLAS: {}', blas)
-        _compile_cache.setup_pytensor()
+        import pytensor
+        from pytensor.link.c import basic, cmodule
+        _compile_cache.setup(cmodule, basic.get_module_cache,
+                             pytensor.config.compiledir, pytensor.config.cxx,
+                             pytensor.config.gcc__cxxflags)
         _serialize_compiles(theano)
         _theano_env.patch_collections()
         import downhill
