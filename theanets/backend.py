@@ -44,6 +44,10 @@ fixes before (and right after) its first import to work well here:
 * downhill 0.4.0 prints its progress straight to stdout with ``click``; its
   messages are routed into the ``theanets.downhill`` logger instead (see
   :func:`route_downhill_logging`);
+* Theano reads the keys of every module in its compile cache the first
+  time it compiles (1-2 s and 300 MB on a large cache); an index of the
+  cache lets a process read only the modules it uses (see
+  :mod:`theanets._compile_cache`; ``THEANETS_CACHE_INDEX=off`` turns it off);
 * Theano's graph optimizer is not thread-safe (two threads compiling at once
   fail with ``CachedConstantError`` or ``AssertionError``), so
   ``theano.function`` is wrapped to compile under one process-wide lock,
@@ -99,6 +103,7 @@ import sys
 import threading
 import warnings
 
+from . import _compile_cache
 from . import _logging
 from . import _theano_env
 
@@ -506,6 +511,10 @@ def setup():
     else:
         _logging.debug('Theano BLAS: {}', blas)
     _fix_module_cache_keys(theano)
+    from theano.gof import cc, cmodule
+    _compile_cache.setup(cmodule, cc.get_module_cache,
+                         theano.config.compiledir, theano.config.cxx,
+                         theano.config.gcc.cxxflags)
     _speed_up_compiles('theano')
     _serialize_compiles(theano)
     route_downhill_logging()
@@ -531,6 +540,11 @@ def _setup_pytensor():
                 'scipy-openblas32) or a system OpenBLAS')
         else:
             _logging.debug('PyTensor BLAS: {}', blas)
+        import pytensor
+        from pytensor.link.c import basic, cmodule
+        _compile_cache.setup(cmodule, basic.get_module_cache,
+                             pytensor.config.compiledir, pytensor.config.cxx,
+                             pytensor.config.gcc__cxxflags)
         _speed_up_compiles('pytensor')
         _serialize_compiles(theano)
         _theano_env.patch_collections()
@@ -595,6 +609,8 @@ def _speed_up_compiles(backend):
     backend's own.
     """
     from . import _c_compile
+    found = dict(find_key=_compile_cache.find_key,
+                 find_hash=_compile_cache.find_hash)
     if backend == 'theano':
         import theano
         from theano.gof import cc, cmodule, fg, op, vm
@@ -607,7 +623,8 @@ def _speed_up_compiles(backend):
             vm.VM_Linker, op.Op,
             lambda flag: config[flag](),
             ('<Python.h>', '<iostream>', '"theano_mod_helper.h"',
-             '<math.h>', '<numpy/arrayobject.h>', '<numpy/arrayscalars.h>'))
+             '<math.h>', '<numpy/arrayobject.h>', '<numpy/arrayscalars.h>'),
+            **found)
     else:
         import pytensor
         from pytensor.graph import fg
@@ -623,7 +640,8 @@ def _speed_up_compiles(backend):
             lambda flag: config[flag](),
             ('<Python.h>', '"pytensor_mod_helper.h"', '<math.h>',
              '<numpy/arrayobject.h>', '<numpy/arrayscalars.h>',
-             '<numpy/npy_math.h>'))
+             '<numpy/npy_math.h>'),
+            **found)
     compiler = _c_compile.install(pieces)
     tensor = importlib.import_module(backend + '.tensor')
     compiler.prepare_header(_sample_clinker(pieces, tensor))
