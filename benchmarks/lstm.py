@@ -60,14 +60,38 @@ def make_data(n, seed=0):
     return x, y
 
 
-def bench_theanets(x, y, epochs, learning_rate, form='lstm'):
+def recurrence_ops(net):
+    """Names of the Ops that run the recurrences of ``net``'s graph.
+
+    ``'Scan'`` for a ``scan`` loop, else the fused Ops of
+    :mod:`theanets.ops` (``'LSTMForward'``, ...), sorted.
+    """
+    outputs, _ = net.build_graph()
+    seen, stack, names = set(), list(outputs.values()), set()
+    while stack:
+        var = stack.pop()
+        if id(var) in seen or var.owner is None:
+            continue
+        seen.add(id(var))
+        name = type(var.owner.op).__name__
+        if name == 'Scan' or name.endswith('Forward'):
+            names.add(name)
+        stack.extend(var.owner.inputs)
+    return sorted(names)
+
+
+def bench_theanets(x, y, epochs, learning_rate, form='lstm', layer=None):
+    """Train a classifier on ``x, y``; its recurrent layer is ``form``
+    (size :data:`HIDDEN`), or ``layer`` (a layer dict or a Layer) if
+    given."""
     import theanets
     from theanets import ops
 
     t0 = time.perf_counter()
-    layer = dict(form=form, size=HIDDEN)
-    if form == 'gru':
-        layer['activation'] = 'tanh'
+    if layer is None:
+        layer = dict(form=form, size=HIDDEN)
+        if form == 'gru':
+            layer['activation'] = 'tanh'
     net = theanets.recurrent.Classifier([FEATURES, layer, CLASSES])
     # A tiny validation set, validated only once (before the first epoch),
     # so the timed epochs are pure training.
@@ -95,12 +119,23 @@ def bench_theanets(x, y, epochs, learning_rate, form='lstm'):
         compile_s=max(t1 - t0 + first - epoch, 0.0),
         loss=float(loss),
         scan=theanets.backend.info()['scan'],
+        backend=theanets.backend.name(),
+        ops=recurrence_ops(net),
         form=form.upper(),
         lstm='fused' if (ops.fused_gru_enabled() if form == 'gru'
                          else ops.fused_lstm_enabled()) else 'scan')
 
 
+#: PyTorch modules of the peers: (class name, bidirectional).
+TORCH_PEERS = {'rnn': ('RNN', False), 'lstm': ('LSTM', False),
+               'gru': ('GRU', False), 'birnn': ('RNN', True),
+               'bilstm': ('LSTM', True), 'bigru': ('GRU', True)}
+
+
 def bench_torch(x, y, epochs, learning_rate, threads, form='lstm'):
+    """Train the PyTorch peer of ``form``, a key of :data:`TORCH_PEERS`
+    (``'rnn'`` is ``nn.RNN`` with tanh; a bidirectional peer has
+    :data:`HIDDEN` / 2 units per direction)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -109,8 +144,11 @@ def bench_torch(x, y, epochs, learning_rate, threads, form='lstm'):
     class Model(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            rnn = torch.nn.GRU if form == 'gru' else torch.nn.LSTM
-            self.lstm = rnn(FEATURES, HIDDEN, batch_first=True)
+            name, bidirectional = TORCH_PEERS[form]
+            size = HIDDEN // 2 if bidirectional else HIDDEN
+            self.lstm = getattr(torch.nn, name)(
+                FEATURES, size, batch_first=True,
+                bidirectional=bidirectional)
             self.out = torch.nn.Linear(HIDDEN, CLASSES)
 
         def forward(self, inputs):

@@ -1,5 +1,5 @@
-"""Tests for the fused LSTM and GRU Ops (theanets.ops) and their use by the
-LSTM and GRU layers.
+"""Tests for the fused LSTM, GRU and RNN Ops (theanets.ops) and their use by
+the LSTM, GRU, RNN and Bidirectional layers.
 
 The Ops are checked against an independent numpy implementation (values),
 against ``theano.scan`` running the same equations (values and gradients,
@@ -10,7 +10,7 @@ activation they implement and with cost terms on each of the four outputs
 and on all together. At the layer level, the fused and the scan
 implementations must give the same outputs and gradients in both
 directions with symbolic initial states, and the GRU layer must fall back
-on scan when the Ops cannot run it.
+on scan when the Ops cannot run it. The RNN Ops and layer like the GRU's.
 """
 
 import ast
@@ -199,7 +199,7 @@ def test_default_mode_runs_the_c_code_not_perform(monkeypatch, dtype):
     def refuse(self, node, inputs, output_storage):
         raise AssertionError('{} ran perform'.format(type(self).__name__))
     for op_class in (ops.LSTMForward, ops.LSTMGrad, ops.GRUForward,
-                     ops.GRUGrad):
+                     ops.GRUGrad, ops.RNNForward, ops.RNNGrad):
         monkeypatch.setattr(op_class, 'perform', refuse)
     args = _symbols(dtype)
     h, c = ops.lstm(*args)
@@ -225,6 +225,18 @@ def test_default_mode_runs_the_c_code_not_perform(monkeypatch, dtype):
     gru_values = _gru_values(dtype, seed=3)
     expected = gru_reference(*gru_values)
     for label, x, y in zip(GRU_OUTPUTS, gru_fn(*gru_values), expected):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol, err_msg=label)
+
+    rnn_args = _rnn_symbols(dtype)
+    rnn_outputs = list(ops.rnn(*rnn_args))
+    rnn_outputs += TT.grad(sum((x ** 2).sum() for x in rnn_outputs),
+                           rnn_args)
+    rnn_fn = theano.function(rnn_args, rnn_outputs)
+    assert {'RNNForward', 'RNNGrad'} <= {
+        type(node.op).__name__ for node in rnn_fn.maker.fgraph.toposort()}
+    rnn_values = _rnn_values(dtype, seed=3)
+    expected = rnn_reference(*rnn_values)
+    for label, x, y in zip(RNN_OUTPUTS, rnn_fn(*rnn_values), expected):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol, err_msg=label)
 
 
@@ -484,6 +496,14 @@ vals = [rng.randn(*s) for s in [(4, 3, 6), (6,), (2, 2), (2, 2), (2, 2),
                                 (3, 2)]]
 args = [TT.TensorType('float64', (False,) * v.ndim)() for v in vals]
 outs = list(ops.gru(*args))
+outs += TT.grad(sum((x ** 2).sum() for x in outs), args)
+fast = theano.function(args, outs)(*vals)
+slow = theano.function(args, outs, mode=theano.Mode(linker='py'))(*vals)
+for x, y in zip(fast, slow):
+    np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+vals = [rng.randn(*s) for s in [(4, 3, 2), (2,), (2, 2), (3, 2)]]
+args = [TT.TensorType('float64', (False,) * v.ndim)() for v in vals]
+outs = list(ops.rnn(*args))
 outs += TT.grad(sum((x ** 2).sum() for x in outs), args)
 fast = theano.function(args, outs)(*vals)
 slow = theano.function(args, outs, mode=theano.Mode(linker='py'))(*vals)
@@ -775,11 +795,361 @@ def test_gru_layer_backward_direction_reverses(gru_layer_pair):
 
 
 # ----------------------------------------------------------------------
+# the fused RNN Ops
+
+RNN_NAMES = ('xw', 'b', 'hh', 'h0')
+RNN_NDIMS = (3, 1, 2, 2)
+RNN_OUTPUTS = ('pre', 'out')
+RNN_COSTS = RNN_OUTPUTS + ('all', )
+RNN_LABELS = list(RNN_OUTPUTS) + ['d{}/d{}'.format(cost, name)
+                                  for cost in RNN_COSTS for name in RNN_NAMES]
+
+
+def _rnn_symbols(dtype):
+    return [TT.TensorType(dtype, (False, ) * nd)(name)
+            for name, nd in zip(RNN_NAMES, RNN_NDIMS)]
+
+
+def _rnn_values(dtype, steps=T, batch=B, n=N, seed=0):
+    rng = np.random.RandomState(seed)
+    shapes = dict(xw=(steps, batch, n), b=(n, ), hh=(n, n), h0=(batch, n))
+    return [(rng.randn(*shapes[k]) * (0.5 if k == 'hh' else 1))
+            .astype(dtype) for k in RNN_NAMES]
+
+
+def rnn_reference(xw, b, hh, h0, activation='tanh'):
+    """The RNN equations in float64, step by step: pre, out."""
+    xw, b, hh, h = (np.asarray(v, 'f8') for v in (xw, b, hh, h0))
+    g = NUMPY_ACTIVATIONS[activation]
+    pres, outs = [], []
+    for a_t in xw + b:
+        pres.append(a_t + h @ hh)
+        h = g(pres[-1])
+        outs.append(h)
+    return np.array(pres), np.array(outs)
+
+
+def scan_rnn(xw, b, hh, h0, activation='tanh'):
+    """The same recurrence with theano.scan, in the layer's formulation."""
+    g = dict(tanh=TT.tanh, sigmoid=TT.nnet.sigmoid, linear=lambda x: x,
+             relu=lambda x: (x + abs(x)) / 2)[activation]
+
+    def step(a_t, pre_tm1, h_tm1, hh):
+        pre = a_t + TT.dot(h_tm1, hh)
+        return [pre, g(pre)]
+    outputs, _ = theano.scan(step, sequences=[xw + b],
+                             outputs_info=[h0, h0], non_sequences=[hh])
+    return outputs
+
+
+def _compile_rnn_pair(dtype, activation):
+    """Fused RNN and scan side by side: both outputs and the gradients of
+    ``sum(output * weights)`` for each output and for both together w.r.t.
+    every input (weights drawn from ``seed``), fused then scan."""
+    args = _rnn_symbols(dtype)
+    weights = [TT.tensor3('w' + name, dtype=dtype) for name in RNN_OUTPUTS]
+    outputs = []
+    for impl in (ops.rnn, scan_rnn):
+        results = impl(*args, activation=activation)
+        outputs.extend(results)
+        terms = [(x * w).sum() for x, w in zip(results, weights)]
+        for cost in terms + [sum(terms)]:
+            outputs.extend(TT.grad(cost, args))
+    fn = theano.function(args + weights, outputs, mode=FAST_C)
+
+    def run(values, seed=5):
+        rng = np.random.RandomState(seed)
+        shape = values[0].shape
+        ws = [rng.randn(*shape).astype(dtype) for _ in RNN_OUTPUTS]
+        results = fn(*(list(values) + ws))
+        half = len(results) // 2
+        return results[:half], results[half:]
+    return run
+
+
+@pytest.fixture(scope='module', params=[
+    (dtype, act) for dtype in ('float32', 'float64') for act in ACTIVATIONS])
+def rnn_pair(request):
+    dtype, activation = request.param
+    return dtype, activation, _compile_rnn_pair(dtype, activation)
+
+
+def test_rnn_forward_matches_numpy(rnn_pair):
+    dtype, activation, run = rnn_pair
+    values = _rnn_values(dtype)
+    fused, _ = run(values)
+    expected = rnn_reference(*values, activation=activation)
+    tol = dict(float32=3e-6, float64=1e-13)[dtype]
+    for label, x, y in zip(RNN_OUTPUTS, fused, expected):
+        assert x.shape == (T, B, N)
+        np.testing.assert_allclose(x, y, rtol=tol, atol=tol, err_msg=label)
+
+
+@pytest.mark.parametrize('shape', [(T, B, N), (1, 1, N), (T, 1, N),
+                                   (1, B, N), (3, 2, 1)])
+def test_rnn_values_and_gradients_match_scan(rnn_pair, shape):
+    dtype, _, run = rnn_pair
+    fused, scan = run(_rnn_values(dtype, *shape))
+    _assert_same(fused, scan, dtype, RNN_LABELS, GRU_RTOL)
+
+
+def test_rnn_without_time_steps():
+    # scan cannot run zero steps; the Ops return empty outputs and zero
+    # gradients
+    args = _rnn_symbols('float32')
+    pre, out = ops.rnn(*args)
+    fn = theano.function(args, [pre, out] + TT.grad(
+        (out * 2).sum() + pre.sum(), args), mode=FAST_C)
+    values = _rnn_values('float32', steps=0)
+    pre, out, dxw, db, dhh, dh0 = fn(*values)
+    assert pre.shape == out.shape == dxw.shape == (0, B, N)
+    for grad, value in zip((db, dhh, dh0), values[1:]):
+        assert grad.shape == value.shape and not grad.any()
+
+
+def test_rnn_cost_terms_reach_the_inputs(rnn_pair):
+    # Each output's cost has a nonzero gradient w.r.t. every input, and the
+    # two gradients add up to that of the sum.
+    dtype, activation, run = rnn_pair
+    fused, _ = run(_rnn_values(dtype))
+    size = len(RNN_NAMES)
+    grads = [fused[2 + size * k:2 + size * (k + 1)]
+             for k in range(len(RNN_COSTS))]
+    for k, name in enumerate(RNN_NAMES):
+        for cost in range(2):
+            assert np.abs(grads[cost][k]).max() > 0, (RNN_COSTS[cost], name)
+        np.testing.assert_allclose(grads[0][k] + grads[1][k], grads[2][k],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_rnn_c_code_matches_numpy_perform():
+    args = _rnn_symbols('float64')
+    values = _rnn_values('float64', seed=7)
+    for activation in ACTIVATIONS:
+        results = ops.rnn(*args, activation=activation)
+        cost = sum((x ** 2).sum() * (k + 1) for k, x in enumerate(results))
+        outputs = list(results) + TT.grad(cost, args)
+        fast = theano.function(args, outputs, mode=FAST_C)(*values)
+        slow = theano.function(args, outputs, mode=theano.Mode(linker='py'))(
+            *values)
+        for label, x, y in zip(RNN_OUTPUTS + RNN_NAMES, fast, slow):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13,
+                                       err_msg=activation + ' ' + label)
+
+
+@pytest.mark.parametrize('activation', ACTIVATIONS)
+def test_rnn_verify_grad_float64(activation):
+    rng = np.random.RandomState(11)
+    values = _rnn_values('float64', steps=3, batch=2, n=2, seed=4)
+
+    def cost(*args):
+        return TT.concatenate(ops.rnn(*args, activation=activation), axis=2)
+    theano.gradient.verify_grad(cost, values, rng=rng, eps=1e-7,
+                                abs_tol=1e-6, rel_tol=1e-5, mode=FAST_C)
+
+
+def test_rnn_nan_propagates():
+    args = _rnn_symbols('float32')
+    pre, out = ops.rnn(*args)
+    fn = theano.function(args, [pre, out, TT.grad(out.sum(), args[2])],
+                         mode=FAST_C)
+    values = _rnn_values('float32', steps=3, batch=2, n=2)
+    values[0][0, 1, 0] = np.nan  # row 1, unit 0 of the first step
+    pre, out, dhh = fn(*values)
+    assert np.isnan(pre[0, 1, 0]) and np.isfinite(pre[0, 1, 1])
+    assert np.isnan(out[1:, 1]).all() and np.isfinite(out[:, 0]).all()
+    assert np.isnan(dhh).any()
+
+
+def test_rnn_rejects_bad_inputs():
+    args = _rnn_symbols('float32')
+    args[2] = TT.matrix('hh', dtype='float64')
+    with pytest.raises(TypeError, match='RNN op: inputs must share'):
+        ops.rnn(*args)
+    with pytest.raises(TypeError, match='RNN op: h0 must have 2'):
+        ops.rnn(*(_rnn_symbols('float32')[:3] + [TT.tensor3(
+            'h0', dtype='float32')]))
+    with pytest.raises(ValueError, match='activation'):
+        ops.RNNForward('softplus')
+    args = _rnn_symbols('float64')
+    fn = theano.function(args, ops.rnn(*args), mode=FAST_C)
+    values = _rnn_values('float64')
+    values[3] = values[3][:, :2]
+    with pytest.raises(ValueError, match='h0'):
+        fn(*values)
+    slow = theano.function(args, ops.rnn(*args),
+                           mode=theano.Mode(linker='py'))
+    with pytest.raises(ValueError, match='h0'):
+        slow(*values)
+
+
+def test_rnn_ops_pickle_and_compare_by_activation():
+    import pickle
+    for op in (ops.RNNForward('relu'), ops.RNNGrad('sigmoid')):
+        copy = pickle.loads(pickle.dumps(op))
+        assert copy == op and hash(copy) == hash(op)
+        assert copy.c_function() == op.c_function()
+    assert ops.RNNForward('relu') != ops.RNNForward('tanh')
+    assert ops.RNNForward('relu').c_function() == \
+        'rnn_forward_run<RNN_RELU>'
+
+
+def _rnn_graph(direction, **kwargs):
+    """Input variables, layer, outputs and updates of an RNN layer with the
+    initial state from the input 'h0'."""
+    inputs = [base.Input(size=3, ndim=3, name='in'),
+              base.Input(size=N, name='h0')]
+    layer = recurrent.RNN(size=N, inputs='in', name='l', h_0='h0',
+                          direction=direction, rng=17, **kwargs)
+    graph = type('Graph', (), dict(layers=inputs + [layer]))
+    for item in graph.layers:
+        item.bind(graph)
+    exprs = {item.output_name: item.input for item in inputs}
+    outputs, updates = layer.connect(exprs)
+    return [item.input for item in inputs], layer, outputs, updates
+
+
+@pytest.mark.parametrize('kwargs, fused', [
+    ({}, True),  # the default activation, relu
+    (dict(activation='tanh'), True), (dict(activation='logistic'), True),
+    (dict(activation='rect:max'), True), (dict(activation='linear'), True),
+    (dict(activation='softplus'), False),
+    (dict(activation='tanh+relu'), False),
+    (dict(activation='tanh', bptt_limit=2), False),
+])
+def test_rnn_layer_uses_fused_op_when_possible(monkeypatch, kwargs, fused):
+    monkeypatch.delenv(ops.RNN_ENV, raising=False)
+    _, _, outputs, updates = _rnn_graph('forward', **kwargs)
+    names = _op_names(outputs.values())
+    assert ('RNNForward' in names) == fused
+    assert ('Scan' in names) != fused
+    if fused:
+        assert list(updates) == []
+
+
+def test_rnn_layer_environment_switch(monkeypatch):
+    monkeypatch.setenv(ops.RNN_ENV, 'scan')
+    _, _, outputs, _ = _rnn_graph('forward', activation='tanh')
+    assert 'Scan' in _op_names(outputs.values())
+    assert 'RNNForward' not in _op_names(outputs.values())
+    # the LSTM and GRU switches are separate
+    monkeypatch.setenv(ops.ENV, 'scan')
+    monkeypatch.setenv(ops.GRU_ENV, 'scan')
+    monkeypatch.delenv(ops.RNN_ENV)
+    _, _, outputs, _ = _rnn_graph('forward', activation='tanh')
+    assert 'RNNForward' in _op_names(outputs.values())
+
+
+@pytest.fixture(scope='module', params=['tanh', 'relu'])
+def rnn_layer_pair(request):
+    """Fused and scan RNN layers: both outputs and the gradients of a cost
+    on them."""
+    rng = np.random.RandomState(9)
+    data = [rng.randn(2, 4, 3).astype('f'), rng.randn(2, N).astype('f')]
+
+    def graph(direction):
+        return _rnn_graph(direction, activation=request.param)
+
+    return _fused_and_scan_values(ops.RNN_ENV, graph, RNN_OUTPUTS, data)
+
+
+@pytest.mark.parametrize('direction', ['forward', 'backward'])
+def test_rnn_layer_fused_matches_scan(rnn_layer_pair, direction):
+    # pre, out; gradients w.r.t. xh hh b, in, h0
+    _assert_fused_matches_scan(rnn_layer_pair, direction, 7, 2e-5, 2e-6)
+
+
+def test_rnn_layer_backward_direction_reverses(rnn_layer_pair):
+    fw = rnn_layer_pair['fused', 'forward'][1]
+    bw = rnn_layer_pair['fused', 'backward'][1]
+    assert not np.allclose(fw, bw)
+
+
+@pytest.mark.parametrize('worker, op', [
+    ('rnn', 'RNNForward'), ('lstm', 'LSTMForward'), ('gru', 'GRUForward')])
+def test_bidirectional_workers_use_fused_ops(monkeypatch, worker, op):
+    for env in (ops.ENV, ops.GRU_ENV, ops.RNN_ENV):
+        monkeypatch.delenv(env, raising=False)
+
+    def names():
+        layer = recurrent.Bidirectional(
+            worker=worker, size=2 * N, inputs='in', name='bi',
+            activation='tanh')
+        inp = base.Input(size=3, ndim=3, name='in')
+        graph = type('Graph', (), dict(layers=[inp, layer]))
+        inp.bind(graph)
+        layer.bind(graph)
+        outputs, _ = layer.connect({inp.output_name: inp.input})
+        return _op_names(outputs.values())
+
+    assert op in names() and 'Scan' not in names()
+    env = dict(rnn=ops.RNN_ENV, lstm=ops.ENV, gru=ops.GRU_ENV)[worker]
+    monkeypatch.setenv(env, 'scan')
+    assert op not in names() and 'Scan' in names()
+
+
+def _weighted_rnn_regressor(env, monkeypatch, impl):
+    """A weighted recurrent regressor (RNN and bidirectional RNN layers),
+    built with the RNN Ops or with scan."""
+    monkeypatch.setenv(env, impl)
+    return theanets.recurrent.Regressor(
+        [3, dict(form='rnn', size=N, activation='tanh'),
+         dict(form='bidirectional', worker='rnn', size=2 * N,
+              activation='relu'), 2], weighted=True, rng=21)
+
+
+def test_rnn_network_fused_matches_scan_with_masks_and_pickles(
+        monkeypatch, tmp_path):
+    import pickle
+    rng = np.random.RandomState(3)
+    x = rng.randn(5, 6, 3).astype('f')
+    y = rng.randn(5, 6, 2).astype('f')
+    mask = np.ones((5, 6, 2), 'f')
+    mask[1, 4:] = mask[3, 2:] = 0  # shorter sequences
+    results = {}
+    for impl in ('fused', 'scan'):
+        net = _weighted_rnn_regressor(ops.RNN_ENV, monkeypatch, impl)
+        names = _op_names([net.loss()])
+        assert ('RNNForward' in names) == (impl == 'fused')
+        loss = net.loss()
+        fn = theano.function(net.variables,
+                             [loss] + TT.grad(loss, net.params))
+        results[impl] = fn(x, y, mask), net.predict(x)
+        if impl == 'fused':
+            fused_net = net
+    fused, fused_pred = results['fused']
+    scan, scan_pred = results['scan']
+    assert len(fused) == 1 + 3 * 3 + 2  # loss; 3 RNNs, output layer
+    for k, (a, b) in enumerate(zip(fused, scan)):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6,
+                                   err_msg=str(k))
+    np.testing.assert_allclose(fused_pred, scan_pred, rtol=1e-5, atol=1e-6)
+    # masked steps do not reach the gradient: changing their targets
+    # changes nothing
+    y2 = y.copy()
+    y2[mask == 0] += 100
+    again = fn(x, y2, mask)
+    for a, b in zip(scan, again):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # a pickled model predicts the same, with either implementation
+    path = tmp_path / 'rnn.pkl'
+    with open(path, 'wb') as handle:
+        pickle.dump(fused_net, handle)
+    for impl in ('fused', 'scan'):
+        monkeypatch.setenv(ops.RNN_ENV, impl)
+        with open(path, 'rb') as handle:
+            loaded = pickle.load(handle)
+        np.testing.assert_allclose(loaded.predict(x), fused_pred,
+                                   rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------
 # the C++ kernel files: compile-cache versions and dependencies
 
 def _fused_ops():
     return [ops.LSTMForward(), ops.LSTMGrad(), ops.GRUForward('tanh'),
-            ops.GRUGrad('relu')]
+            ops.GRUGrad('relu'), ops.RNNForward('tanh'),
+            ops.RNNGrad('sigmoid')]
 
 
 def _cache_versions():
@@ -791,10 +1161,12 @@ def test_cache_version_is_stable_and_versioned():
     assert versions == _cache_versions()
     for version in versions:
         assert version and all(isinstance(v, int) for v in version)
-    # the forward and gradient Ops compile the same text; LSTM and GRU not
+    # the forward and gradient Ops compile the same text; LSTM, GRU and
+    # RNN not
     assert versions[0] == versions[1]
     assert versions[2] == versions[3]
-    assert versions[0] != versions[2]
+    assert versions[4] == versions[5]
+    assert len({versions[0], versions[2], versions[4]}) == 3
 
 
 VERSION_SCRIPT = '''
@@ -817,9 +1189,10 @@ def test_cache_version_is_the_same_in_every_process():
 
 
 @pytest.mark.parametrize('kernel, changed', [
-    ('lstm.cpp', [True, True, False, False]),
-    ('gru.cpp', [False, False, True, True]),
-    ('common.cpp', [True, True, True, True]),
+    ('lstm.cpp', [True, True, False, False, False, False]),
+    ('gru.cpp', [False, False, True, True, False, False]),
+    ('rnn.cpp', [False, False, False, False, True, True]),
+    ('common.cpp', [True] * 6),
 ])
 def test_cache_version_follows_kernel_source(monkeypatch, kernel, changed):
     before = _cache_versions()
@@ -885,7 +1258,8 @@ def _theanets_imports(path):
 def test_ops_depend_only_on_the_backend():
     directory = os.path.dirname(ops.__file__)
     allowed = {'theanets.util', 'theanets.backend'}
-    for filename in ('__init__.py', '_base.py', '_lstm.py', '_gru.py'):
+    for filename in ('__init__.py', '_base.py', '_lstm.py', '_gru.py',
+                     '_rnn.py'):
         imported = _theanets_imports(os.path.join(directory, filename))
         outside = {name for name in imported
                    if not name.startswith('theanets.ops')}

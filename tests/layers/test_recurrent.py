@@ -346,17 +346,27 @@ def test_initial_state_resolution():
         bind_layers(inp, bad)
 
 
-def test_direction_and_zero_state_names():
+def test_direction_and_zero_state_names(monkeypatch):
     assert not recurrent.RNN(size=2, direction=None).backwards
     assert not recurrent.RNN(size=2).backwards
     assert not recurrent.RNN(size=2, direction='forward').backwards
     assert recurrent.RNN(size=2, direction='Backward').backwards
-    layer = _bound_small('rnn', 2, 3, direction=None)
-    outs, _ = layer.connect({'in:out': TT.tensor3('x')})
-    shared = [v.name for v in theano.gof.graph.inputs([outs['l:out']])
-              if isinstance(v, theano.compile.SharedVariable)]
-    assert 'l.init0' in shared and 'l.init1' in shared
-    assert outs['l:out'].owner is not None
+
+    def shared_names():
+        layer = _bound_small('rnn', 2, 3, direction=None)
+        outs, _ = layer.connect({'in:out': TT.tensor3('x')})
+        assert outs['l:out'].owner is not None
+        return [v.name for v in theano.gof.graph.inputs([outs['l:out']])
+                if isinstance(v, theano.compile.SharedVariable)]
+
+    # The scan loop's zero states are shared variables named by their
+    # position among the loop's outputs; the fused RNN Op (the default,
+    # see theanets.ops) gets plain zeros instead.
+    monkeypatch.setenv('THEANETS_RNN', 'scan')
+    names = shared_names()
+    assert 'l.init0' in names and 'l.init1' in names
+    monkeypatch.delenv('THEANETS_RNN')
+    assert sorted(shared_names()) == ['l.b', 'l.hh', 'l.xh']
 
 
 def test_bidirectional_construction():

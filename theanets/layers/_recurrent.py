@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from .. import activations
+from .. import ops
 from .. import util
 from . import base
 from ._layer import _plain_reference
@@ -232,6 +234,17 @@ class Recurrent(base.Layer):
             xw = xw[::-1]
         return [xw] + [TT.cast(v, dtype) for v in params + states]
 
+    def _fused_activation(self):
+        """The ``activation`` of the fused RNN and GRU Ops computing this
+        layer's activation, or None if they do not implement it.
+
+        Only a parameter-free common activation's name tells which formula
+        it computes (see :func:`theanets.ops.fused_activation`).
+        """
+        if type(self.activate) is not activations.CommonActivation:
+            return None
+        return ops.fused_activation(self.activate.name)
+
     def _state(self, inputs, name):
         """The initial state named ``name`` if given, else the zeros width.
 
@@ -273,6 +286,13 @@ class RNN(Recurrent):
     Parameters ``xh`` ``(d, n)``, ``hh`` ``(n, n)``, ``b`` ``(n,)``; outputs
     ``pre`` (:math:`p`) and ``out`` (:math:`h`), both ``(B, T, n)``.
 
+    Unless ``bptt_limit`` is set, the recurrence runs in the fused C Ops of
+    :mod:`theanets.ops` (forward and back-propagation through time, each in
+    one call) instead of ``theano.scan`` when the activation :math:`g` is
+    ``'tanh'``, ``'linear'``, ``'relu'`` (``'rect:max'``) or ``'sigmoid'``
+    (``'logistic'``); the results agree to rounding. The environment
+    variable ``THEANETS_RNN=scan`` forces the ``scan`` loop.
+
     Examples
     --------
     >>> inp = base.Input(size=3, ndim=3, name='in')
@@ -288,10 +308,36 @@ class RNN(Recurrent):
         self._setup_rnn()
 
     def transform(self, inputs):
+        fused = self._fused(inputs)
+        if fused is not None:
+            return fused
+
         def step(a_t, pre_tm1, h_tm1, hh):
             pre = a_t + TT.dot(h_tm1, hh)
             return [pre, self.activate(pre)]
         return self._rnn_loop(inputs, step, constants=[self.find('hh')])
+
+    def _fused(self, inputs):
+        """Outputs computed by the fused Ops of :mod:`theanets.ops`, or None.
+
+        None means the ``scan`` loop must be used: see
+        :meth:`Recurrent._fused_arguments` and
+        :meth:`Recurrent._fused_activation`, or the environment variable
+        ``THEANETS_RNN`` is ``scan``.
+        """
+        if not ops.fused_rnn_enabled():
+            return None
+        kind = self._fused_activation()
+        if kind is None:
+            return None
+        x = self._sequence(inputs)
+        xw = TT.dot(x, self.find('xh'))
+        args = self._fused_arguments(
+            inputs, xw, x.shape[1], ('b', 'hh'), (self.h_0, ))
+        if args is None:
+            return None
+        pre, out = ops.rnn(*args, activation=kind)
+        return dict(pre=_time_major(pre), out=_time_major(out)), []
 
 
 def _module_mask(size, num_modules):

@@ -3,10 +3,10 @@ r"""Recurrent layers: hidden states that evolve over the time axis.
 Recurrent layers consume one input of shape ``(B, T, d)`` (batch, time,
 features) and produce outputs of shape ``(B, T, n)``. Each layer computes its
 input projections for all time steps at once, then runs a symbolic loop
-(Theano's ``scan``) over the time axis; :class:`LSTM` and :class:`GRU`
-instead run the whole recurrence in the fused C Ops of :mod:`theanets.ops`
-unless ``bptt_limit`` is set (the GRU also needs one of the activations the
-Ops implement).
+(Theano's ``scan``) over the time axis; :class:`RNN`, :class:`LSTM` and
+:class:`GRU` instead run the whole recurrence in the fused C Ops of
+:mod:`theanets.ops` unless ``bptt_limit`` is set (the RNN and the GRU also
+need one of the activations the Ops implement).
 
 Common keyword arguments (besides those of :class:`theanets.layers.Layer`):
 
@@ -30,7 +30,6 @@ Common keyword arguments (besides those of :class:`theanets.layers.Layer`):
 
 import numpy as np
 
-from .. import activations
 from .. import ops
 from .. import util
 from . import base
@@ -196,16 +195,12 @@ class GRU(Recurrent):
 
         None means the ``scan`` loop must be used: see
         :meth:`Recurrent._fused_arguments`, the activation is not one the
-        Ops implement (a parameter-free common activation named in
-        :data:`theanets.ops.GRU_ACTIVATIONS`), or the environment variable
-        ``THEANETS_GRU`` is ``scan``.
+        Ops implement (see :meth:`Recurrent._fused_activation`), or the
+        environment variable ``THEANETS_GRU`` is ``scan``.
         """
         if not ops.fused_gru_enabled():
             return None
-        # Only a common activation's name tells which formula it computes.
-        if type(self.activate) is not activations.CommonActivation:
-            return None
-        kind = ops.gru_activation(self.activate.name)
+        kind = self._fused_activation()
         if kind is None:
             return None
         args = self._fused_arguments(

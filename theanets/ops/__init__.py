@@ -1,9 +1,9 @@
-r"""Fused Theano Ops for the LSTM and GRU recurrences.
+r"""Fused Theano Ops for the RNN, LSTM and GRU recurrences.
 
-:class:`theanets.layers.LSTM` and :class:`theanets.layers.GRU` can run their
-loop over time steps either with Theano's ``scan`` or with the Ops defined
-here, which compute the whole recurrence (all time steps) in one C call
-each:
+:class:`theanets.layers.RNN`, :class:`theanets.layers.LSTM` and
+:class:`theanets.layers.GRU` can run their loop over time steps either with
+Theano's ``scan`` or with the Ops defined here, which compute the whole
+recurrence (all time steps) in one C call each:
 
 :class:`LSTMForward`
     Given the input projections ``xw`` (``x W_xh``, time-major,
@@ -29,6 +29,12 @@ each:
     and the gradients of a cost with respect to ``h`` and ``c``, computes
     the gradients with respect to ``xw``, ``b``, ``hh``, ``ci``, ``cf``,
     ``co``, ``h0`` and ``c0``.
+:class:`RNNForward`, :class:`RNNGrad`
+    The same for the plain RNN, :math:`p_t = (xw_t + b) + h_{t-1} W_{hh}`,
+    :math:`h_t = g(p_t)`: one ``gemm`` per step each way and two for the
+    gradient of ``hh`` at the end; the activation :math:`g` (tanh, linear,
+    relu or sigmoid) is a property of the Ops, its derivative comes from the
+    saved ``pre`` and ``out``.
 :class:`GRUForward`, :class:`GRUGrad`
     The same for the GRU (see :class:`GRUForward` for the equations): the
     forward Op returns all four outputs of the layer (``pre``, ``hid``,
@@ -58,35 +64,40 @@ time steps at the end; the bias is an input of its own (rather than part of
 accumulated in the same loop (in double precision across time steps) instead
 of by a separate reduction.
 
-All four Ops have a NumPy ``perform`` (used when Theano runs without a C
+All the Ops have a NumPy ``perform`` (used when Theano runs without a C
 compiler, and as the reference in the tests). The C code links the BLAS
 that Theano uses; without one it falls back on Theano's NumPy-based
 ``gemm``.
 
-The C code is C++ (for templates over the float type and the GRU's
-activation) in the files ``kernels/common.cpp``, ``kernels/lstm.cpp`` and
-``kernels/gru.cpp`` of this package, installed with it; the comment at the
+The C code is C++ (for templates over the float type and the activation)
+in the files ``kernels/common.cpp``, ``kernels/rnn.cpp``,
+``kernels/lstm.cpp`` and ``kernels/gru.cpp`` of this package, installed with it; the comment at the
 top of each file says how Theano compiles it. Their text is part of the
 Ops' compile-cache version, so Theano recompiles after any edit.
 
 The LSTM layer uses these Ops whenever back-propagation through time is not
 truncated (``bptt_limit`` unset) and the data type is ``float32`` or
-``float64``; the GRU layer also needs one of the activations named in
-:data:`GRU_ACTIVATIONS` (see :func:`gru_activation`). Set the environment
-variable ``THEANETS_LSTM=scan``, respectively ``THEANETS_GRU=scan`` (read
-when a layer builds its graph), to always use ``scan``, e.g. to compare the
-two.
+``float64``; the RNN and GRU layers also need one of the activations named
+in :data:`FUSED_ACTIVATIONS` (see :func:`fused_activation`). Set the
+environment variable ``THEANETS_LSTM=scan``, ``THEANETS_GRU=scan``,
+respectively ``THEANETS_RNN=scan`` (read when a layer builds its graph), to
+always use ``scan``, e.g. to compare the two. A
+:class:`theanets.layers.Bidirectional` layer's workers are such layers, so
+they use the Ops under the same conditions.
 """
 
 import os
 
 from ._gru import GRUForward, GRUGrad, gru
 from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
+from ._rnn import RNNForward, RNNGrad, rnn
 
 __all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm',
            'fused_lstm_enabled', 'ENV', 'GRUForward', 'GRUGrad', 'gru',
            'fused_gru_enabled', 'gru_activation', 'GRU_ENV',
-           'GRU_ACTIVATIONS']
+           'GRU_ACTIVATIONS', 'RNNForward', 'RNNGrad', 'rnn',
+           'fused_rnn_enabled', 'RNN_ENV', 'FUSED_ACTIVATIONS',
+           'fused_activation']
 
 #: Environment variable read by :func:`fused_lstm_enabled`: ``scan`` makes
 #: the LSTM layer use ``theano.scan`` instead of the fused Ops.
@@ -96,12 +107,20 @@ ENV = 'THEANETS_LSTM'
 #: the GRU layer use ``theano.scan`` instead of the fused Ops.
 GRU_ENV = 'THEANETS_GRU'
 
-#: Candidate activations the GRU Ops implement (with their derivative from
+#: Environment variable read by :func:`fused_rnn_enabled`: ``scan`` makes
+#: the RNN layer use ``theano.scan`` instead of the fused Ops.
+RNN_ENV = 'THEANETS_RNN'
+
+#: Activations the RNN and GRU Ops implement (with their derivative from
 #: saved values): the names of :mod:`theanets.activations` that qualify,
-#: each with the ``activation`` of :class:`GRUForward` that computes it.
-GRU_ACTIVATIONS = {'linear': 'linear', 'relu': 'relu', 'rect:max': 'relu',
-                   'sigmoid': 'sigmoid', 'logistic': 'sigmoid',
-                   'tanh': 'tanh'}
+#: each with the ``activation`` of :class:`RNNForward` and
+#: :class:`GRUForward` that computes it.
+FUSED_ACTIVATIONS = {'linear': 'linear', 'relu': 'relu', 'rect:max': 'relu',
+                     'sigmoid': 'sigmoid', 'logistic': 'sigmoid',
+                     'tanh': 'tanh'}
+
+#: The GRU's name for :data:`FUSED_ACTIVATIONS` (the same dict).
+GRU_ACTIVATIONS = FUSED_ACTIVATIONS
 
 
 def _fused_enabled(variable):
@@ -133,8 +152,22 @@ def fused_gru_enabled():
     return _fused_enabled(GRU_ENV)
 
 
-def gru_activation(name):
-    """The GRU Ops' ``activation`` computing a common activation, or None.
+def fused_rnn_enabled():
+    """Return False if :data:`RNN_ENV` asks for the ``scan`` implementation.
+
+    Examples
+    --------
+    >>> import os
+    >>> fused_rnn_enabled() == (
+    ...     os.environ.get(RNN_ENV, '').lower() != 'scan')
+    True
+    """
+    return _fused_enabled(RNN_ENV)
+
+
+def fused_activation(name):
+    """The RNN and GRU Ops' ``activation`` computing a common activation,
+    or None.
 
     Parameters
     ----------
@@ -149,14 +182,26 @@ def gru_activation(name):
     -------
     str or None
         One of ``'linear'``, ``'relu'``, ``'sigmoid'`` and ``'tanh'`` (see
-        :data:`GRU_ACTIVATIONS`), or None if the Ops do not implement the
+        :data:`FUSED_ACTIVATIONS`), or None if the Ops do not implement the
         activation.
 
     Examples
     --------
-    >>> gru_activation('rect:max')
+    >>> fused_activation('rect:max')
     'relu'
-    >>> gru_activation('softplus') is None
+    >>> fused_activation('softplus') is None
     True
     """
-    return GRU_ACTIVATIONS.get(name)
+    return FUSED_ACTIVATIONS.get(name)
+
+
+def gru_activation(name):
+    """The GRU Ops' ``activation`` computing a common activation, or None
+    (the same as :func:`fused_activation`).
+
+    Examples
+    --------
+    >>> gru_activation('logistic')
+    'sigmoid'
+    """
+    return fused_activation(name)

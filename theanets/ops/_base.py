@@ -1,8 +1,8 @@
 """What the fused recurrent Ops share: their C sources and compile settings.
 
 The C++ kernels live in ``kernels/`` next to this module (package data):
-``common.cpp`` holds the helpers of every Op, ``lstm.cpp`` and ``gru.cpp``
-the recurrences. Each file is read once per process. An Op's compile-cache
+``common.cpp`` holds the helpers of every Op, ``rnn.cpp``, ``lstm.cpp``
+and ``gru.cpp`` the recurrences. Each file is read once per process. An Op's compile-cache
 version is a digest of the text it compiles, so an edited kernel is
 recompiled without any version number to bump.
 """
@@ -77,6 +77,36 @@ def sigmoid(x):
     """
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+#: Activations that the RNN and GRU Ops implement, each with the C++
+#: template argument of ``common.cpp`` that selects it.
+ACTIVATION_KINDS = ('linear', 'relu', 'sigmoid', 'tanh')
+
+#: Each activation kind's function g(p) and its derivative from p and
+#: g(p), in NumPy (the Ops' ``perform``).
+NUMPY_ACTIVATIONS = {
+    'linear': (lambda p: p, lambda p, g: np.ones_like(p)),
+    'relu': (lambda p: (p + np.abs(p)) / 2,
+             lambda p, g: ((p > 0).astype(p.dtype) + (p >= 0)) / 2),
+    'sigmoid': (sigmoid, lambda p, g: g * (1 - g)),
+    'tanh': (np.tanh, lambda p, g: 1 - g * g),
+}
+
+
+def check_activation(op, activation):
+    """Return the C++ template argument of ``activation``, one of
+    :data:`ACTIVATION_KINDS`; raise ValueError for any other.
+
+    Examples
+    --------
+    >>> check_activation('RNN', 'tanh')
+    'RNN_TANH'
+    """
+    if activation not in ACTIVATION_KINDS:
+        raise ValueError('{} op: activation must be one of {}, got '
+                         '{!r}'.format(op, ACTIVATION_KINDS, activation))
+    return 'RNN_' + activation.upper()
 
 
 def check_inputs(values, names, ndims, op):

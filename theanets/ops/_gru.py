@@ -7,22 +7,13 @@ from ..backend import theano, TT, DisconnectedType
 
 __all__ = ['GRUForward', 'GRUGrad', 'gru', 'KINDS']
 
-#: Candidate activations the Ops implement; ``'tanh'`` selects the C++
-#: template argument ``GRU_TANH`` of ``kernels/gru.cpp``, and so on.
-KINDS = ('linear', 'relu', 'sigmoid', 'tanh')
+#: Candidate activations the Ops implement (see
+#: :data:`theanets.ops._base.ACTIVATION_KINDS`).
+KINDS = _base.ACTIVATION_KINDS
 
 
 # ----------------------------------------------------------------------
 # NumPy reference implementation
-
-# Each kind's activation g(p) and its derivative from p and g(p).
-_NUMPY_ACTIVATIONS = {
-    'linear': (lambda p: p, lambda p, g: np.ones_like(p)),
-    'relu': (lambda p: (p + np.abs(p)) / 2,
-             lambda p, g: ((p > 0).astype(p.dtype) + (p >= 0)) / 2),
-    'sigmoid': (_base.sigmoid, lambda p, g: g * (1 - g)),
-    'tanh': (np.tanh, lambda p, g: 1 - g * g),
-}
 
 
 def _forward_numpy(kind, xw, b, hh, hrz, h0):
@@ -30,7 +21,7 @@ def _forward_numpy(kind, xw, b, hh, hrz, h0):
     a = xw + b
     steps, batch, _ = a.shape
     n = hh.shape[0]
-    activate = _NUMPY_ACTIVATIONS[kind][0]
+    activate = _base.NUMPY_ACTIVATIONS[kind][0]
     pre, hid, rate, out, reset = (np.empty((steps, batch, n), a.dtype)
                                   for _ in range(5))
     h_prev = h0
@@ -48,7 +39,7 @@ def _forward_numpy(kind, xw, b, hh, hrz, h0):
 def _backward_numpy(kind, hh, hrz, h0, pre, hid, rate, out, reset,
                     gpre, ghid, grate, gout):
     steps, batch, n = out.shape
-    derivative = _NUMPY_ACTIVATIONS[kind][1]
+    derivative = _base.NUMPY_ACTIVATIONS[kind][1]
     da = np.empty((steps, batch, 3 * n), out.dtype)
     rh = np.empty((steps, batch, n), out.dtype)
     dh = np.zeros((batch, n), out.dtype)
@@ -86,15 +77,13 @@ class _GRUOp(_base.RNNOp):
     KERNEL = 'gru.cpp'
 
     def __init__(self, activation='tanh'):
-        if activation not in KINDS:
-            raise ValueError('GRU op: activation must be one of {}, got '
-                             '{!r}'.format(KINDS, activation))
+        _base.check_activation('GRU', activation)
         self.activation = activation
         super().__init__()
 
     def _c_kind(self):
         """The C++ template argument naming this Op's activation."""
-        return 'GRU_' + self.activation.upper()
+        return _base.check_activation('GRU', self.activation)
 
 
 class GRUForward(_GRUOp):

@@ -5,8 +5,8 @@
    How this file is used
    ---------------------
    theanets/ops/_base.py reads this file (once per process) and hands its
-   text to Theano as support code, before lstm.cpp or gru.cpp. Theano
-   compiles it with a C++ compiler (g++) inside a generated extension
+   text to Theano as support code, before rnn.cpp, lstm.cpp or gru.cpp.
+   Theano compiles it with a C++ compiler (g++) inside a generated extension
    module that has already included <Python.h> and <numpy/arrayobject.h>
    and, before this file, Theano's BLAS declarations
    (theano.tensor.blas_headers.blas_header_text(): the Fortran prototypes
@@ -18,7 +18,7 @@
    There are no template placeholders: the text is compiled exactly as it
    stands. The Python side generates only the few lines of each Op's
    c_code() that pass the Theano variables to the *_run entry points of
-   lstm.cpp and gru.cpp.
+   rnn.cpp, lstm.cpp and gru.cpp.
 
    The compile-cache version of the Ops is a digest of this file, the Op's
    own kernel file and its c_code() snippet, so editing any of them makes
@@ -106,6 +106,33 @@ static inline double rnn_sigmoid(double x)
 }
 
 static inline double rnn_tanh(double x) { return tanh(x); }
+
+/* Activations of the RNN's hidden state and the GRU's candidate, selected
+   by a template argument, and their derivatives from the saved
+   pre-activation p and value g(p). */
+enum { RNN_LINEAR = 0, RNN_RELU = 1, RNN_SIGMOID = 2, RNN_TANH = 3 };
+
+static inline float rnn_abs(float x) { return fabsf(x); }
+static inline double rnn_abs(double x) { return fabs(x); }
+
+template <typename T, int ACT>
+static inline T rnn_activate(T p)
+{
+    if (ACT == RNN_TANH) return rnn_tanh(p);
+    if (ACT == RNN_SIGMOID) return rnn_sigmoid(p);
+    if (ACT == RNN_RELU) return (p + rnn_abs(p)) / 2;
+    return p;
+}
+
+/* relu is (p + |p|) / 2, whose derivative is 1/2 at 0 (as Theano's). */
+template <typename T, int ACT>
+static inline T rnn_derivative(T p, T g)
+{
+    if (ACT == RNN_TANH) return 1 - g * g;
+    if (ACT == RNN_SIGMOID) return g * (1 - g);
+    if (ACT == RNN_RELU) return (T)((p > 0) + (p >= 0)) / 2;
+    return 1;
+}
 
 /* The Fortran BLAS gemm of each precision. The pointers are not const:
    Theano's NumPy-based stand-in for a BLAS (used when no BLAS is linked)

@@ -4,16 +4,16 @@
    How this file is used
    ---------------------
    Compiled as C++ by Theano after Theano's BLAS declarations and
-   common.cpp, whose helpers (rnn_sigmoid, rnn_tanh, rnn_gemm, RNN_IVDEP,
-   rnn_contiguous, rnn_shapes, rnn_check_dims, rnn_prepare_output,
-   rnn_release) it uses; see the comment at the top of common.cpp. There
+   common.cpp, whose helpers (rnn_sigmoid, rnn_activate, rnn_derivative,
+   rnn_gemm, RNN_IVDEP, rnn_contiguous, rnn_shapes, rnn_check_dims,
+   rnn_prepare_output, rnn_release) it uses; see the comment at the top of common.cpp. There
    are no template placeholders.
 
    Entry points, called from the c_code() of the Ops (theanets/ops/_gru.py)
    with the Op's input and output arrays in the order of the Op's
    make_node(), and the candidate activation as the template argument ACT
-   (GRU_LINEAR, GRU_RELU, GRU_SIGMOID or GRU_TANH, chosen by the Op's
-   activation property):
+   (RNN_LINEAR, RNN_RELU, RNN_SIGMOID or RNN_TANH of common.cpp, chosen by
+   the Op's activation property):
 
      gru_forward_run<ACT>(in[5], out[5])
          in: xw (T, B, 3n) with column blocks candidate, reset, update;
@@ -26,32 +26,6 @@
 
    Output arrays are reused when Theano passes ones of the right shape and
    type, otherwise (re)allocated. All arrays are row-major (C order). */
-
-/* Activations of the GRU candidate, selected by a template argument, and
-   their derivatives from the saved pre-activation p and value g(p). */
-enum { GRU_LINEAR = 0, GRU_RELU = 1, GRU_SIGMOID = 2, GRU_TANH = 3 };
-
-static inline float rnn_abs(float x) { return fabsf(x); }
-static inline double rnn_abs(double x) { return fabs(x); }
-
-template <typename T, int ACT>
-static inline T gru_activate(T p)
-{
-    if (ACT == GRU_TANH) return rnn_tanh(p);
-    if (ACT == GRU_SIGMOID) return rnn_sigmoid(p);
-    if (ACT == GRU_RELU) return (p + rnn_abs(p)) / 2;
-    return p;
-}
-
-/* relu is (p + |p|) / 2, whose derivative is 1/2 at 0 (as Theano's). */
-template <typename T, int ACT>
-static inline T gru_derivative(T p, T g)
-{
-    if (ACT == GRU_TANH) return 1 - g * g;
-    if (ACT == GRU_SIGMOID) return g * (1 - g);
-    if (ACT == GRU_RELU) return (T)((p > 0) + (p >= 0)) / 2;
-    return 1;
-}
 
 /* Gates of one row: u holds h_prev . [hr hz]; writes r, z and r * h_prev. */
 template <typename T>
@@ -80,7 +54,7 @@ static inline void gru_cell_output(
     RNN_IVDEP
     for (int j = 0; j < n; j++) {
         T p = (a[j] + bias[j]) + pre[j];
-        T g = gru_activate<T, ACT>(p);
+        T g = rnn_activate<T, ACT>(p);
         T z = rate[j];
         pre[j] = p;
         hid[j] = g;
@@ -137,7 +111,7 @@ static inline void gru_cell_backward_a(
         T dh_t = gout[j] + dh[j];
         T dz = dh_t * (hid[j] - hp) + grate[j];
         T dhid = dh_t * z + ghid[j];
-        da[j] = dhid * gru_derivative<T, ACT>(pre[j], hid[j]) + gpre[j];
+        da[j] = dhid * rnn_derivative<T, ACT>(pre[j], hid[j]) + gpre[j];
         da[2 * n + j] = dz * z * (1 - z);
         dh[j] = dh_t * (1 - z);
         rh[j] = reset[j] * hp;
