@@ -48,6 +48,7 @@ from . import _logging
 _logger = _logging.logger
 
 JOBS_ENV = 'THEANETS_COMPILE_JOBS'
+PCH_DIRECTORY = 'theanets-pch'
 STAGING_PREFIX = 'theanets-staging-'
 PCH_ENV = 'THEANETS_PCH'
 
@@ -347,10 +348,13 @@ class ParallelCompiler(object):
         ``sample`` is a ``CLinker`` accepting a small graph. A fresh compile
         directory has no precompiled header; building it while the user's
         script imports and builds its model takes it off the path to the
-        first result. Does nothing when the header exists.
+        first result. Does nothing when the compile directory has
+        precompiled headers already (a warm start pays nothing for this).
         """
         if not self.use_pch or not self.backend.config('cxx'):
             return
+        if os.path.isdir(os.path.join(self._cache_parent(), PCH_DIRECTORY)):
+            return  # not a fresh cache: later flag sets build their own
         try:
             self._precompiled_header(
                 '\n'.join('#include ' + h for h in self.pch_headers),
