@@ -20,8 +20,9 @@ them:
 ``python-linker``
     Theano's Python linker (``linker=py``: no C at all), for comparison.
 
-Each child also prints a digest of the trained parameters and the loss, so
-the table shows which variants compute the same numbers.
+The child is ``first_result.py``'s; it also prints a digest of the trained
+parameters and the loss, so the table shows which variants compute the
+same numbers.
 
 Usage::
 
@@ -39,29 +40,8 @@ import tempfile
 import time
 
 from common import set_threads
+from first_result import CHILD
 
-CHILD = r'''
-import hashlib, json, time
-t0 = time.perf_counter()
-import numpy as np
-import theanets
-t1 = time.perf_counter()
-rng = np.random.RandomState(13)
-x = rng.randn(100, 20).astype('float32')
-y = rng.randint(0, 3, size=100).astype('int32')
-net = theanets.Classifier([20, (32, 'relu'), 3])
-train, _ = next(net.itertrain([x, y], algo='sgd', batch_size=10,
-                              progress=False))
-t2 = time.perf_counter()
-predictions = net.predict(x)
-t3 = time.perf_counter()
-digest = hashlib.sha256(b''.join(
-    p.get_value().tobytes() for p in net.params)).hexdigest()[:12]
-print(json.dumps(dict(imports=t1 - t0, first_epoch=t2 - t1,
-                      first_predict=t3 - t2, total=t3 - t0,
-                      loss=repr(float(train['loss'])), digest=digest,
-                      backend=theanets.backend.name())))
-'''
 
 VARIANTS = {
     'backend': dict(env={'THEANETS_COMPILE_JOBS': '1', 'THEANETS_PCH': '0'}),

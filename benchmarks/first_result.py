@@ -64,10 +64,13 @@ used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                             resource.RUSAGE_CHILDREN)]
 from theanets import _compile_cache, backend
 cache = _compile_cache.module_cache()
+import hashlib
+digest = hashlib.sha256(b''.join(
+    p.get_value().tobytes() for p in net.params)).hexdigest()[:12]
 json.dump(dict(imports=t1 - t0, build=t2 - t1, first_epoch=t3 - t2,
                first_predict=t4 - t3, total=t4 - t0,
                cpu=sum(u.ru_utime + u.ru_stime for u in used),
-               loss=float(train['loss']), accuracy=accuracy,
+               loss=float(train['loss']), accuracy=accuracy, digest=digest,
                backend=backend.name(), compiled=cache.stats[2],
                keys_read=len(cache.loaded_key_pkl),
                rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
