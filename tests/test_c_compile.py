@@ -372,3 +372,37 @@ def test_stale_staging_directories_are_removed(tmp_path):
     _c_compile._remove_stale_staging(str(tmp_path))
     assert not stale.exists()
     assert fresh.exists() and other.exists()
+
+
+def test_a_damaged_header_is_dropped_and_the_module_compiles(
+        tmp_path, caplog):
+    """g++ fails on a truncated precompiled header: compile without it."""
+    FakeCompiler.calls = []
+    backend = fake_backend(tmp_path)
+    original = backend.cmodule.GCC_compiler.compile_str
+
+    def compile_str(*args, **kwargs):
+        if '-include' in kwargs['preargs']:
+            raise RuntimeError('cannot read PCH file')
+        return original(*args, **kwargs)
+
+    backend.cmodule.GCC_compiler.compile_str = staticmethod(compile_str)
+    made = _c_compile.ParallelCompiler(backend, jobs=1, use_pch=True)
+    key = made._pch_key([], ['-O3'])
+    directory = tmp_path / _c_compile.PCH_DIRECTORY / key
+    directory.mkdir(parents=True)
+    (directory / 'theanets_pch.h').write_text('')
+    (directory / 'theanets_pch.h.gch').write_text('truncated')
+    location = tmp_path / 'location'
+    location.mkdir()
+    with caplog.at_level(logging.WARNING, logger='theanets'):
+        module = made.compile_str('m1', SOURCE, location=str(location),
+                                  include_dirs=[], lib_dirs=[], libs=[],
+                                  preargs=['-O3'])
+    assert module == 'module m1'
+    assert FakeCompiler.calls[-1]['preargs'] == ['-O3']
+    assert not (directory / 'theanets_pch.h.gch').exists()
+    assert 'damaged' in caplog.text
+    # the process does not try that header again
+    assert made._precompiled_header(SOURCE, [], ['-O3']) is None
+    made.close()

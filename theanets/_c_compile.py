@@ -367,13 +367,43 @@ class ParallelCompiler(object):
         preargs = list(preargs or [])
         header = self._precompiled_header(src_code, include_dirs, preargs)
         if header is not None:
-            preargs += ['-include', header]
-            with self._lock:
-                self.statistics['pch_used'] += 1
+            try:
+                module = self.original_compile_str(
+                    module_name, src_code, location=location,
+                    include_dirs=include_dirs, lib_dirs=lib_dirs, libs=libs,
+                    preargs=preargs + ['-include', header],
+                    py_module=py_module, hide_symbols=hide_symbols)
+            except Exception as error:
+                # A damaged header (a truncated file) makes g++ fail where
+                # the text headers would not: compile without it, and drop
+                # it if that works.
+                _logger.debug('compiling %s with the precompiled header '
+                              'failed (%s); compiling without it',
+                              module_name, error)
+            else:
+                with self._lock:
+                    self.statistics['pch_used'] += 1
+                return module
+            module = self.original_compile_str(
+                module_name, src_code, location=location,
+                include_dirs=include_dirs, lib_dirs=lib_dirs, libs=libs,
+                preargs=preargs, py_module=py_module,
+                hide_symbols=hide_symbols)
+            self._drop_header(header)
+            return module
         return self.original_compile_str(
             module_name, src_code, location=location,
             include_dirs=include_dirs, lib_dirs=lib_dirs, libs=libs,
             preargs=preargs, py_module=py_module, hide_symbols=hide_symbols)
+
+    def _drop_header(self, header):
+        """Stop using a precompiled header that broke a compile."""
+        _logger.warning('the precompiled header %s.gch is damaged; removed '
+                        '(theanets builds it again)', header)
+        _remove(header + '.gch')
+        with self._lock:
+            key = os.path.basename(os.path.dirname(header))
+            self._pch[key] = _FAILED
 
     def _precompiled_header(self, src_code, include_dirs, preargs):
         """The header to ``-include``, or None (not ready or not usable).
@@ -389,8 +419,10 @@ class ParallelCompiler(object):
         include_dirs = [d for d in (include_dirs or []) if d]
         include_dirs += self.backend.cmodule.std_include_dirs()
         key = self._pch_key(include_dirs, preargs)
-        directory = os.path.join(self._cache_parent(), 'theanets-pch', key)
+        directory = os.path.join(self._cache_parent(), PCH_DIRECTORY, key)
         header = os.path.join(directory, 'theanets_pch.h')
+        if self._pch.get(key) is _FAILED:
+            return None
         if os.path.isfile(header + '.gch'):
             return header
         with self._lock:
@@ -510,6 +542,15 @@ def _remove_staged(future):
         return
     shutil.rmtree(os.path.dirname(future.result()), ignore_errors=True)
 
+
+def _failed_future():
+    future = concurrent.futures.Future()
+    future.set_result(False)
+    return future
+
+
+#: Stands for a precompiled header this process no longer uses.
+_FAILED = _failed_future()
 
 _installed = {}
 
