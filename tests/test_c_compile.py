@@ -114,14 +114,20 @@ def stage(compiler, name):
     return signature
 
 
-def test_a_staged_module_is_moved_into_place(compiler, tmp_path):
-    signature = stage(compiler, 'm1')
-    compiler._staged[signature].result()
+def compile_m1(compiler, tmp_path, preargs=('-O3',)):
+    """Ask for module ``m1`` as the backend would; return (module, folder)."""
     location = tmp_path / 'location'
     location.mkdir()
     module = compiler.compile_str('m1', SOURCE, location=str(location),
                                   include_dirs=[], lib_dirs=[], libs=[],
-                                  preargs=['-O3'])
+                                  preargs=list(preargs))
+    return module, location
+
+
+def test_a_staged_module_is_moved_into_place(compiler, tmp_path):
+    signature = stage(compiler, 'm1')
+    compiler._staged[signature].result()
+    module, location = compile_m1(compiler, tmp_path)
     assert module == 'imported m1.so'
     assert [c['py_module'] for c in FakeCompiler.calls] == [False]
     assert (location / 'm1.so').read_text() == SOURCE
@@ -135,11 +141,7 @@ def test_a_staged_module_is_moved_into_place(compiler, tmp_path):
 def test_other_arguments_do_not_use_the_staged_module(compiler, tmp_path):
     signature = stage(compiler, 'm1')
     compiler._staged[signature].result()
-    location = tmp_path / 'location'
-    location.mkdir()
-    module = compiler.compile_str('m1', SOURCE, location=str(location),
-                                  include_dirs=[], lib_dirs=[], libs=[],
-                                  preargs=['-O2'])
+    module, location = compile_m1(compiler, tmp_path, preargs=['-O2'])
     assert module == 'module m1'
     assert FakeCompiler.calls[-1]['preargs'] == ['-O2']
     assert compiler.statistics['used'] == 0
@@ -148,11 +150,7 @@ def test_other_arguments_do_not_use_the_staged_module(compiler, tmp_path):
 def test_a_failed_staged_compile_compiles_again(compiler, tmp_path):
     FakeCompiler.fail_staged = True
     stage(compiler, 'm1')
-    location = tmp_path / 'location'
-    location.mkdir()
-    module = compiler.compile_str('m1', SOURCE, location=str(location),
-                                  include_dirs=[], lib_dirs=[], libs=[],
-                                  preargs=['-O3'])
+    module, location = compile_m1(compiler, tmp_path)
     assert module == 'module m1'
     assert [c['py_module'] for c in FakeCompiler.calls] == [False, True]
 
