@@ -79,6 +79,23 @@ def bench_theanets(x, y, xtest, epochs, learning_rate, repeats):
                 accuracy=accuracy)
 
 
+def sgemm_step(sgemm, xb, w, grads, buffers):
+    """The eight matrix products of one training step, through ``sgemm``.
+
+    ``w`` and ``grads`` are the three weight matrices and their gradients;
+    ``buffers`` the step's ``h1, h2, z, d1, d2`` arrays (written).
+    """
+    h1, h2, z, d1, d2 = buffers
+    sgemm(xb, w[0], h1)
+    sgemm(h1, w[1], h2)
+    sgemm(h2, w[2], z)
+    sgemm(h2, z, grads[2], trans_a=True)
+    sgemm(z, w[2], d2, trans_b=True)
+    sgemm(h1, d2, grads[1], trans_a=True)
+    sgemm(d2, w[1], d1, trans_b=True)
+    sgemm(xb, d1, grads[0], trans_a=True)
+
+
 def _blas_sgemm(ldflags):
     """A ``sgemm(a, b, out, trans_a, trans_b)`` calling ``cblas_sgemm`` of
     the BLAS Theano links (``ldflags``), through ctypes; None if it cannot
@@ -173,15 +190,7 @@ def bench_gemm_limit(x, epochs, ldflags):
     sgemm = _blas_sgemm(ldflags)
     if sgemm is not None:
         def step_blas(xb):
-            h1, h2, z, d1, d2 = arrays(len(xb))
-            sgemm(xb, w[0], h1)
-            sgemm(h1, w[1], h2)
-            sgemm(h2, w[2], z)
-            sgemm(h2, z, grads[2], trans_a=True)
-            sgemm(z, w[2], d2, trans_b=True)
-            sgemm(h1, d2, grads[1], trans_a=True)
-            sgemm(d2, w[1], d1, trans_b=True)
-            sgemm(xb, d1, grads[0], trans_a=True)
+            sgemm_step(sgemm, xb, w, grads, arrays(len(xb)))
         steps.append(('blas', step_blas))
         results['library'] = sgemm.library
     for label, step in steps:

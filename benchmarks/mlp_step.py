@@ -72,18 +72,11 @@ def main(argv=None):
     w = [rng.randn(a, b).astype('float32') * 0.05
          for a, b in zip(sizes[:-1], sizes[1:])]
     grads = [np.empty_like(v) for v in w]
-    h1, h2, z, d1, d2 = [np.empty((mlp.BATCH, s), 'float32')
-                         for s in sizes[1:] + sizes[1:3]]
+    buffers = [np.empty((mlp.BATCH, s), 'float32')
+               for s in sizes[1:] + sizes[1:3]]
 
     def gemms(xb, _):
-        sgemm(xb, w[0], h1)
-        sgemm(h1, w[1], h2)
-        sgemm(h2, w[2], z)
-        sgemm(h2, z, grads[2], trans_a=True)
-        sgemm(z, w[2], d2, trans_b=True)
-        sgemm(h1, d2, grads[1], trans_a=True)
-        sgemm(d2, w[1], d1, trans_b=True)
-        sgemm(xb, d1, grads[0], trans_a=True)
+        mlp.sgemm_step(sgemm, xb, w, grads, buffers)
 
     def vm(xb, yb):
         storage[0][0], storage[1][0] = xb, yb
