@@ -18,6 +18,7 @@ Usage::
     python benchmarks/lstm.py [--sequences 4096] [--epochs 5] [--threads 2]
                               [--lstm {fused,scan}] [--scan {c,python}]
                               [--form {lstm,gru}] [--cold] [--skip-torch]
+                              [--torch-python PYTHON]
 
 ``--threads`` sets the OpenBLAS/OpenMP thread counts and
 ``torch.set_num_threads``. ``--lstm`` chooses how theanets runs the LSTM
@@ -29,7 +30,10 @@ scan version (default: the C loop when theanets could build it). ``--cold``
 points Theano at an empty compile directory, so the reported compile time
 includes compiling every C module from scratch.
 PyTorch is an optional dependency (the ``bench`` extra); without it the
-script only measures theanets.
+script only measures theanets, unless ``--torch-python`` names an
+interpreter that has it (for the PyTensor backend on Python 3.12+, where
+PyTorch's CPU build may be missing): the PyTorch peer then trains there, in
+the same invocation, on the same data.
 """
 
 import argparse
@@ -38,7 +42,8 @@ import statistics
 import sys
 import time
 
-from common import add_common_arguments, set_threads, use_cold_theano_cache
+from common import (add_common_arguments, add_peer_python_argument,
+                    call_in_python, set_threads, use_cold_theano_cache)
 
 # numpy, Theano and PyTorch are imported only after main() has set the thread
 # counts, which BLAS libraries read when they are loaded.
@@ -190,6 +195,12 @@ def bench_torch(x, y, epochs, learning_rate, threads, form='lstm'):
                 version=torch.__version__)
 
 
+def torch_peer(x, y, epochs, learning_rate, torch_threads, form='lstm'):
+    """:func:`bench_torch` under names that :func:`common.call_in_python`
+    can pass (its own ``threads`` argument sets the child's BLAS)."""
+    return bench_torch(x, y, epochs, learning_rate, torch_threads, form=form)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sequences', type=int, default=4096)
@@ -205,6 +216,7 @@ def main(argv=None):
                         help='force the scan loop (sets THEANETS_SCAN)')
     parser.add_argument('--skip-torch', action='store_true')
     add_common_arguments(parser)
+    add_peer_python_argument(parser)
     args = parser.parse_args(argv)
     if args.scan:
         os.environ['THEANETS_SCAN'] = args.scan
@@ -235,8 +247,14 @@ def main(argv=None):
     if args.skip_torch:
         return
     try:
-        tr = bench_torch(x, y, args.epochs, args.learning_rate, args.threads,
-                         args.form)
+        kwargs = dict(x=x, y=y, epochs=args.epochs,
+                      learning_rate=args.learning_rate,
+                      torch_threads=args.threads, form=args.form)
+        if args.torch_python:
+            tr = call_in_python(args.torch_python, __file__, 'torch_peer',
+                                args.threads, **kwargs)
+        else:
+            tr = torch_peer(**kwargs)
     except ImportError:
         print('pytorch:  not installed (pip install "theanets[bench]")')
         return

@@ -17,18 +17,22 @@ Usage::
 
     python benchmarks/mlp.py [--examples 20000] [--epochs 5] [--threads 2]
                              [--skip-torch] [--skip-sklearn]
+                             [--torch-python PYTHON]
 
 ``--threads`` sets the OpenBLAS/OpenMP thread counts (read when the BLAS
 library loads) and ``torch.set_num_threads``. PyTorch and scikit-learn are
 optional (``pip install "theanets[bench]"``); a missing one is reported and
-skipped.
+skipped. Where this interpreter has no PyTorch (the PyTensor backend on
+Python 3.12+), ``--torch-python`` names one that has it: the PyTorch peer
+then trains there, in the same invocation, on the same data.
 """
 
 import argparse
 import sys
 import time
 
-from common import add_common_arguments, best_and_median, set_threads
+from common import (add_common_arguments, add_peer_python_argument,
+                    best_and_median, call_in_python, set_threads)
 
 FEATURES = 784
 HIDDEN = 256
@@ -255,6 +259,27 @@ def bench_torch(x, y, xtest, epochs, learning_rate, repeats, threads):
                 version=torch.__version__)
 
 
+def torch_peer(x, y, xtest, ytest, epochs, learning_rate, repeats,
+               torch_threads):
+    """:func:`bench_torch` with the test labels passed in, so that
+    :func:`common.call_in_python` can run it in another interpreter."""
+    _TEST_LABELS[id(xtest)] = ytest
+    return bench_torch(x, y, xtest, epochs, learning_rate, repeats,
+                       torch_threads)
+
+
+def run_torch(args, x, y, xtest, ytest):
+    """PyTorch's result, here or in ``--torch-python``; raises ImportError
+    when PyTorch is in neither."""
+    kwargs = dict(x=x, y=y, xtest=xtest, ytest=ytest, epochs=args.epochs,
+                  learning_rate=args.learning_rate, repeats=args.repeats,
+                  torch_threads=args.threads)
+    if args.torch_python:
+        return call_in_python(args.torch_python, __file__, 'torch_peer',
+                              args.threads, **kwargs)
+    return torch_peer(**kwargs)
+
+
 def bench_sklearn(x, y, xtest, epochs, learning_rate, repeats):
     import warnings
     import sklearn
@@ -314,6 +339,7 @@ def main(argv=None):
     parser.add_argument('--skip-torch', action='store_true')
     parser.add_argument('--skip-sklearn', action='store_true')
     add_common_arguments(parser)
+    add_peer_python_argument(parser)
     args = parser.parse_args(argv)
     set_threads(args.threads)
     if args.cold:
@@ -355,8 +381,7 @@ def main(argv=None):
     sys.stdout.flush()
     if not args.skip_torch:
         try:
-            tr = bench_torch(x, y, xtest, args.epochs, args.learning_rate,
-                             args.repeats, args.threads)
+            tr = run_torch(args, x, y, xtest, ytest)
         except ImportError:
             print('pytorch       not installed (pip install "theanets[bench]")')
         else:

@@ -97,13 +97,6 @@ PEER_NAMES = {'rnn': 'nn.RNN', 'lstm': 'nn.LSTM', 'gru': 'nn.GRU',
               'bigru': 'nn.GRU(bidir.)'}
 
 
-def torch_peer(x, y, epochs, learning_rate, torch_threads, peer):
-    """:func:`lstm.bench_torch` under names that :func:`call_in_python`
-    can pass (its own ``threads`` argument sets the child's BLAS)."""
-    return lstm.bench_torch(x, y, epochs, learning_rate, torch_threads,
-                            form=peer)
-
-
 def theanets_layer(form):
     """The layer spec of ``form`` for :func:`lstm.bench_theanets`."""
     spec = FORMS[form].layer
@@ -182,9 +175,9 @@ def run_torch(args, x, y, peer):
     when PyTorch is not available."""
     kwargs = dict(x=x, y=y, epochs=args.epochs,
                   learning_rate=args.learning_rate,
-                  torch_threads=args.threads, peer=peer)
+                  torch_threads=args.threads, form=peer)
     if args.torch_python:
-        return call_in_python(args.torch_python, __file__, 'torch_peer',
+        return call_in_python(args.torch_python, lstm.__file__, 'torch_peer',
                               args.threads, **kwargs)
     try:
         import torch  # noqa: F401
@@ -193,7 +186,7 @@ def run_torch(args, x, y, peer):
               ' or pass --torch-python)')
         args.skip_torch = True
         return None
-    return torch_peer(**kwargs)
+    return lstm.torch_peer(**kwargs)
 
 
 def print_table(rows):
