@@ -24,6 +24,10 @@ The child is ``first_result.py``'s; it also prints a digest of the trained
 parameters and the loss, so the table shows which variants compute the
 same numbers.
 
+Before the first run the script compiles theanets' modules to bytecode
+(as ``pip install`` does), so that no child pays for compiling them
+where ``PYTHONDONTWRITEBYTECODE`` is set.
+
 Usage::
 
     python benchmarks/cold_start.py [--rounds 2] [--threads 1]
@@ -39,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from common import set_threads
+from common import compile_bytecode, set_threads
 from first_result import CHILD
 
 
@@ -94,6 +98,7 @@ def main(argv=None):
                             ', '.join(VARIANTS)))
     args = parser.parse_args(argv)
     set_threads(args.threads)
+    compile_bytecode()
     variants = [v.strip() for v in args.variants.split(',') if v.strip()]
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:

@@ -16,6 +16,10 @@ install) and then **warm** (later processes find every module cached), the
 warm runs with theanets' compile-cache index and without it
 (``THEANETS_CACHE_INDEX=off``).
 
+Before the first run the script compiles theanets' modules to bytecode
+(as ``pip install`` does), so that no child pays for compiling them
+where ``PYTHONDONTWRITEBYTECODE`` is set.
+
 A warm start also pays for the size of the cache: the backend reads the
 keys of every module in it unless the index is on. ``--build-cache N``
 first fills a new compile directory with the modules of N distinct small
@@ -40,7 +44,8 @@ import subprocess
 import sys
 import time
 
-from common import add_common_arguments, set_threads, use_cold_theano_cache
+from common import (add_common_arguments, compile_bytecode, set_threads,
+                    use_cold_theano_cache)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -175,6 +180,7 @@ def main(argv=None):
     add_common_arguments(parser, threads=1)
     args = parser.parse_args(argv)
     set_threads(args.threads)
+    compile_bytecode()
     totals = dict(cold=[], warm=[], unindexed=[])
     large = args.build_cache or args.large_cache
     if not args.warm_only:
