@@ -9,14 +9,17 @@ the other in each round, so a change in the machine's load hits all of
 them:
 
 ``backend``
-    the backend's own way: one ``g++`` run after the other, every module
-    parsing its headers (``THEANETS_COMPILE_JOBS=1 THEANETS_PCH=0``);
+    the backend's own way: one ``g++ -g`` run after the other, every module
+    parsing its headers (``THEANETS_COMPILE_JOBS=1 THEANETS_PCH=0
+    THEANETS_DEBUG_INFO=1``);
+``no-debug-info``
+    without debug information (``-g0``) only;
 ``pch``
-    with theanets' precompiled header only (``THEANETS_COMPILE_JOBS=1``);
+    with theanets' precompiled header only;
 ``parallel``
-    modules compiled in parallel only (``THEANETS_PCH=0``);
+    modules compiled in parallel only;
 ``theanets``
-    both (the default);
+    all three (the default);
 ``python-linker``
     Theano's Python linker (``linker=py``: no C at all), for comparison.
 
@@ -47,10 +50,20 @@ from common import compile_bytecode, set_threads
 from first_result import CHILD
 
 
+_ONE_LEVER = dict(THEANETS_COMPILE_JOBS='1', THEANETS_PCH='0',
+                  THEANETS_DEBUG_INFO='1')
+
+
+def _only(variable):
+    """The environment of a variant with the lever of ``variable`` only."""
+    return {k: v for k, v in _ONE_LEVER.items() if k != variable}
+
+
 VARIANTS = {
-    'backend': dict(env={'THEANETS_COMPILE_JOBS': '1', 'THEANETS_PCH': '0'}),
-    'pch': dict(env={'THEANETS_COMPILE_JOBS': '1'}),
-    'parallel': dict(env={'THEANETS_PCH': '0'}),
+    'backend': dict(env=dict(_ONE_LEVER)),
+    'no-debug-info': dict(env=_only('THEANETS_DEBUG_INFO')),
+    'pch': dict(env=_only('THEANETS_PCH')),
+    'parallel': dict(env=_only('THEANETS_COMPILE_JOBS')),
     'theanets': dict(env={}),
     'python-linker': dict(env={}, flags='linker=py'),
 }
@@ -64,8 +77,8 @@ def run_child(variant):
     """One cold run of a variant in a new interpreter; its timings."""
     settings = VARIANTS[variant]
     env = dict(os.environ)
-    env.pop('THEANETS_COMPILE_JOBS', None)
-    env.pop('THEANETS_PCH', None)
+    for variable in _ONE_LEVER:
+        env.pop(variable, None)
     env.update(settings['env'])
     base = tempfile.mkdtemp(prefix='theanets-cold-')
     flags = ['base_compiledir=' + base]

@@ -50,6 +50,14 @@ def test_pch_switch(monkeypatch, value, enabled):
     assert _c_compile.pch_enabled() is enabled
 
 
+@pytest.mark.parametrize('value, dropped', [
+    ('1', False), ('on', False), ('Yes', False), ('true', False),
+    ('0', True), ('', True), ('no', True)])
+def test_debug_info_switch(monkeypatch, value, dropped):
+    monkeypatch.setenv(_c_compile.DEBUG_INFO_ENV, value)
+    assert _c_compile.debug_info_dropped() is dropped
+
+
 def test_include_block_stops_at_the_first_other_line():
     source = ('#include <Python.h>\n\n#include "helper.h"\n'
               '#define X 1\n#include <math.h>\nint x;\n')
@@ -100,7 +108,7 @@ def compiler(tmp_path):
     FakeCompiler.calls = []
     FakeCompiler.fail_staged = False
     made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=2,
-                                       use_pch=False)
+                                       use_pch=False, drop_debug_info=False)
     yield made
     made.close()
 
@@ -145,6 +153,26 @@ def test_other_arguments_do_not_use_the_staged_module(compiler, tmp_path):
     assert module == 'module m1'
     assert FakeCompiler.calls[-1]['preargs'] == ['-O2']
     assert compiler.statistics['used'] == 0
+
+
+@pytest.mark.parametrize('preargs, expected', [
+    (['-O3'], ['-g0', '-O3']),
+    # a -g among the user's compiler flags comes later, so it still wins
+    (['-O3', '-g'], ['-g0', '-O3', '-g'])])
+def test_modules_compile_without_debug_information(tmp_path, preargs,
+                                                    expected):
+    FakeCompiler.calls = []
+    made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=1,
+                                       use_pch=False, drop_debug_info=True)
+    module, _ = compile_m1(made, tmp_path, preargs=preargs)
+    assert module == 'module m1'
+    assert FakeCompiler.calls[-1]['preargs'] == expected
+    made.close()
+
+
+def test_debug_information_kept_on_request(compiler, tmp_path):
+    compile_m1(compiler, tmp_path)
+    assert FakeCompiler.calls[-1]['preargs'] == ['-O3']
 
 
 def test_a_failed_staged_compile_compiles_again(compiler, tmp_path):
@@ -301,7 +329,8 @@ def test_modules_compile_in_parallel_with_the_header(tmp_path):
 
 def test_one_job_and_no_header_compile_as_the_backend_does(tmp_path):
     result, base = _cold_run(tmp_path, 'plain',
-                             THEANETS_COMPILE_JOBS='1', THEANETS_PCH='0')
+                             THEANETS_COMPILE_JOBS='1', THEANETS_PCH='0',
+                             THEANETS_DEBUG_INFO='1')
     assert result['ok'] == [True, True, True]
     assert result['jobs'] == 1
     assert result['statistics'] == dict(staged=0, used=0, pch_builds=0,
@@ -334,7 +363,8 @@ def test_training_is_identical_with_and_without_the_compile_changes(
                                      THEANETS_PCH='1'))
     plain, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
         tmp_path / 'plain'), env=dict(THEANETS_COMPILE_JOBS='1',
-                                      THEANETS_PCH='0'))
+                                      THEANETS_PCH='0',
+                                      THEANETS_DEBUG_INFO='1'))
     assert fast == plain
 
 
@@ -385,7 +415,8 @@ def test_a_damaged_header_is_dropped_and_the_module_compiles(
         return original(*args, **kwargs)
 
     backend.cmodule.GCC_compiler.compile_str = staticmethod(compile_str)
-    made = _c_compile.ParallelCompiler(backend, jobs=1, use_pch=True)
+    made = _c_compile.ParallelCompiler(backend, jobs=1, use_pch=True,
+                                       drop_debug_info=False)
     key = made._pch_key([], ['-O3'])
     directory = tmp_path / _c_compile.PCH_DIRECTORY / key
     directory.mkdir(parents=True)

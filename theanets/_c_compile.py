@@ -7,7 +7,7 @@ small module's compile time. A fresh install therefore spends most of the
 time to its first result in ``g++`` (about 0.55 s per module, some 37
 modules for a tiny classifier's validation, training and prediction
 functions). :func:`install`, called by :func:`theanets.backend.setup`,
-changes how the modules are compiled in two ways:
+changes how the modules are compiled in three ways:
 
 * **In parallel.** Before the VM linker makes the thunks of a function, the
   source of every node whose module is not in the compile cache is generated
@@ -17,6 +17,11 @@ changes how the modules are compiled in two ways:
   compile lock, the staged library is moved into the cache directory instead
   of being compiled again. The cache's keys, hashes and layout are the
   backend's, untouched.
+* **Without debug information.** The backend compiles every module with
+  ``-g``; theanets puts ``-g0`` before the module's own arguments, which
+  saves about a fifth of each ``g++`` run and leaves the machine code as it
+  was. A ``-g`` among the user's compiler flags (Theano's ``gcc.cxxflags``,
+  PyTensor's ``gcc__cxxflags``) comes later and wins.
 * **With a precompiled header.** Modules whose include block holds the
   headers every module includes (``Python.h``, numpy's, the backend's helper)
   are compiled with ``-include`` of a precompiled header of them, built once
@@ -27,7 +32,8 @@ changes how the modules are compiled in two ways:
 
 Environment variables: ``THEANETS_COMPILE_JOBS`` (modules compiled at once;
 ``1`` compiles one at a time as the backend does; default: the CPUs this
-process may use, at most 8) and ``THEANETS_PCH=0`` (no precompiled header).
+process may use, at most 8), ``THEANETS_PCH=0`` (no precompiled header) and
+``THEANETS_DEBUG_INFO=1`` (keep the backend's ``-g``).
 """
 
 import atexit
@@ -51,8 +57,15 @@ JOBS_ENV = 'THEANETS_COMPILE_JOBS'
 PCH_DIRECTORY = 'theanets-pch'
 STAGING_PREFIX = 'theanets-staging-'
 PCH_ENV = 'THEANETS_PCH'
+DEBUG_INFO_ENV = 'THEANETS_DEBUG_INFO'
 
 _MAX_JOBS = 8
+
+#: Put before a module's own compile arguments: the backend always passes
+#: ``-g``, and the debug information it asks for is about a fifth of a small
+#: module's compile time. ``g++`` generates the same machine code either way;
+#: a ``-g`` among the user's compiler flags comes later and wins.
+NO_DEBUG_INFO = '-g0'
 
 
 def compile_jobs():
@@ -76,6 +89,13 @@ def pch_enabled():
     """False when ``THEANETS_PCH`` is ``0``, ``false``, ``no`` or ``off``."""
     value = os.environ.get(PCH_ENV, '').strip().lower()
     return value not in ('0', 'false', 'no', 'off')
+
+
+def debug_info_dropped():
+    """False when ``THEANETS_DEBUG_INFO`` is ``1``, ``true``, ``yes`` or
+    ``on`` (compile with the backend's ``-g``)."""
+    value = os.environ.get(DEBUG_INFO_ENV, '').strip().lower()
+    return value not in ('1', 'true', 'yes', 'on')
 
 
 def include_block(src_code):
@@ -150,10 +170,13 @@ class ParallelCompiler(object):
     ``GCC_compiler.compile_str`` and the VM linker's ``make_all``.
     """
 
-    def __init__(self, backend, jobs=None, use_pch=None):
+    def __init__(self, backend, jobs=None, use_pch=None,
+                 drop_debug_info=None):
         self.backend = backend
         self.jobs = compile_jobs() if jobs is None else jobs
         self.use_pch = pch_enabled() if use_pch is None else use_pch
+        self.drop_debug_info = (debug_info_dropped() if drop_debug_info is None
+                                else drop_debug_info)
         self.original_compile_str = backend.cmodule.GCC_compiler.compile_str
         self._lock = threading.Lock()
         self._pool = None
@@ -358,13 +381,20 @@ class ParallelCompiler(object):
         try:
             self._precompiled_header(
                 '\n'.join('#include ' + h for h in self.pch_headers),
-                sample.header_dirs(), sample.compile_args())
+                sample.header_dirs(), self._arguments(sample.compile_args()))
         except Exception as error:  # only a lost head start
             _logger.debug('precompiled header not started: %s', error)
 
+    def _arguments(self, preargs):
+        """The compile arguments theanets passes for a module's own."""
+        preargs = list(preargs or [])
+        if self.drop_debug_info:
+            preargs.insert(0, NO_DEBUG_INFO)
+        return preargs
+
     def _compile(self, module_name, src_code, location, include_dirs,
                  lib_dirs, libs, preargs, py_module, hide_symbols):
-        preargs = list(preargs or [])
+        preargs = self._arguments(preargs)
         header = self._precompiled_header(src_code, include_dirs, preargs)
         if header is not None:
             try:
