@@ -88,16 +88,21 @@ they use the Ops under the same conditions.
 
 import os
 
+from . import _base
 from ._gru import GRUForward, GRUGrad, gru
 from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
 from ._rnn import RNNForward, RNNGrad, rnn
+from ._conv import (Conv2dForward, Conv2dGradInput, Conv2dGradWeights,
+                    MaxPool2d, MaxPool2dGrad, conv2d, max_pool2d)
 
 __all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm',
            'fused_lstm_enabled', 'ENV', 'GRUForward', 'GRUGrad', 'gru',
            'fused_gru_enabled', 'gru_activation', 'GRU_ENV',
            'GRU_ACTIVATIONS', 'RNNForward', 'RNNGrad', 'rnn',
            'fused_rnn_enabled', 'RNN_ENV', 'FUSED_ACTIVATIONS',
-           'fused_activation']
+           'fused_activation', 'Conv2dForward', 'Conv2dGradInput',
+           'Conv2dGradWeights', 'MaxPool2d', 'MaxPool2dGrad', 'conv2d',
+           'max_pool2d', 'CONV_ENV', 'conv_ops_enabled', 'conv_ops_apply']
 
 #: Environment variable read by :func:`fused_lstm_enabled`: ``scan`` makes
 #: the LSTM layer use ``theano.scan`` instead of the fused Ops.
@@ -110,6 +115,11 @@ GRU_ENV = 'THEANETS_GRU'
 #: Environment variable read by :func:`fused_rnn_enabled`: ``scan`` makes
 #: the RNN layer use ``theano.scan`` instead of the fused Ops.
 RNN_ENV = 'THEANETS_RNN'
+
+#: Environment variable read by :func:`conv_ops_enabled`: ``nnet`` makes
+#: the convolution and pooling layers use the backend's ``conv2d`` and
+#: ``pool_2d`` instead of the channels-last Ops.
+CONV_ENV = 'THEANETS_CONV'
 
 #: Activations the RNN and GRU Ops implement (with their derivative from
 #: saved values): the names of :mod:`theanets.activations` that qualify,
@@ -205,3 +215,33 @@ def gru_activation(name):
     'sigmoid'
     """
     return fused_activation(name)
+
+
+def conv_ops_enabled():
+    """Return False if :data:`CONV_ENV` asks for the backend's ``nnet`` ops.
+
+    Examples
+    --------
+    >>> import os
+    >>> conv_ops_enabled() == (
+    ...     os.environ.get(CONV_ENV, '').strip().lower() != 'nnet')
+    True
+    """
+    return os.environ.get(CONV_ENV, '').strip().lower() != 'nnet'
+
+
+def conv_ops_apply(*variables):
+    """True if the channels-last Ops can compute with ``variables``: they
+    are enabled (:func:`conv_ops_enabled`) and the variables share one
+    dtype the Ops implement (``float32`` or ``float64``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theanets.backend import TT
+    >>> conv_ops_apply(TT.tensor4(dtype='float16')) and False
+    False
+    """
+    dtypes = {v.dtype for v in variables}
+    return (conv_ops_enabled() and len(dtypes) == 1
+            and dtypes <= set(_base.DTYPES))
