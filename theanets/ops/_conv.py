@@ -245,8 +245,9 @@ class Conv2dGradInput(_ConvOp):
     def make_node(self, x, w, gpre):
         inputs = _base.check_inputs((x, w, gpre), 'x w gpre', (4, 4, 4),
                                     op='Conv2d')
-        return theano.Apply(self, inputs,
-                            _base.new_outputs(inputs[0].dtype, (4, )))
+        # the type of x: its broadcastable axes, which the gradient of a
+        # dimshuffle that made them drops again
+        return theano.Apply(self, inputs, [inputs[0].type()])
 
     def perform(self, node, inputs, output_storage):
         x, w, gpre = inputs
@@ -372,8 +373,7 @@ class MaxPool2dGrad(_PoolOp):
     def make_node(self, x, y, gy):
         inputs = _base.check_inputs((x, y, gy), 'x y gy', (4, 4, 4),
                                     op='MaxPool2d')
-        return theano.Apply(self, inputs,
-                            _base.new_outputs(inputs[0].dtype, (4, )))
+        return theano.Apply(self, inputs, [inputs[0].type()])
 
     def perform(self, node, inputs, output_storage):
         x, y, gy = inputs
