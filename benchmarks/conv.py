@@ -140,13 +140,13 @@ def summary(count, seconds):
                 median=count / statistics.median(seconds))
 
 
-def bench_torch(x, y, rounds, threads, w1, b1, w2, b2, w3, b3):
+def bench_torch(x, y, rounds, torch_threads, w1, b1, w2, b2, w3, b3):
     """Train and predict with the PyTorch peer, initialised from theanets'
     parameters; returns the speeds and the initial probabilities."""
     import numpy as np
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(torch_threads)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 16, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(16, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -208,7 +208,7 @@ def bench_torch(x, y, rounds, threads, w1, b1, w2, b2, w3, b3):
 
 def run_torch(args, x, y, params):
     names = ('w1', 'b1', 'w2', 'b2', 'w3', 'b3')
-    kwargs = dict(x=x, y=y, rounds=args.rounds, threads=args.threads,
+    kwargs = dict(x=x, y=y, rounds=args.rounds, torch_threads=args.threads,
                   **dict(zip(names, params)))
     if args.torch_python:
         return call_in_python(args.torch_python, __file__, 'bench_torch',
