@@ -517,36 +517,48 @@ static void pool_max_example(const T* x, T* y, long W, long H, long C,
 {
     for (long i = 0; i < Wo; i++)
         for (long j = 0; j < Ho; j++) {
-            T* out = y + (i * Ho + j) * C;
+            T* __restrict out = y + (i * Ho + j) * C;
             const T* first = x + ((i * S0) * H + j * S1) * C;
             for (long c = 0; c < C; c++) out[c] = first[c];
             for (long a = 0; a < A0; a++)
                 for (long b = 0; b < A1; b++) {
-                    const T* src = x + ((i * S0 + a) * H + j * S1 + b) * C;
+                    const T* __restrict src =
+                        x + ((i * S0 + a) * H + j * S1 + b) * C;
+                    RNN_IVDEP
                     for (long c = 0; c < C; c++)
                         out[c] = src[c] > out[c] ? src[c] : out[c];
                 }
         }
 }
 
+/* Windows that do not overlap (steps at least the window) write each
+   input's gradient once; overlapping ones add, in output order. */
 template <typename T>
 static void pool_max_grad_example(const T* x, const T* y, const T* gy,
                                   T* gx, long W, long H, long C, long Wo,
                                   long Ho, long A0, long A1, long S0,
                                   long S1)
 {
-    for (long k = 0; k < W * H * C; k++) gx[k] = 0;
+    const bool disjoint = S0 >= A0 && S1 >= A1;
+    memset(gx, 0, sizeof(T) * W * H * C);
     for (long i = 0; i < Wo; i++)
         for (long j = 0; j < Ho; j++) {
-            const T* m = y + (i * Ho + j) * C;
-            const T* d = gy + (i * Ho + j) * C;
+            const T* __restrict m = y + (i * Ho + j) * C;
+            const T* __restrict d = gy + (i * Ho + j) * C;
             for (long a = 0; a < A0; a++)
                 for (long b = 0; b < A1; b++) {
                     long o = ((i * S0 + a) * H + j * S1 + b) * C;
-                    const T* src = x + o;
-                    T* dst = gx + o;
-                    for (long c = 0; c < C; c++)
-                        dst[c] += src[c] == m[c] ? d[c] : (T)0;
+                    const T* __restrict src = x + o;
+                    T* __restrict dst = gx + o;
+                    if (disjoint) {
+                        RNN_IVDEP
+                        for (long c = 0; c < C; c++)
+                            dst[c] = src[c] == m[c] ? d[c] : (T)0;
+                    } else {
+                        RNN_IVDEP
+                        for (long c = 0; c < C; c++)
+                            dst[c] += src[c] == m[c] ? d[c] : (T)0;
+                    }
                 }
         }
 }
