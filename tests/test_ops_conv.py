@@ -173,7 +173,7 @@ def test_max_pool_gradient_goes_to_every_tied_maximum():
 
 
 def test_results_do_not_depend_on_the_thread_count(monkeypatch):
-    # 150 examples of 4x4 outputs: several work units of 64 examples
+    # 150 examples of 4x6 outputs: several work units (of 22 examples)
     x, w, b = _conv_case('float32', shape=(150, 6, 6, 3),
                          filters=(5, 3, 3, 3))
     sx, sw, sb = _symbols('float32')

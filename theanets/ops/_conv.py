@@ -161,7 +161,8 @@ class _ConvOp(_base.RNNOp):
         super().__init__()
 
     def c_headers(self, **kwargs):
-        return super().c_headers() + ['<stdlib.h>', '<thread>', '<atomic>']
+        return super().c_headers() + ['<stdlib.h>', '<thread>', '<atomic>',
+                                      '<mutex>', '<condition_variable>']
 
     def c_compile_args(self, **kwargs):
         return super().c_compile_args() + ['-pthread']

@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <thread>
 #include <atomic>
+#include <mutex>
+#include <condition_variable>
 
 extern "C" {
 int scipy_openblas_get_num_threads(void) __attribute__((weak));
@@ -54,7 +56,7 @@ void openblas_set_num_threads(int) __attribute__((weak));
 /* Output rows per example unit, and values of the im2col buffer per
    block: fixed numbers, so that the work split is the same for any
    thread count. */
-#define CONV_UNIT_ROWS 1024
+#define CONV_UNIT_ROWS 512
 #define CONV_BLOCK_VALUES 32768
 #define CONV_MAX_THREADS 64
 
@@ -92,43 +94,143 @@ static void conv_set_blas_threads(int n)
     else if (openblas_set_num_threads) openblas_set_num_threads(n);
 }
 
+/* A pool of worker threads per compiled module, started on first
+   use and kept (idle on a condition variable) for the process's life, so
+   that a call pays a wake-up rather than a thread start. A job is a
+   function over units 0 .. units - 1; the caller takes units too, and
+   returns once every unit is done, without waiting for workers that did
+   not wake in time: units are handed out through one atomic ticket that
+   also carries the job's generation, so a late worker can never run a
+   unit of a job other than the one it read. */
+struct ConvJob {
+    void (*run)(void* ctx, long unit, void* scratch);
+    void* ctx;
+    long units;
+    size_t scratch_bytes;
+};
+
+struct ConvPool {
+    std::mutex running;           /* held by the caller of a job */
+    std::mutex lock;
+    std::condition_variable wake;
+    ConvJob job;
+    long generation = 0;
+    int allowed = 0;              /* workers that may join the job */
+    int started = 0;
+    std::atomic<long long> ticket;     /* generation << 32 | next unit */
+    std::atomic<long> finished;
+};
+
+/* Never destroyed: at exit, destroying a condition variable that idle
+   workers wait on would block forever. */
+static ConvPool* conv_pool(void)
+{
+    static ConvPool* pool = new ConvPool();
+    return pool;
+}
+
+/* Take the next unit of generation gen, or return -1. */
+static long conv_take(ConvPool* pool, long gen, long units)
+{
+    long long t = pool->ticket.load();
+    for (;;) {
+        if ((t >> 32) != (long long)(gen & 0x7fffffff)) return -1;
+        long u = (long)(t & 0xffffffffLL);
+        if (u >= units) return -1;
+        if (pool->ticket.compare_exchange_weak(t, t + 1)) return u;
+    }
+}
+
+static void conv_run_units(ConvPool* pool, const ConvJob& job, long gen,
+                           void* scratch)
+{
+    for (long u; (u = conv_take(pool, gen, job.units)) >= 0;) {
+        job.run(job.ctx, u, scratch);
+        pool->finished++;
+    }
+}
+
+static void conv_worker(ConvPool* pool)
+{
+    long seen = 0;
+    void* scratch = NULL;
+    size_t size = 0;
+    for (;;) {
+        ConvJob job;
+        long gen;
+        {
+            std::unique_lock<std::mutex> hold(pool->lock);
+            pool->wake.wait(hold, [&] {
+                return pool->generation != seen && pool->allowed > 0; });
+            seen = gen = pool->generation;
+            pool->allowed--;
+            job = pool->job;
+        }
+        if (job.scratch_bytes > size) {
+            void* grown = realloc(scratch, job.scratch_bytes);
+            if (!grown) continue;  /* leave the units to the others */
+            scratch = grown;
+            size = job.scratch_bytes;
+        }
+        conv_run_units(pool, job, gen, scratch);
+    }
+}
+
+template <typename F>
+static void conv_trampoline(void* ctx, long unit, void* scratch)
+{
+    (*(F*)ctx)(unit, scratch);
+}
+
 /* Run work(unit, scratch) for unit = 0 .. units - 1 on up to the allowed
-   number of threads, each with `scratch_bytes` of its own scratch memory.
-   Returns -1 (with MemoryError set) if no scratch could be allocated. */
+   number of threads, each with `scratch_bytes` of scratch memory of its
+   own. Returns -1 (with MemoryError set) if the caller's scratch could
+   not be allocated. */
 template <typename F>
 static int conv_parallel(long units, size_t scratch_bytes, F work)
 {
     if (units <= 0) return 0;
+    void* scratch = malloc(scratch_bytes ? scratch_bytes : 1);
+    if (!scratch) { PyErr_NoMemory(); return -1; }
     int threads = conv_thread_count(units);
-    std::atomic<long> next(0);
-    std::atomic<int> failed(0);
-    auto loop = [&]() {
-        void* scratch = malloc(scratch_bytes ? scratch_bytes : 1);
-        if (!scratch) { failed = 1; return; }
-        for (long u; (u = next++) < units;) work(u, scratch);
+    ConvPool* pool = conv_pool();
+    /* another caller's job on this module's pool: run this one alone */
+    std::unique_lock<std::mutex> mine(pool->running, std::try_to_lock);
+    if (threads <= 1 || !mine.owns_lock()) {
+        for (long u = 0; u < units; u++) work(u, scratch);
         free(scratch);
-    };
-    if (threads <= 1) {
-        loop();
-    } else {
-        int saved = conv_blas_threads();
-        conv_set_blas_threads(1);
-        std::thread* pool[CONV_MAX_THREADS];
-        int started = 0;
-        for (int t = 1; t < threads; t++) {
-            try { pool[started] = new std::thread(loop); started++; }
-            catch (...) { break; }
+        return 0;
+    }
+    ConvJob job = {conv_trampoline<F>, (void*)&work, units, scratch_bytes};
+    int saved = conv_blas_threads();
+    conv_set_blas_threads(1);
+    long gen;
+    {
+        std::lock_guard<std::mutex> hold(pool->lock);
+        while (pool->started < threads - 1) {
+            try {
+                std::thread(conv_worker, pool).detach();
+                pool->started++;
+            } catch (...) {
+                break;
+            }
         }
-        loop();
-        for (int t = 0; t < started; t++) { pool[t]->join(); delete pool[t]; }
-        conv_set_blas_threads(saved);
+        gen = ++pool->generation;
+        pool->job = job;
+        pool->allowed = threads - 1;
+        pool->finished = 0;
+        pool->ticket = (long long)(gen & 0x7fffffff) << 32;
     }
-    /* A thread without scratch leaves its units to the others; only if
-       none of them could run is the work incomplete. */
-    if (failed && next.load() < units) {
-        PyErr_NoMemory();
-        return -1;
+    pool->wake.notify_all();
+    conv_run_units(pool, job, gen, scratch);
+    while (pool->finished.load() < units) std::this_thread::yield();
+    {
+        /* no worker joins this job any more */
+        std::lock_guard<std::mutex> hold(pool->lock);
+        pool->allowed = 0;
     }
+    conv_set_blas_threads(saved);
+    free(scratch);
     return 0;
 }
 
