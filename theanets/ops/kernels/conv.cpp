@@ -264,14 +264,26 @@ static void conv_geometry(ConvGeom* g, long B, long W, long H, long C,
     if (g->block < 8) g->block = 8;
 }
 
+/* The output position after (b, i, j), in row order. */
+static inline void conv_step(const ConvGeom& g, long* b, long* i, long* j)
+{
+    if (++*j < g.Ho) return;
+    *j = 0;
+    if (++*i < g.Wo) return;
+    *i = 0;
+    ++*b;
+}
+
 /* The patches of output rows r0 .. r1 - 1 into cols ((r1 - r0) x K). */
 template <typename T>
 static void conv_im2col(const ConvGeom& g, const T* x, long r0, long r1,
                         T* cols)
 {
     const long C = g.C, F1C = g.F1 * g.C;
-    for (long r = r0; r < r1; r++) {
-        long b = r / g.P, q = r % g.P, i = q / g.Ho, j = q % g.Ho;
+    if (r1 <= r0) return;
+    /* (b, i, j) of row r, stepped along (no divisions per row) */
+    long b = r0 / g.P, q = r0 % g.P, i = q / g.Ho, j = q % g.Ho;
+    for (long r = r0; r < r1; r++, conv_step(g, &b, &i, &j)) {
         T* dst = cols + (r - r0) * g.K;
         long j0 = j * g.S1 - g.P1;
         bool inside = j0 >= 0 && j0 + g.F1 <= g.H;
@@ -307,8 +319,9 @@ static void conv_col2im(const ConvGeom& g, const T* dcols, long r0,
                         long r1, T* gx)
 {
     const long C = g.C;
-    for (long r = r0; r < r1; r++) {
-        long b = r / g.P, q = r % g.P, i = q / g.Ho, j = q % g.Ho;
+    if (r1 <= r0) return;
+    long b = r0 / g.P, q = r0 % g.P, i = q / g.Ho, j = q % g.Ho;
+    for (long r = r0; r < r1; r++, conv_step(g, &b, &i, &j)) {
         const T* src = dcols + (r - r0) * g.K;
         long j0 = j * g.S1 - g.P1;
         for (long u = 0; u < g.F0; u++) {
