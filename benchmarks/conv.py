@@ -248,7 +248,8 @@ def main(argv=None):
     for label, conv in (('theanets ops', None), ('theanets nnet', 'nnet')):
         result = bench_theanets(x, y, args.rounds, conv)
         rows.append((label, result))
-        print('{:14s} ops {}'.format(label, ', '.join(result['ops'])))
+        print('{:14s} ops {}'.format(label, ', '.join(result['ops']) or
+                                     '(the backend\'s im2col and dot)'))
     torch_result = None if args.skip_torch else run_torch(args, x, y, params)
     if torch_result is not None:
         rows.append(('pytorch ' + torch_result['version'], torch_result))
