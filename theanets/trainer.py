@@ -319,7 +319,7 @@ def _has_feature_maps(network):
     from .layers import convolution
     return any(isinstance(layer, (convolution.Convolution,
                                   convolution.Pooling))
-               for layer in network.layers)
+               for layer in getattr(network, 'layers', ()))
 
 
 def _count_parameters(network):

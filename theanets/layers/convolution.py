@@ -10,8 +10,9 @@ Data layouts (per example; tensors carry a leading batch axis):
 Convolutions are true convolutions (the kernel is flipped). They, and max
 pooling, are computed by the channels-last Ops of :mod:`theanets.ops`
 (float32 and float64 data), else -- or with the environment variable
-``THEANETS_CONV=nnet`` -- by the backend's ``conv2d`` and ``pool_2d``. Along each axis of length ``L`` with filter length
-``f``, padding ``p`` and stride ``s``, the output length is
+``THEANETS_CONV=nnet`` -- by the backend's ``conv2d`` and ``pool_2d``.
+Along each axis of length ``L`` with filter length ``f``, padding ``p``
+and stride ``s``, the output length is
 ``(L + 2p - f) // s + 1``, where ``p`` is 0 for ``'valid'``, ``f - 1`` for
 ``'full'``, ``f // 2`` for ``'half'``, or the given int(s).
 """

@@ -33,14 +33,17 @@
 
    Threads: the batch is cut into units of a fixed number of examples (a
    function of the shapes only). Up to T threads (OMP_NUM_THREADS, else
-   OPENBLAS_NUM_THREADS, else the core count, read at each call) take
-   units in turn, each with its own buffers; per-unit partial sums of the
-   weight gradient are added in unit order at the end, so the results are
-   bitwise the same for any T. While several threads run, OpenBLAS is set
-   to one thread (and restored after), so that gemm spawns no threads of
-   its own. */
+   OPENBLAS_NUM_THREADS, else the cores the process may use, read at each
+   call) take units in turn, each with its own buffers; per-unit partial
+   sums of the weight gradient are added in unit order at the end, so the
+   results are bitwise the same for any T. While several threads run,
+   OpenBLAS is set to one thread (and restored after), so that gemm spawns
+   no threads of its own. */
 
 #include <stdlib.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <thread>
 #include <atomic>
 #include <mutex>
@@ -68,11 +71,25 @@ static int conv_env_int(const char* name)
     return v > 0 ? (int)(v < CONV_MAX_THREADS ? v : CONV_MAX_THREADS) : 0;
 }
 
+/* The cores this process may run on (its affinity mask, e.g. under a
+   container's CPU limit), else the machine's. */
+static int conv_cores(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#endif
+    return (int)std::thread::hardware_concurrency();
+}
+
 static int conv_thread_count(long units)
 {
     int n = conv_env_int("OMP_NUM_THREADS");
     if (!n) n = conv_env_int("OPENBLAS_NUM_THREADS");
-    if (!n) n = (int)std::thread::hardware_concurrency();
+    if (!n) n = conv_cores();
     if (n < 1) n = 1;
     if (n > CONV_MAX_THREADS) n = CONV_MAX_THREADS;
     if ((long)n > units) n = (int)(units > 0 ? units : 1);
