@@ -303,12 +303,23 @@ class DownhillTrainer(object):
             inputs=net.variables,
             params=net.params,
             monitor_gradients=kwargs.get('monitor_gradients', False))
-        optimizer._compile(**options)  # also reads the options (_prepare)
+        with backend.intermediates_kept(_has_feature_maps(net)):
+            optimizer._compile(**options)  # also reads _prepare's options
         if self.persistent:
             self._built = (key, optimizer, rate)
         util.log('{}: training {} ({} parameters)', self.algo,
                  type(net).__name__, _count_parameters(net))
         return optimizer, options, rate
+
+
+def _has_feature_maps(network):
+    """Whether ``network`` has convolution or pooling layers, whose large
+    feature maps its training functions keep between calls (see
+    :func:`theanets.backend.intermediates_kept`)."""
+    from .layers import convolution
+    return any(isinstance(layer, (convolution.Convolution,
+                                  convolution.Pooling))
+               for layer in getattr(network, 'layers', ()))
 
 
 def _count_parameters(network):

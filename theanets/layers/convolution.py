@@ -7,9 +7,12 @@ Data layouts (per example; tensors carry a leading batch axis):
 * :class:`Pool1`: ``(T, d)`` to ``(T', d)``;
 * :class:`Pool2`: ``(W, H, d)`` to ``(W', H', d)``.
 
-Convolutions are true convolutions (the kernel is flipped), computed by
-Theano's ``conv2d``. Along each axis of length ``L`` with filter length
-``f``, padding ``p`` and stride ``s``, the output length is
+Convolutions are true convolutions (the kernel is flipped). They, and max
+pooling, are computed by the channels-last Ops of :mod:`theanets.ops`
+(float32 and float64 data), else -- or with the environment variable
+``THEANETS_CONV=nnet`` -- by the backend's ``conv2d`` and ``pool_2d``.
+Along each axis of length ``L`` with filter length ``f``, padding ``p``
+and stride ``s``, the output length is
 ``(L + 2p - f) // s + 1``, where ``p`` is 0 for ``'valid'``, ``f - 1`` for
 ``'full'``, ``f // 2`` for ``'half'``, or the given int(s).
 """
@@ -18,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from .. import util
+from .. import ops, util
 from . import base
 from ..backend import theano, TT, pool
 
@@ -171,6 +174,21 @@ class Convolution(base.Layer):
             border_mode=border_mode,
             subsample=self.stride)
 
+    def _padding_pair(self, border_mode):
+        """Zero padding of each convolved axis under ``border_mode``."""
+        return tuple(_padding(border_mode, f, axis)
+                     for axis, f in enumerate(self.filter_size))
+
+    def _convolve_channels_last(self, x, border_mode):
+        """``pre`` of channels-last ``(B, ., ., d)`` data, bias included,
+        through the Ops of :mod:`theanets.ops`; None where they do not
+        apply (``THEANETS_CONV=nnet``, or a dtype they lack)."""
+        w, b = self.find('w'), self.find('b')
+        if not ops.conv_ops_apply(x, w, b):
+            return None
+        return ops.conv2d(x, w, b, stride=self.stride,
+                          padding=self._padding_pair(border_mode))
+
     def _input_lengths(self, known, convolved, actual=None):
         """Lengths of the convolved axes of the input.
 
@@ -265,10 +283,16 @@ class Conv1(Convolution):
         return self.border_mode
 
     def transform(self, inputs):
-        x = inputs[self.input_name].dimshuffle(0, 2, 'x', 1)
-        y = self._convolve(x, (None, self.input_size, 1, None),
-                           self._time_border_mode())
-        pre = y.dimshuffle(0, 3, 1, 2)[:, :, :, 0] + self.find('b')
+        x = inputs[self.input_name]
+        pre = self._convolve_channels_last(x.dimshuffle(0, 'x', 1, 2),
+                                           self._time_border_mode())
+        if pre is not None:
+            pre = pre[:, 0]
+        else:
+            y = self._convolve(x.dimshuffle(0, 2, 'x', 1),
+                               (None, self.input_size, 1, None),
+                               self._time_border_mode())
+            pre = y.dimshuffle(0, 3, 1, 2)[:, :, :, 0] + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
     def _transposed(self, y, input_shape=None):
@@ -324,10 +348,13 @@ class Conv2(Convolution):
         self.add_bias('b', self.output_size)
 
     def transform(self, inputs):
-        x = inputs[self.input_name].dimshuffle(0, 3, 1, 2)
-        y = self._convolve(x, (None, self.input_size, None, None),
-                           self.border_mode)
-        pre = y.dimshuffle(0, 2, 3, 1) + self.find('b')
+        x = inputs[self.input_name]
+        pre = self._convolve_channels_last(x, self.border_mode)
+        if pre is None:
+            y = self._convolve(x.dimshuffle(0, 3, 1, 2),
+                               (None, self.input_size, None, None),
+                               self.border_mode)
+            pre = y.dimshuffle(0, 2, 3, 1) + self.find('b')
         return dict(pre=pre, out=self.activate(pre)), []
 
     def _transposed(self, y, input_shape=None):
@@ -404,6 +431,15 @@ class Pooling(base.Layer):
         return pool.pool_2d(x, ws=ws, stride=st, mode=self.mode,
                             ignore_border=True)
 
+    def _pool_channels_last(self, x):
+        """Pooled channels-last ``(B, ., ., d)`` data through the max-pooling
+        Op of :mod:`theanets.ops`, or None where it does not apply (another
+        mode, ``THEANETS_CONV=nnet``, a dtype it lacks)."""
+        if self.mode != 'max' or not ops.conv_ops_apply(x):
+            return None
+        ws, st = self._window()
+        return ops.max_pool2d(x, ws, st)
+
 
 class Pool1(Pooling):
     """Pool ``(B, T, d)`` data along the time axis.
@@ -427,8 +463,13 @@ class Pool1(Pooling):
         return (self.pool_size, 1), (self.stride, 1)
 
     def transform(self, inputs):
-        x = inputs[self.input_name].dimshuffle(0, 2, 1, 'x')
-        pre = self._pool(x)[:, :, :, 0].dimshuffle(0, 2, 1)
+        x = inputs[self.input_name]
+        pre = self._pool_channels_last(x.dimshuffle(0, 1, 'x', 2))
+        if pre is not None:
+            pre = pre[:, :, 0]
+        else:
+            x = x.dimshuffle(0, 2, 1, 'x')
+            pre = self._pool(x)[:, :, :, 0].dimshuffle(0, 2, 1)
         return dict(pre=pre, out=self.activate(pre)), []
 
 
@@ -449,6 +490,8 @@ class Pool2(Pooling):
         return tuple(self.pool_size), tuple(self.stride)
 
     def transform(self, inputs):
-        x = inputs[self.input_name].dimshuffle(0, 3, 1, 2)
-        pre = self._pool(x).dimshuffle(0, 2, 3, 1)
+        x = inputs[self.input_name]
+        pre = self._pool_channels_last(x)
+        if pre is None:
+            pre = self._pool(x.dimshuffle(0, 3, 1, 2)).dimshuffle(0, 2, 3, 1)
         return dict(pre=pre, out=self.activate(pre)), []

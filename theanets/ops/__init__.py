@@ -1,4 +1,5 @@
-r"""Fused Theano Ops for the RNN, LSTM and GRU recurrences.
+r"""Fused Theano Ops for the RNN, LSTM and GRU recurrences, and
+channels-last convolution and max pooling.
 
 :class:`theanets.layers.RNN`, :class:`theanets.layers.LSTM` and
 :class:`theanets.layers.GRU` can run their loop over time steps either with
@@ -46,6 +47,28 @@ recurrence (all time steps) in one C call each:
     W_{hh}``), and one each for the gradients of ``hh`` and ``[hr hz]`` at
     the end.
 
+:class:`Conv2dForward`, :class:`Conv2dGradInput`, :class:`Conv2dGradWeights`
+    Channels-last 2-D convolution of ``(B, W, H, C)`` data with filters
+    ``(N, C, F0, F1)`` (flipped, as Theano's ``conv2d``), any zero padding
+    and stride, the bias added in the same pass: ``im2col`` of blocks of
+    output rows sized to stay in cache, then one ``gemm`` per block. The
+    gradients w.r.t. the input and w.r.t. the filters and bias are separate
+    Ops, so an unused input gradient is not computed.
+:class:`MaxPool2d`, :class:`MaxPool2dGrad`
+    Channels-last max pooling (windows crossing the border dropped); the
+    gradient reaches every input equal to its window's maximum, as Theano's
+    ``MaxPoolGrad``.
+
+The convolution and pooling Ops cut the batch into chunks of a size fixed
+by the shapes and run them on up to ``OMP_NUM_THREADS`` (else
+``OPENBLAS_NUM_THREADS``, else the core count) threads of a pool that each
+compiled module keeps, with OpenBLAS set to one thread meanwhile; partial
+weight gradients are added in chunk order, so the results do not depend on
+the thread count. :class:`theanets.layers.Conv1`, ``Conv2`` and the max
+``Pool1`` / ``Pool2`` layers use them for float32 and float64 data unless
+the environment variable ``THEANETS_CONV=nnet`` (read when a layer builds
+its graph) asks for the backend's ``conv2d`` and ``pool_2d``.
+
 They exist for speed. Theano's ``scan`` runs a small graph per time step,
 whose generated C code calls the scalar double-precision ``exp`` for every
 gate, recomputes the sigmoids in the backward pass and pays the loop's
@@ -71,8 +94,9 @@ that Theano uses; without one it falls back on Theano's NumPy-based
 
 The C code is C++ (for templates over the float type and the activation)
 in the files ``kernels/common.cpp``, ``kernels/rnn.cpp``,
-``kernels/lstm.cpp`` and ``kernels/gru.cpp`` of this package, installed with it; the comment at the
-top of each file says how Theano compiles it. Their text is part of the
+``kernels/lstm.cpp``, ``kernels/gru.cpp`` and ``kernels/conv.cpp`` of this
+package, installed with it; the comment at the top of each file says how
+Theano compiles it. Their text is part of the
 Ops' compile-cache version, so Theano recompiles after any edit.
 
 The LSTM layer uses these Ops whenever back-propagation through time is not
@@ -88,16 +112,21 @@ they use the Ops under the same conditions.
 
 import os
 
+from . import _base
 from ._gru import GRUForward, GRUGrad, gru
 from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
 from ._rnn import RNNForward, RNNGrad, rnn
+from ._conv import (Conv2dForward, Conv2dGradInput, Conv2dGradWeights,
+                    MaxPool2d, MaxPool2dGrad, conv2d, max_pool2d)
 
 __all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm',
            'fused_lstm_enabled', 'ENV', 'GRUForward', 'GRUGrad', 'gru',
            'fused_gru_enabled', 'gru_activation', 'GRU_ENV',
            'GRU_ACTIVATIONS', 'RNNForward', 'RNNGrad', 'rnn',
            'fused_rnn_enabled', 'RNN_ENV', 'FUSED_ACTIVATIONS',
-           'fused_activation']
+           'fused_activation', 'Conv2dForward', 'Conv2dGradInput',
+           'Conv2dGradWeights', 'MaxPool2d', 'MaxPool2dGrad', 'conv2d',
+           'max_pool2d', 'CONV_ENV', 'conv_ops_enabled', 'conv_ops_apply']
 
 #: Environment variable read by :func:`fused_lstm_enabled`: ``scan`` makes
 #: the LSTM layer use ``theano.scan`` instead of the fused Ops.
@@ -110,6 +139,11 @@ GRU_ENV = 'THEANETS_GRU'
 #: Environment variable read by :func:`fused_rnn_enabled`: ``scan`` makes
 #: the RNN layer use ``theano.scan`` instead of the fused Ops.
 RNN_ENV = 'THEANETS_RNN'
+
+#: Environment variable read by :func:`conv_ops_enabled`: ``nnet`` makes
+#: the convolution and pooling layers use the backend's ``conv2d`` and
+#: ``pool_2d`` instead of the channels-last Ops.
+CONV_ENV = 'THEANETS_CONV'
 
 #: Activations the RNN and GRU Ops implement (with their derivative from
 #: saved values): the names of :mod:`theanets.activations` that qualify,
@@ -205,3 +239,33 @@ def gru_activation(name):
     'sigmoid'
     """
     return fused_activation(name)
+
+
+def conv_ops_enabled():
+    """Return False if :data:`CONV_ENV` asks for the backend's ``nnet`` ops.
+
+    Examples
+    --------
+    >>> import os
+    >>> conv_ops_enabled() == (
+    ...     os.environ.get(CONV_ENV, '').strip().lower() != 'nnet')
+    True
+    """
+    return os.environ.get(CONV_ENV, '').strip().lower() != 'nnet'
+
+
+def conv_ops_apply(*variables):
+    """True if the channels-last Ops can compute with ``variables``: they
+    are enabled (:func:`conv_ops_enabled`) and the variables share one
+    dtype the Ops implement (``float32`` or ``float64``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theanets.backend import TT
+    >>> conv_ops_apply(TT.tensor4(dtype='float16')) and False
+    False
+    """
+    dtypes = {v.dtype for v in variables}
+    return (conv_ops_enabled() and len(dtypes) == 1
+            and dtypes <= set(_base.DTYPES))
