@@ -444,6 +444,23 @@ def test_classification_rejects_symbolic_target(key):
     assert 'target' in str(info.value)
 
 
+@pytest.mark.parametrize('key', ['xe', 'hinge'])
+@pytest.mark.parametrize('method', ['__call__', 'accuracy'])
+def test_classification_output_must_fit_the_labels(key, method):
+    """A convolutional classifier without a flatten layer has a 4-D output
+    for 1-D labels: a clear error at build time, not a shape error later."""
+    loss = losses.Loss.build(key, target=1)
+    output = {'out:out': TT.TensorType(util.FLOAT, (False, ) * 4)()}
+    with pytest.raises(util.ConfigurationError,
+                       match=r'"out:out" has 4 axes.*targets have 1.*flat'):
+        getattr(loss, method)(output)
+
+
+def test_recurrent_classification_output_fits_its_labels():
+    loss = losses.Loss.build('xe', target=2)
+    assert loss({'out:out': TT.tensor3()}).ndim == 0
+
+
 @pytest.mark.parametrize('target', [5, -1, True, 2.0, 'target'])
 def test_bad_target_ndim(target):
     with pytest.raises(util.ConfigurationError, match='target'):

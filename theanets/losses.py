@@ -401,9 +401,23 @@ class CrossEntropy(Loss):
                 'got {!r}'.format(type(self).__name__, target))
         return super()._target_variable(target)
 
+    def _labelled_output(self, outputs):
+        """The output to score, once its shape is known to fit the labels:
+        one label per entry of all but the last (class) axis."""
+        output = outputs[self.output_name]
+        if output.ndim != self._target.ndim + 1:
+            raise exceptions.ConfigurationError(
+                '{} loss: output "{}" has {} axes, so its labels need {} '
+                '(one per row of class scores), but the targets have {}; '
+                'add a flatten layer ("flat") before the output layer to '
+                'classify whole examples'.format(
+                    type(self).__name__, self.output_name, output.ndim,
+                    output.ndim - 1, self._target.ndim))
+        return output
+
     def _flat(self, outputs):
         """Return the output as (N, K) and the labelled entry of each row."""
-        output = outputs[self.output_name]
+        output = self._labelled_output(outputs)
         classes = output.shape[-1]
         flat = output.reshape((-1, classes))
         labels = self._target.flatten()
@@ -440,7 +454,7 @@ class CrossEntropy(Loss):
         accuracy : scalar symbolic expression
             The prediction is the argmax over the last axis of the output.
         """
-        predicted = outputs[self.output_name].argmax(axis=-1)
+        predicted = self._labelled_output(outputs).argmax(axis=-1)
         return self._reduce(TT.eq(predicted, self._target))
 
 
