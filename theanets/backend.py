@@ -774,7 +774,8 @@ def info():
         'floatX': theano.config.floatX,
         'linker': theano.config.linker,
         'flags_set': dict(_state['flags']),
-        'scan': 'python' if sys.modules.get(_SCAN_EXTENSION, 0) is None else 'c',
+        'scan': ('python' if sys.modules.get(_SCAN_EXTENSION, 0) is None
+                 else 'c'),
     }
 
 

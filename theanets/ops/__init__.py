@@ -261,10 +261,13 @@ def conv_ops_apply(*variables):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from theanets.backend import TT
-    >>> conv_ops_apply(TT.tensor4(dtype='float16')) and False
+    >>> conv_ops_apply(TT.tensor4(dtype='float16'))
     False
+    >>> conv_ops_apply(TT.tensor4(dtype='float32'), TT.dvector())
+    False
+    >>> conv_ops_apply(TT.tensor4(dtype='float32')) == conv_ops_enabled()
+    True
     """
     dtypes = {v.dtype for v in variables}
     return (conv_ops_enabled() and len(dtypes) == 1
