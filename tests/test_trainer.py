@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from theanets import _epochs, backend, feedforward, main, trainer, util
-from theanets.backend import theano
+from theanets.backend import theano, TT
 
 from tests.helpers import (
     NUM_INPUTS, NUM_HID1, NUM_HID2, NUM_OUTPUTS, NUM_CLASSES, assert_progress)
@@ -760,3 +760,22 @@ def test_step_epochs_continues_the_optimizer_state(inputs, outputs):
         values.append([p.get_value() for p in net.params])
     for a, b in zip(*values):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_intermediates_kept_unless_the_user_set_allow_gc(monkeypatch):
+    variable = ('PYTENSOR_FLAGS' if backend.name() == 'pytensor'
+                else 'THEANO_FLAGS')
+    monkeypatch.delenv(variable, raising=False)
+    x = TT.vector('x')
+    with backend.intermediates_kept():
+        kept = theano.function([x], 2 * x)
+    plain = theano.function([x], 2 * x)
+    assert kept.maker.linker.allow_gc is False
+    assert plain.maker.linker.allow_gc == theano.config.allow_gc
+    with backend.intermediates_kept(False):
+        off = theano.function([x], 2 * x)
+    assert off.maker.linker.allow_gc == theano.config.allow_gc
+    monkeypatch.setenv(variable, 'allow_gc=True')
+    with backend.intermediates_kept():
+        chosen = theano.function([x], 2 * x)
+    assert chosen.maker.linker.allow_gc == theano.config.allow_gc

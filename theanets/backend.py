@@ -698,9 +698,8 @@ def user_set_allow_gc():
     True
     """
     if name() == 'pytensor':
-        flags = _theano_env.parse_flags(
-            os.environ.get('PYTENSORRC', '~/.pytensorrc'),
-            os.environ.get('PYTENSOR_FLAGS', ''), 'PyTensor')
+        from . import _pytensor_theano
+        flags = _pytensor_theano.user_flags()
     else:
         flags = _theano_env.user_flags()
     return 'allow_gc' in flags

@@ -316,9 +316,8 @@ def _has_feature_maps(network):
     """Whether ``network`` has convolution or pooling layers, whose large
     feature maps its training functions keep between calls (see
     :func:`theanets.backend.intermediates_kept`)."""
-    from .layers import convolution
-    return any(isinstance(layer, (convolution.Convolution,
-                                  convolution.Pooling))
+    kinds = (layers.convolution.Convolution, layers.convolution.Pooling)
+    return any(isinstance(layer, kinds)
                for layer in getattr(network, 'layers', ()))
 
 
