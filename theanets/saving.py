@@ -537,6 +537,12 @@ def _check_unpickled(model, name):
                     value.dtype.kind not in 'biuf':
                 fail('parameter {} holds a {}, not a numeric array'.format(
                     param.name, type(value).__name__))
+            # every attribute a new shared variable has (compiling reads
+            # them: a mutated file can drop one, e.g. ``owner``)
+            missing = set(vars(theano.shared(value))) - set(vars(param))
+            if missing:
+                fail('parameter {} lacks {}'.format(
+                    param.name, ', '.join(sorted(missing))))
         cast_to_floatx(model)  # before the graph mixes float types
         outputs = {}  # connect the layers, as build_graph does, uncached
         for layer in model_layers:
