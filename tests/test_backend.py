@@ -19,6 +19,7 @@ and hook, and tests/test_downhill_logging.py the routing of downhill's
 output, on both backends.
 """
 
+import importlib
 import logging
 import os
 import sys
@@ -560,6 +561,128 @@ def test_compiled_modules_are_reused_by_the_next_process(tmp_path):
     assert second['compiled'] == [], err
     assert second['probs'] == first['probs'] == [[0.5, 0.5]] * 4
     assert second['shape'] == [3, 4]
+
+
+# ----------------------------------------------------------------------
+# SciPy modules Theano imports but does not need until an op runs in Python
+
+SCIPY_SCRIPT = '''
+import site, sys
+site.addsitedir(%(site)r)
+import %(first)s
+import json
+import numpy as np
+import theanets
+import theano
+import theano.tensor as TT
+SCIPY = ('scipy.stats', 'scipy.special', 'scipy.signal')
+after_import = [m for m in SCIPY if m in sys.modules]
+stand_ins = [m for m, module in sys.modules.items()
+             if type(module).__name__ == '_DeferredModule' or (
+                 module is None and m.startswith('scipy.'))]
+x = TT.vector()
+# FAST_COMPILE runs Theano's Python implementations (scipy.special's erf).
+erf = theano.function([x], TT.erf(x), mode='FAST_COMPILE')
+values = erf(np.array([-1.0, 0.0, 0.5], theano.config.floatX))
+import scipy.special
+import scipy.stats
+import scipy.signal
+from theano.tensor.nnet import conv
+print(json.dumps({
+    'after_import': after_import, 'stand_ins': stand_ins,
+    'erf': values.tolist(),
+    'expected': scipy.special.erf(np.array([-1.0, 0.0, 0.5],
+                                           theano.config.floatX)).tolist(),
+    'norm_cdf': float(scipy.stats.norm.cdf(0.0)),
+    'signal': hasattr(scipy.signal, 'convolve2d'),
+    'modules': [type(sys.modules[m]).__name__ for m in SCIPY],
+    'conv_signal': conv.imported_scipy_signal}))
+'''
+
+
+@pytest.mark.parametrize('first', ['theanets', 'theano'])
+def test_scipy_modules_load_when_first_used(tmp_path, hook_site, first):
+    # Theano's import used to pull scipy.stats, scipy.special and
+    # scipy.signal, about a third of `import theanets`; whichever of theanets
+    # or (through the import hook) Theano comes first, they now load at
+    # their first use, and only real modules are left in sys.modules.
+    result, err = run_fresh(SCIPY_SCRIPT % dict(site=hook_site, first=first),
+                            tmp_path)
+    assert result['after_import'] == [], err
+    assert result['stand_ins'] == []
+    assert result['erf'] == result['expected']
+    assert result['erf'][1] == 0.0 and result['erf'][2] > 0.52
+    assert result['norm_cdf'] == 0.5
+    assert result['signal'] is True
+    assert result['modules'] == ['module'] * 3
+    # SciPy 1.11 has no scipy.signal.sigtools: Theano's Python convolution
+    # is off, as it is after a plain `import theano`.
+    assert result['conv_signal'] is False
+
+
+@pytest.fixture
+def fake_scipy(tmp_path, monkeypatch):
+    """A package ``fakesci`` with a module ``heavy`` that counts its imports,
+    deferred (with its function ``twice``) like Theano's SciPy modules."""
+    package = tmp_path / 'fakesci'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'heavy.py').write_text(
+        'import builtins\n'
+        'builtins.fakesci_imports = getattr(builtins, "fakesci_imports", 0) + 1\n'
+        'def twice(x):\n    return 2 * x\n'
+        'CONSTANT = 7\n')
+    # (not monkeypatch.syspath_prepend: it needs a real pkg_resources)
+    monkeypatch.setattr(sys, 'path', [str(tmp_path)] + sys.path)
+    importlib.invalidate_caches()
+    from theanets import _theano_env
+    monkeypatch.setattr(_theano_env, 'DEFERRED_SCIPY_MODULES', {
+        'fakesci.heavy': ('twice', ), 'fakesci.missing': ()})
+    import builtins
+    monkeypatch.setattr(builtins, 'fakesci_imports', 0, raising=False)
+    yield _theano_env
+    for name in [m for m in sys.modules if m.startswith('fakesci')]:
+        del sys.modules[name]
+
+
+def test_deferred_module_and_function(fake_scipy):
+    import builtins
+    with fake_scipy.deferred_scipy_imports():
+        from fakesci.heavy import twice
+        import fakesci.heavy
+        with pytest.raises(ImportError):
+            import fakesci.missing  # noqa: F401
+        assert builtins.fakesci_imports == 0
+        assert 'fakesci.heavy' in sys.modules
+    assert 'fakesci.heavy' not in sys.modules
+    assert 'fakesci.missing' not in sys.modules
+    assert builtins.fakesci_imports == 0
+    assert twice(21) == 42  # imports the real module at the first call
+    assert builtins.fakesci_imports == 1
+    assert twice(2) == 4
+    import fakesci.heavy as real
+    assert real.CONSTANT == 7 and builtins.fakesci_imports == 1
+
+
+def test_deferred_module_forwards_to_the_real_one(fake_scipy):
+    # Another thread importing the module while Theano is imported gets a
+    # working module: any attribute use imports the real one in its place.
+    import builtins
+    with fake_scipy.deferred_scipy_imports():
+        import fakesci.heavy as stand_in
+        assert stand_in.CONSTANT == 7
+        assert builtins.fakesci_imports == 1
+        assert type(sys.modules['fakesci.heavy']).__name__ == 'module'
+        with pytest.raises(AttributeError):
+            stand_in.__path__
+    assert sys.modules['fakesci.heavy'].CONSTANT == 7
+
+
+def test_modules_imported_before_are_left_alone(fake_scipy):
+    import fakesci.heavy as real
+    with fake_scipy.deferred_scipy_imports():
+        assert sys.modules['fakesci.heavy'] is real
+    assert sys.modules['fakesci.heavy'] is real
 
 
 # ----------------------------------------------------------------------

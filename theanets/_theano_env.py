@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -177,6 +178,121 @@ def quiet_theano_import():
         config_logger.removeFilter(drop)
         if logging.root.level != root_level:
             logging.root.setLevel(root_level)
+
+
+#: SciPy modules that Theano imports at its own import but uses only inside
+#: the Python implementations of a few ops, with the functions it takes from
+#: them: ``theano.scalar.basic_scipy`` imports ``scipy.stats`` (never used)
+#: and ``scipy.special`` (the error and gamma functions' ``perform``), and
+#: ``theano.tensor.nnet`` takes four functions of ``scipy.signal`` for its
+#: Python convolution. Importing them is about a third of Theano's import
+#: time, so while Theano is imported they are stand-ins
+#: (:func:`deferred_scipy_imports`).
+DEFERRED_SCIPY_MODULES = {
+    'scipy.stats': (),
+    'scipy.special': (),
+    'scipy.signal.signaltools': ('_valfrommode', '_bvalfromboundary',
+                                 'convolve'),
+    'scipy.signal.sigtools': ('_convolve2d', ),
+}
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module while Theano is imported.
+
+    Any use of an attribute it does not have imports the real module (in
+    place of the stand-in) and answers from it, so a thread that imports the
+    module meanwhile still gets the real thing. Special names are not
+    forwarded: the import system asks for ``__path__`` and others to learn
+    what a module is.
+    """
+
+    def __getattr__(self, attribute):
+        if attribute.startswith('__') and attribute.endswith('__'):
+            raise AttributeError(attribute)
+        return getattr(real_module(self.__name__), attribute)
+
+
+def real_module(name):
+    """Import ``name``, replacing its stand-in in ``sys.modules`` if any."""
+    if isinstance(sys.modules.get(name), _DeferredModule):
+        del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _deferred_function(module, name):
+    """A function that imports ``module`` and calls its ``name`` when called."""
+    resolved = []
+
+    def call(*args, **kwargs):
+        if not resolved:
+            resolved.append(getattr(real_module(module), name))
+        return resolved[0](*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = '{}.{}, imported at its first call.'.format(module, name)
+    return call
+
+
+def _module_exists(name):
+    """Whether ``name`` can be imported, found without importing its parent
+    package (only the top-level package is imported, if it is not yet)."""
+    parts = name.split('.')
+    try:
+        spec = importlib.util.find_spec(parts[0])
+        for depth in range(2, len(parts) + 1):
+            if spec is None or spec.submodule_search_locations is None:
+                return False
+            spec = importlib.machinery.PathFinder.find_spec(
+                '.'.join(parts[:depth]), list(spec.submodule_search_locations))
+    except (ImportError, ValueError):
+        return False
+    return spec is not None
+
+
+@contextlib.contextmanager
+def deferred_scipy_imports():
+    """While Theano is imported, the modules of :data:`DEFERRED_SCIPY_MODULES`
+    that are not imported yet are stand-ins in ``sys.modules`` (``None``,
+    which fails an import at once, for those this SciPy does not have).
+
+    Theano's modules bind the ``scipy`` package and the stand-ins' functions
+    (which import the real module at their first call); afterwards the
+    stand-ins leave ``sys.modules``, so the next ``import scipy.stats`` (or
+    ``scipy.special`` through the ``scipy`` package, as Theano's ops use it)
+    imports the real module.
+    """
+    placed = []
+    for name, functions in DEFERRED_SCIPY_MODULES.items():
+        if name in sys.modules:
+            continue
+        if _module_exists(name):
+            stand_in = _DeferredModule(name, 'theanets stand-in for {} while '
+                                       'Theano is imported'.format(name))
+            for function in functions:
+                setattr(stand_in, function, _deferred_function(name, function))
+        else:
+            # Its import fails as it would, without importing its package
+            # (SciPy 1.11 has no scipy.signal.sigtools, so Theano's Python
+            # convolution is off either way).
+            stand_in = None
+        sys.modules[name] = stand_in
+        placed.append((name, stand_in))
+    try:
+        yield
+    finally:
+        for name, stand_in in placed:
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
+@contextlib.contextmanager
+def importing_theano(flags):
+    """What surrounds Theano's import: theanets' ``flags`` before the user's
+    in ``THEANO_FLAGS``, its notices quietened, SciPy's modules deferred."""
+    with flags_in_environment(flags), quiet_theano_import(), \
+            deferred_scipy_imports():
+        yield
 
 
 def find_blas():
@@ -328,7 +444,7 @@ def flags_in_environment(flags, variable='THEANO_FLAGS'):
 def import_theano():
     """Prepare (if nothing did yet) and import Theano; return the module."""
     flags = prepare()['flags']
-    with flags_in_environment(flags), quiet_theano_import():
+    with importing_theano(flags):
         import theano
     return theano
 
@@ -348,7 +464,7 @@ class _FlagsLoader(importlib.abc.Loader):
         module.__loader__ = self.loader
         if getattr(module, '__spec__', None) is not None:
             module.__spec__.loader = self.loader
-        with flags_in_environment(self.flags), quiet_theano_import():
+        with importing_theano(self.flags):
             self.loader.exec_module(module)
 
 

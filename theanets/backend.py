@@ -41,6 +41,11 @@ fixes before (and right after) its first import to work well here:
 * downhill 0.4.0 uses ``collections.Callable``, removed in Python 3.10;
 * Theano imports ``pkg_resources``, which setuptools 81 and later no longer
   ship; a minimal stand-in is provided when it is missing;
+* Theano imports ``scipy.stats``, ``scipy.special`` and ``scipy.signal``
+  (about a third of its import time) but needs them only in the Python
+  implementations of a few ops it does not use for theanets' models; while
+  Theano is imported they are stand-ins, and the real modules load at their
+  first use;
 * downhill 0.4.0 prints its progress straight to stdout with ``click``; its
   messages are routed into the ``theanets.downhill`` logger instead (see
   :func:`route_downhill_logging`);
@@ -55,7 +60,7 @@ fixes before (and right after) its first import to work well here:
   Downhill's compiles go through the same wrapper.
 
 The fixes needed before Theano's import (flags, the BLAS, ``scan``,
-``collections``, ``pkg_resources``) live in :mod:`theanets._theano_env`, so
+``collections``, ``pkg_resources``, SciPy's modules) live in :mod:`theanets._theano_env`, so
 that the import hook of an installed theanets can apply them when
 ``theano`` is imported first (``import theano`` or ``import downhill``
 before ``import theanets``, as code written for theanets 0.8 does);
