@@ -512,8 +512,9 @@ class _LimitedReader(object):
 def _check_unpickled(model, name):
     """Raise ModelFileError unless an unpickled object is a usable model.
 
-    A usable model is also given the running float type
-    (:func:`cast_to_floatx`).
+    Every shared and symbolic input variable of a usable model is replaced
+    by a new one made from its checked value (or type), name and broadcast
+    pattern, in the running float type (as :func:`cast_to_floatx` does).
     """
     def fail(problem):
         raise ModelFileError('cannot load a model from {}: {}'.format(
@@ -531,19 +532,10 @@ def _check_unpickled(model, name):
             isinstance(loss, losses.Loss) for loss in model_losses):
         fail('its losses are not a list of theanets losses')
     try:
-        for param in model.params:
-            value = param.get_value(borrow=True)
-            if not isinstance(value, np.ndarray) or \
-                    value.dtype.kind not in 'biuf':
-                fail('parameter {} holds a {}, not a numeric array'.format(
-                    param.name, type(value).__name__))
-            # every attribute a new shared variable has (compiling reads
-            # them: a mutated file can drop one, e.g. ``owner``)
-            missing = set(vars(theano.shared(value))) - set(vars(param))
-            if missing:
-                fail('parameter {} lacks {}'.format(
-                    param.name, ', '.join(sorted(missing))))
-        cast_to_floatx(model)  # before the graph mixes float types
+        # Nothing of a pickled variable is used but its value, name, type
+        # and broadcast pattern: a mutated file can leave a variable (or its
+        # type) without an attribute that compiling reads much later.
+        _replace_variables(model, _rebuilt)
         outputs = {}  # connect the layers, as build_graph does, uncached
         for layer in model_layers:
             outputs.update(layer.connect(outputs)[0])
@@ -652,13 +644,22 @@ def cast_to_floatx(model):
     >>> net.find('out', 'w').dtype == theanets.util.FLOAT
     True
     """
+    replaced = _replace_variables(model, _as_floatx)
+    return sum(new is not old for old, new in replaced)
+
+
+def _replace_variables(model, replacement):
+    """Replace each symbolic variable held by a layer, loss or activation
+    of ``model`` (in attributes, lists, dicts and tuples) by
+    ``replacement(variable)``; a variable held several times is replaced
+    once. Returns the ``(original, replacement)`` pairs."""
     replaced = {}  # id -> (original, replacement); keeps originals alive
     visited = set()
 
     def visit(value):
         if isinstance(value, theano.gof.Variable):
             if id(value) not in replaced:
-                replaced[id(value)] = (value, _as_floatx(value))
+                replaced[id(value)] = (value, replacement(value))
             return replaced[id(value)][1]
         if isinstance(value, list):
             value[:] = [visit(item) for item in value]
@@ -680,30 +681,107 @@ def cast_to_floatx(model):
 
     for part in list(model.layers) + list(model.losses):
         visit(part)
-    return sum(new is not old for old, new in replaced.values())
+    return list(replaced.values())
+
+
+def _rebuilt(variable):
+    """A new variable like an unpickled ``variable``, from checked parts.
+
+    A shared variable becomes ``theano.shared`` of a copy of its value (a
+    numeric array, floats in :data:`theanets.util.FLOAT`) with its name and
+    broadcast pattern; a symbolic input (computed by no op) a new variable
+    of its tensor or sparse type; anything else (constants, expressions) is
+    returned as it is. The new variable has the original's record of where
+    it was made (``tag.trace``, which the backend shows in its error
+    messages) if that is well formed, or none. Raises ModelFileError for parts
+    that do not fit.
+    """
+    name = variable.name
+    if name is not None and not isinstance(name, str):
+        raise ModelFileError('a variable is named {!r}, not a string'.format(
+            name))
+    label = name or 'a variable'
+    if isinstance(variable, theano.compile.SharedVariable):
+        value = variable.get_value(borrow=True)
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in 'biuf':
+            raise ModelFileError('{} holds a {}, not a numeric array'.format(
+                label, type(value).__name__))
+        pattern = _broadcastable(variable, label, value.shape)
+        value = np.array(value, util.FLOAT if value.dtype.kind == 'f'
+                         else value.dtype)
+        fresh = theano.shared(value, name=name, broadcastable=pattern,
+                              borrow=True)
+    elif getattr(variable, 'owner', None) is not None or isinstance(
+            variable, theano.Constant):
+        return variable
+    # (PyTensor's sparse type is a kind of tensor type: it comes first)
+    elif isinstance(variable.type, SS.SparseType):
+        dtype = _input_dtype(variable, label)
+        layout = variable.type.format
+        if layout not in ('csr', 'csc'):
+            raise ModelFileError('{} has the sparse format {!r}'.format(
+                label, layout))
+        fresh = SS.SparseType(layout, dtype)(name)
+    elif isinstance(variable.type, TT.TensorType):
+        dtype = _input_dtype(variable, label)
+        fresh = TT.TensorType(dtype, _broadcastable(variable, label))(name)
+    else:
+        raise ModelFileError('{} has the type {}, not a tensor or sparse '
+                             'type'.format(label,
+                                           type(variable.type).__name__))
+    trace = getattr(getattr(variable, 'tag', None), 'trace', None)
+    if _is_trace(trace):
+        fresh.tag.trace = trace
+    else:  # not this function's own frames either
+        vars(fresh.tag).pop('trace', None)
+    return fresh
+
+
+def _is_trace(trace):
+    """Whether ``trace`` is a list of stacks of (file, line, function,
+    source) frames, as the backends record where a variable was made."""
+    return isinstance(trace, list) and all(
+        isinstance(stack, list) and all(
+            isinstance(frame, tuple) and len(frame) == 4 and
+            isinstance(frame[1], int) and
+            all(isinstance(part, str) for part in frame[::2]) and
+            isinstance(frame[3], (str, type(None)))
+            for frame in stack)
+        for stack in trace)
+
+
+def _broadcastable(variable, label, shape=None):
+    """The checked broadcast pattern of an unpickled variable."""
+    pattern = variable.type.broadcastable
+    if not isinstance(pattern, tuple) or not all(
+            isinstance(flag, (bool, np.bool_)) for flag in pattern) or (
+                shape is not None and (len(pattern) != len(shape) or any(
+                    flag and size != 1 for flag, size in zip(pattern, shape)))):
+        raise ModelFileError('{} has the broadcast pattern {!r}{}'.format(
+            label, pattern, '' if shape is None else
+            ' for an array of shape {}'.format(shape)))
+    return tuple(bool(flag) for flag in pattern)
+
+
+def _input_dtype(variable, label):
+    """The checked dtype of an unpickled symbolic input, floats as floatX."""
+    dtype = variable.type.dtype
+    if not isinstance(dtype, str) or dtype not in _INPUT_DTYPES:
+        raise ModelFileError('{} has the dtype {!r}'.format(label, dtype))
+    return util.FLOAT if np.dtype(dtype).kind == 'f' else dtype
+
+
+#: The dtypes a model's inputs and targets can have.
+_INPUT_DTYPES = frozenset(
+    'float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 '
+    'uint64 bool'.split())
 
 
 def _as_floatx(variable):
-    """Return ``variable`` cast to :data:`theanets.util.FLOAT` if it is float.
-
-    Shared variables are copied with their value cast; symbolic inputs
-    (variables computed by no op, such as a model's input or a loss's
-    target) are made anew with the same name and broadcast pattern.
-    Anything else is returned unchanged.
-    """
+    """Return ``variable`` remade in :data:`theanets.util.FLOAT` (as
+    :func:`_rebuilt` does) if it is a float variable of another float type,
+    anything else unchanged."""
     dtype = getattr(variable, 'dtype', None)
     if dtype is None or np.dtype(dtype).kind != 'f' or dtype == util.FLOAT:
         return variable
-    if isinstance(variable, theano.compile.SharedVariable):
-        value = variable.get_value(borrow=True)
-        if not isinstance(value, np.ndarray):
-            return variable
-        return theano.shared(value.astype(util.FLOAT), name=variable.name,
-                             broadcastable=variable.broadcastable)
-    if variable.owner is not None or isinstance(variable, theano.Constant):
-        return variable
-    if isinstance(variable.type, SS.SparseType):
-        return SS.SparseType(variable.type.format, util.FLOAT)(variable.name)
-    if isinstance(variable.type, TT.TensorType):
-        return TT.TensorType(util.FLOAT, variable.broadcastable)(variable.name)
-    return variable
+    return _rebuilt(variable)
