@@ -111,8 +111,10 @@ def test_interrupted_save_progress_is_never_half_written(monkeypatch, tmpdir,
     real_dump = pickle.dump
     seen = []
 
-    def slow(obj, handle, *args):
-        real_dump(obj, handle, *args)
+    def slow(obj, handle, *args, **kwargs):
+        real_dump(obj, handle, *args, **kwargs)
+        if not isinstance(obj, graph.Network):
+            return  # the backend's compile cache pickles its keys too
         # the new data are complete in the temporary file, but the target
         # still holds the old model until the rename
         with open(path, 'rb') as target:
