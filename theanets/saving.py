@@ -779,9 +779,12 @@ _INPUT_DTYPES = frozenset(
 
 def _as_floatx(variable):
     """Return ``variable`` remade in :data:`theanets.util.FLOAT` (as
-    :func:`_rebuilt` does) if it is a float variable of another float type,
-    anything else unchanged."""
+    :func:`_rebuilt` does) if it is a float variable of another float type
+    (a shared one holding an array), anything else unchanged."""
     dtype = getattr(variable, 'dtype', None)
     if dtype is None or np.dtype(dtype).kind != 'f' or dtype == util.FLOAT:
         return variable
+    if isinstance(variable, theano.compile.SharedVariable) and not \
+            isinstance(variable.get_value(borrow=True), np.ndarray):
+        return variable  # e.g. a sparse matrix: left as it is
     return _rebuilt(variable)
