@@ -205,17 +205,22 @@ def compare_float_code(separate, unity, modules):
                 continue
             if unity_code.get(name) == code:
                 same += 1
+            elif name not in unity_code:
+                differ += 1
+                details.append('{}: {} float instructions separately, not '
+                               'found under that name in the unity library '
+                               '(renamed or cloned by the optimiser)'.format(
+                                   name[:90], len(code)))
             else:
                 differ += 1
-                details.append('{}: {} float instructions separately, {} '
-                               'in the unity build; first difference: {}'
-                               .format(name[:90], len(code), len(
-                                   unity_code.get(name, [])), next(
-                                   (d for d in difflib.unified_diff(
-                                       code, unity_code.get(name, []),
-                                       lineterm='', n=0)
-                                    if d[:1] in '+-' and d[:3] not in
-                                    ('---', '+++')), '')))
+                first = next((line for line in difflib.unified_diff(
+                    code, unity_code[name], lineterm='', n=0)
+                    if line[:1] in '+-' and line[:3] not in ('---', '+++')),
+                    '')
+                details.append('{}: {} float instructions separately, {} in '
+                               'the unity build; first difference: {}'.format(
+                                   name[:90], len(code),
+                                   len(unity_code[name]), first))
     return same, differ, details
 
 
