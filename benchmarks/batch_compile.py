@@ -1,33 +1,29 @@
-"""Cold-start lever: several C modules per ``g++`` run (a "unity" build).
+"""Cold-start lever: several C modules per ``g++`` run (batches).
 
 A small module spends most of its ``g++`` time on work every module repeats:
 the template code of the C++ standard headers and the ``std::vector`` /
 ``std::sort`` instantiations of the backend's elementwise loops (see
-"Where one module's g++ time goes" in ``README.md``). Compiling several
-modules as one translation unit does that work once. This script measures
-what it would save, without changing theanets:
+"Where one module's g++ time goes" in ``README.md``). theanets therefore
+compiles modules that share their include block and ``g++`` command as one
+translation unit, one batch per job (``theanets._c_compile``). This script
+measures that against one ``g++`` run per module:
 
 1. In a new, empty compile directory it runs the issue-15 classifier's
    first result (``Classifier([20, (32, 'relu'), 3])``, one epoch, one
-   ``predict``) and records every module the backend compiles (its source
-   and ``g++`` arguments, as theanets passes them: ``-g0`` and the
-   precompiled header).
-2. Each round then compiles the recorded modules again, serially: one
-   ``g++`` run per module, as now (``separate``), and all of them as one
-   translation unit (``unity``), and as two halves (``unity/2``, one per
-   core). It reports the ``g++`` CPU time of each (the children's user +
-   system time, which the machine's other load affects far less than wall
-   time).
-3. It checks the unity library: every module's ``PyInit`` loads from it
-   (through a hard link named as the module), and it compares, function by
-   function, the floating-point instructions (and calls to functions that
-   are not Python's or the C++ library's) of each module's code in the
-   separate and unity builds (``objdump``).
-
-The unity source keeps each module's code apart: the shared include block
-comes first, then each module's code inside a namespace of its own, with
-``#pragma push_macro`` / ``pop_macro`` around it for every macro it
-defines and a ``#line`` directive so that ``__LINE__`` is the module's own.
+   ``predict``) one module at a time and records every module the backend
+   compiles (its source and ``g++`` arguments).
+2. Each round then stages the recorded modules again through theanets'
+   compiler, as theanets does for a function: one ``g++`` run per module
+   with one job and with two (``separate``, ``THEANETS_BATCH_COMPILE=0``),
+   and in batches with one job and with two (``batches``, the default). It
+   reports the ``g++`` CPU time (the children's user + system time, which
+   the machine's other load affects far less than wall time) and the wall
+   time.
+3. It checks the batch libraries: every module's ``PyInit`` loads from the
+   library linked in its place, and it compares, function by function, the
+   floating-point instructions (and calls to functions that are not
+   Python's or the C++ library's) of each module's code when compiled on
+   its own and in its batch (``objdump``).
 
 Usage::
 
@@ -59,8 +55,9 @@ net.predict(x)
 
 
 def record_modules():
-    """Run the classifier on an empty cache; the modules it compiled."""
-    from theanets import _c_compile
+    """Run the classifier on an empty cache; the modules it compiled, as
+    (name, source, include dirs, lib dirs, libs, arguments) tuples."""
+    from theanets import _c_compile  # after the compile directory is set
     compiler = _c_compile.installed()
     recorded = []
     original = compiler._compile
@@ -68,9 +65,8 @@ def record_modules():
     def recording(module_name, src_code, location, include_dirs, lib_dirs,
                   libs, preargs, py_module, hide_symbols):
         if re.match(r'^m[0-9a-f]{32,}$', module_name):  # a node's module
-            recorded.append(dict(
-                name=module_name, src=src_code, include_dirs=include_dirs,
-            lib_dirs=lib_dirs, libs=libs, preargs=preargs))
+            recorded.append((module_name, src_code, include_dirs, lib_dirs,
+                             libs, preargs))
         return original(module_name, src_code, location, include_dirs,
                         lib_dirs, libs, preargs, py_module, hide_symbols)
 
@@ -82,82 +78,28 @@ def record_modules():
     return compiler, recorded
 
 
-def split_includes(src):
-    """(the leading ``#include`` lines, the rest of the module)."""
-    lines = src.split('\n')
-    count = 0
-    while count < len(lines) and (lines[count].startswith('#include') or
-                                  not lines[count].strip()):
-        count += 1
-    includes = [line for line in lines[:count] if line.strip()]
-    return includes, count, '\n'.join(lines[count:])
-
-
-def unity_source(modules):
-    """One translation unit holding every module's code apart."""
-    includes, parts = [], []
-    for number, module in enumerate(modules):
-        head, skipped, body = split_includes(module['src'])
-        includes += [line for line in head if line not in includes]
-        if re.search(r'^\s*#\s*include', body, re.M):
-            raise ValueError('{} includes a header after its code starts'
-                             .format(module['name']))
-        macros = sorted(set(re.findall(r'^\s*#\s*define\s+(\w+)', body,
-                                       re.M)))
-        parts.append(''.join(
-            ['#pragma push_macro("{}")\n'.format(m) for m in macros] +
-            ['namespace theanets_module_{} {{\n#line {} "mod.cpp"\n'.format(
-                number, skipped + 1), body, '\n}\n'] +
-            ['#pragma pop_macro("{}")\n'.format(m) for m in macros]))
-    return '\n'.join(includes) + '\n' + '\n'.join(parts)
-
-
 def children_cpu():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def compile_separately(compiler, modules, directory):
-    """Compile each module on its own; (CPU s, wall s, libraries)."""
-    libraries = []
-    cpu, wall = children_cpu(), time.perf_counter()
-    for module in modules:
-        location = tempfile.mkdtemp(dir=directory)
-        compiler._compile(module['name'], module['src'], location,
-                          module['include_dirs'], module['lib_dirs'],
-                          module['libs'], module['preargs'], False, True)
-        libraries.append(os.path.join(location, module['name'] + '.so'))
-    return children_cpu() - cpu, time.perf_counter() - wall, libraries
+def stage_all(compiler, modules, jobs, batch):
+    """Stage every module as theanets would, wait for them.
 
-
-def _union(modules, part):
-    merged = []
-    for module in modules:
-        merged += [item for item in module[part] or [] if item not in merged]
-    return merged
-
-
-def compile_unity(compiler, modules, directory, name):
-    """Compile modules as one translation unit; (CPU s, wall s, library).
-
-    The unity build gets the union of the modules' arguments: they differ
-    only in what the BLAS modules link (a library, its directory, its
-    run-time path).
+    Returns (g++ CPU s, wall s, each module's library, the signatures).
     """
-    location = tempfile.mkdtemp(dir=directory)
+    from theanets import _c_compile
+    if compiler._pool is not None:
+        compiler._pool.shutdown(wait=True)
+        compiler._pool = None
+    compiler.jobs, compiler.batch = jobs, batch
+    staged = [(_c_compile._signature(*arguments, hide_symbols=True),
+               arguments) for arguments in modules]
     cpu, wall = children_cpu(), time.perf_counter()
-    compiler._compile(name, unity_source(modules), location,
-                      _union(modules, 'include_dirs'),
-                      _union(modules, 'lib_dirs'), _union(modules, 'libs'),
-                      _union(modules, 'preargs'), False, True)
-    return (children_cpu() - cpu, time.perf_counter() - wall,
-            os.path.join(location, name + '.so'))
-
-
-def _same_arguments(modules):
-    keys = {(tuple(m['include_dirs'] or []), tuple(m['lib_dirs'] or []),
-             tuple(m['preargs'] or [])) for m in modules}
-    return len(keys) == 1
+    signatures = compiler.stage_jobs(staged)
+    libraries = {s: compiler._staged[s].result() for s in signatures}
+    cpu, wall = children_cpu() - cpu, time.perf_counter() - wall
+    return cpu, wall, [libraries[s] for s, _ in staged], signatures
 
 
 FLOAT_INSTRUCTION = re.compile(
@@ -195,53 +137,58 @@ def float_code(library):
     return functions
 
 
-def compare_float_code(separate, unity, modules):
+def compare_float_code(separate, batched, modules):
     """(functions the same, functions that differ, details)."""
-    unity_code = float_code(unity)
+    listings = {}
     same, differ, details = 0, 0, []
-    for library, module in zip(separate, modules):
-        for name, code in float_code(library).items():
-            if module['name'] not in name or not code:
+    for alone, in_batch, module in zip(separate, batched, modules):
+        inode = os.stat(in_batch).st_ino   # one listing per batch library
+        if inode not in listings:
+            listings[inode] = float_code(in_batch)
+        batch_code = listings[inode]
+        for name, code in float_code(alone).items():
+            if module[0] not in name or not code:
                 continue
-            if unity_code.get(name) == code:
+            if batch_code.get(name) == code:
                 same += 1
-            elif name not in unity_code:
+            elif name not in batch_code:
                 differ += 1
-                details.append('{}: {} float instructions separately, not '
-                               'found under that name in the unity library '
-                               '(renamed or cloned by the optimiser)'.format(
+                details.append('{}: {} float instructions alone, not found '
+                               'under that name in its batch (renamed or '
+                               'cloned by the optimiser)'.format(
                                    name[:90], len(code)))
             else:
                 differ += 1
                 first = next((line for line in difflib.unified_diff(
-                    code, unity_code[name], lineterm='', n=0)
+                    code, batch_code[name], lineterm='', n=0)
                     if line[:1] in '+-' and line[:3] not in ('---', '+++')),
                     '')
-                details.append('{}: {} float instructions separately, {} in '
-                               'the unity build; first difference: {}'.format(
+                details.append('{}: {} float instructions alone, {} in its '
+                               'batch; first difference: {}'.format(
                                    name[:90], len(code),
-                                   len(unity_code[name]), first))
+                                   len(batch_code[name]), first))
     return same, differ, details
 
 
-def check_loading(compiler, unity, modules, directory):
-    """Import every module from the unity library; the names that fail."""
+def check_loading(compiler, libraries, modules):
+    """Import every module from its library; the names that fail."""
     failed = []
-    for module in modules:
-        location = tempfile.mkdtemp(dir=directory)
-        target = os.path.join(location, module['name'] + '.so')
-        os.link(unity, target)
+    for library, module in zip(libraries, modules):
         try:
-            loaded = compiler.backend.cmodule.dlimport(target)
+            loaded = compiler.backend.cmodule.dlimport(library)
             if not hasattr(loaded, 'instantiate'):
-                failed.append(module['name'])
+                failed.append(module[0])
         except Exception as error:
-            failed.append('{} ({})'.format(module['name'], error))
+            failed.append('{} ({})'.format(module[0], error))
     return failed
 
 
+VARIANTS = [('separate', 1, False), ('separate', 2, False),
+            ('batches', 1, True), ('batches', 2, True)]
+
+
 def measure(rounds, base):
-    """Record the modules, compile them both ways, compare (a child)."""
+    """Record the modules, compile them each way, compare (a child)."""
     for variable in ('THEANO_FLAGS', 'PYTENSOR_FLAGS'):
         flags = os.environ.get(variable, '')
         os.environ[variable] = ','.join(
@@ -251,43 +198,43 @@ def measure(rounds, base):
     from theanets import backend
     print('backend {}; {} modules recorded, {} KB of source'.format(
         backend.name(), len(modules),
-        sum(len(m['src']) for m in modules) // 1024))
-    if not _same_arguments(modules):
-        print('their g++ arguments differ; the unity build gets their '
-              'union')
-    scratch = os.path.join(base, 'scratch')
-    os.makedirs(scratch)
-    half = len(modules) // 2
-    rows = []
+        sum(len(m[1]) for m in modules) // 1024))
+    compiler.jobs, compiler.batch = 2, True
+    print('theanets\' batches with 2 jobs: {} modules'.format(' + '.join(
+        str(len(batch)) for batch in compiler._batches(
+            [(m[0], m) for m in modules]))))
+    rows, kept = [], {}
     for number in range(rounds):
-        cpu, wall, separate = compile_separately(compiler, modules, scratch)
-        rows.append(('separate', number, cpu, wall))
-        cpu, wall, unity = compile_unity(compiler, modules, scratch,
-                                         'unity_all')
-        rows.append(('unity', number, cpu, wall))
-        halves = [compile_unity(compiler, part, scratch, 'unity_half')
-                  for part in (modules[:half], modules[half:])]
-        rows.append(('unity/2', number, sum(h[0] for h in halves),
-                     max(h[1] for h in halves)))
-    print('\n{:10} {:>5} {:>12} {:>8} {:>10}'.format(
-        'build', 'round', 'g++ CPU s', 'wall s', 'CPU ratio'))
-    for build, number, cpu, wall in rows:
-        reference = [r[2] for r in rows
-                     if r[0] == 'separate' and r[1] == number][0]
-        print('{:10} {:>5} {:>12.2f} {:>8.2f} {:>9.2f}x'.format(
-            build, number, cpu, wall, cpu / reference))
-    print('(unity/2: the two halves one after the other; its wall time is '
-          'the larger half\'s, as on two cores)')
-    failed = check_loading(compiler, unity, modules, scratch)
-    print('\nmodules imported from the unity library: {} of {}{}'.format(
+        for name, jobs, batch in VARIANTS:
+            cpu, wall, libraries, signatures = stage_all(
+                compiler, modules, jobs, batch)
+            rows.append((name, jobs, number, cpu, wall))
+            if number == rounds - 1 and (name, jobs) in (('separate', 1),
+                                                         ('batches', 2)):
+                kept[name] = libraries, signatures
+            else:
+                compiler._discard(signatures)
+    print('\n{:10} {:>5} {:>6} {:>11} {:>8} {:>10}'.format(
+        'build', 'jobs', 'round', 'g++ CPU s', 'wall s', 'CPU ratio'))
+    for name, jobs, number, cpu, wall in rows:
+        reference = [r[3] for r in rows if r[:3] == ('separate', 1, number)]
+        print('{:10} {:>5} {:>6} {:>11.2f} {:>8.2f} {:>9.2f}x'.format(
+            name, jobs, number, cpu, wall, cpu / reference[0]))
+    separate, batched = kept['separate'][0], kept['batches'][0]
+    failed = check_loading(compiler, batched, modules)
+    print('\nmodules imported from their batch library: {} of {}{}'.format(
         len(modules) - len(failed), len(modules),
         '' if not failed else '; failed: ' + ', '.join(failed)))
     if shutil.which('objdump'):
-        same, differ, details = compare_float_code(separate, unity, modules)
-        print('functions with the same float instructions and math calls in '
-              'both builds: {} of {}'.format(same, same + differ))
+        same, differ, details = compare_float_code(separate, batched,
+                                                   modules)
+        print('functions with the same float instructions and math calls '
+              'alone and in their batch: {} of {}'.format(same,
+                                                          same + differ))
         for line in details:
             print('  differs: ' + line)
+    for _, signatures in kept.values():
+        compiler._discard(signatures)
 
 
 def main():

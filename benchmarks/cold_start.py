@@ -18,8 +18,12 @@ them:
     with theanets' precompiled header only;
 ``parallel``
     modules compiled in parallel only;
+``no-batch``
+    the three above: one ``g++`` run per module (``THEANETS_BATCH_COMPILE=0``,
+    theanets' default before batches);
 ``theanets``
-    all three (the default);
+    the three and modules compiled in batches, several per ``g++`` run
+    (the default);
 ``python-linker``
     Theano's Python linker (``linker=py``: no C at all), for comparison.
 
@@ -51,7 +55,7 @@ from first_result import CHILD
 
 
 _ONE_LEVER = dict(THEANETS_COMPILE_JOBS='1', THEANETS_PCH='0',
-                  THEANETS_DEBUG_INFO='1')
+                  THEANETS_DEBUG_INFO='1', THEANETS_BATCH_COMPILE='0')
 
 
 def _only(variable):
@@ -64,6 +68,7 @@ VARIANTS = {
     'no-debug-info': dict(env=_only('THEANETS_DEBUG_INFO')),
     'pch': dict(env=_only('THEANETS_PCH')),
     'parallel': dict(env=_only('THEANETS_COMPILE_JOBS')),
+    'no-batch': dict(env=dict(THEANETS_BATCH_COMPILE='0')),
     'theanets': dict(env={}),
     'python-linker': dict(env={}, flags='linker=py'),
 }

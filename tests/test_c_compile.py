@@ -75,6 +75,7 @@ class FakeCompiler(object):
 
     calls = []
     fail_staged = False
+    fail_batches = False
 
     @staticmethod
     def compile_str(module_name, src_code, location=None, include_dirs=None,
@@ -85,6 +86,9 @@ class FakeCompiler(object):
             py_module=py_module))
         if FakeCompiler.fail_staged and not py_module:
             raise RuntimeError('compile failed')
+        if (FakeCompiler.fail_batches and
+                module_name.startswith(_c_compile.BATCH_PREFIX)):
+            raise RuntimeError('redefinition of a helper')
         with open(os.path.join(location, module_name + '.so'), 'w') as out:
             out.write(src_code)
         return 'module ' + module_name if py_module else None
@@ -107,8 +111,10 @@ def fake_backend(tmp_path, cxx='g++'):
 def compiler(tmp_path):
     FakeCompiler.calls = []
     FakeCompiler.fail_staged = False
+    FakeCompiler.fail_batches = False
     made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=2,
-                                       use_pch=False, drop_debug_info=False)
+                                       use_pch=False, drop_debug_info=False,
+                                       batch=True)
     yield made
     made.close()
 
@@ -189,6 +195,140 @@ def test_unused_staged_modules_are_removed(compiler):
     compiler._discard([signature])
     assert signature not in compiler._staged
     assert not os.path.exists(os.path.dirname(library))
+
+
+# -- several modules per g++ run ---------------------------------------------
+
+def module_source(name, headers=('<Python.h>', '"helper.h"'), body=None):
+    return ''.join('#include {}\n'.format(h) for h in headers) + (
+        body if body is not None else
+        '#define SIZE 2\nint {0}_data[SIZE];\n'.format(name))
+
+
+def job(name, preargs=('-O3',), **source):
+    arguments = (name, module_source(name, **source), [], [], [],
+                 list(preargs))
+    return _c_compile._signature(*arguments, hide_symbols=True), arguments
+
+
+@pytest.mark.parametrize('value, enabled', [
+    ('', True), ('1', True), ('0', False), ('off', False), ('No', False)])
+def test_batch_switch(monkeypatch, value, enabled):
+    monkeypatch.setenv('THEANETS_BATCH_COMPILE', value)
+    assert _c_compile.batching_enabled() is enabled
+
+
+def test_unity_source_keeps_each_module_apart():
+    sources = [module_source('m1'), module_source('m2', body='int x;\n')]
+    unity = _c_compile.unity_source(sources)
+    assert unity.startswith('#include <Python.h>\n#include "helper.h"\n'
+                            '#pragma push_macro("SIZE")\n')
+    assert unity.count('#include') == 2
+    assert 'namespace theanets_module_0 {\n#line 3 "mod.cpp"\n#define SIZE' \
+        in unity
+    assert '#pragma pop_macro("SIZE")\nnamespace theanets_module_1 {' in unity
+
+
+@pytest.mark.parametrize('second, message', [
+    (module_source('m2', headers=('<Python.h>',)), 'includes'),
+    (module_source('m2', body='int x;\n#include <vector>\n'), 'directive'),
+    (module_source('m2', body='#pragma GCC optimize("O0")\nint x;\n'),
+     'directive')])
+def test_unity_source_refuses_modules_that_would_change_each_other(
+        second, message):
+    with pytest.raises(ValueError, match=message):
+        _c_compile.unity_source([module_source('m1'), second])
+
+
+def sizes(batches):
+    return sorted(len(batch) for batch in batches)
+
+
+def test_batches_group_modules_compiled_alike(compiler):
+    jobs = ([job('m{}'.format(i)) for i in range(5)] +
+            [job('o{}'.format(i), preargs=['-O2']) for i in range(3)] +
+            [job('h{}'.format(i), headers=('<Python.h>',))
+             for i in range(2)] +
+            [job('p', body='#pragma omp parallel\nint p;\n')])
+    batches = compiler._batches(jobs)
+    # at most len(jobs) / jobs = 6 per batch, never mixing commands or
+    # include blocks; the module with a pragma is compiled alone
+    assert sizes(batches) == [1, 2, 3, 5]
+    for batch in batches:
+        assert len({_c_compile._batch_key(a) for _, a in batch}) == 1
+    assert sorted(s for batch in batches for s, _ in batch) == \
+        sorted(s for s, _ in jobs)
+    more = [job('m{}'.format(i)) for i in range(9)]
+    assert sizes(compiler._batches(more)) == [4, 5]
+
+
+def test_batches_only_with_more_modules_than_jobs(compiler):
+    assert sizes(compiler._batches([job('m1'), job('m2')])) == [1, 1]
+    compiler.batch = False
+    assert sizes(compiler._batches([job('m{}'.format(i))
+                                    for i in range(6)])) == [1] * 6
+
+
+def test_a_batch_is_one_compile_and_serves_every_module(compiler, tmp_path):
+    jobs = [job('m{}'.format(i)) for i in range(4)]
+    compiler.stage_jobs(jobs)
+    libraries = [compiler._staged[s].result(timeout=30) for s, _ in jobs]
+    assert len(FakeCompiler.calls) == 2         # two batches of two
+    assert all(c['name'].startswith(_c_compile.BATCH_PREFIX)
+               for c in FakeCompiler.calls)
+    assert compiler.statistics['batches'] == 2
+    # each module's library is the batch's, under the module's name
+    first = os.stat(libraries[0])
+    assert os.stat(libraries[1]).st_ino == first.st_ino
+    assert os.path.basename(libraries[1]) == 'm1.so'
+    assert 'namespace theanets_module_1' in open(libraries[0]).read()
+    location = tmp_path / 'location'
+    location.mkdir()
+    _, arguments = jobs[1]
+    module = compiler.compile_str(*arguments[:2], location=str(location),
+                                  include_dirs=[], lib_dirs=[], libs=[],
+                                  preargs=arguments[5])
+    assert module == 'imported m1.so'
+    assert (location / 'mod.cpp').read_text() == arguments[1]
+    assert len(FakeCompiler.calls) == 2         # nothing compiled again
+
+
+def test_a_batch_that_fails_compiles_module_by_module(compiler, caplog):
+    FakeCompiler.fail_batches = True
+    jobs = [job('m{}'.format(i)) for i in range(4)]
+    with caplog.at_level(logging.DEBUG, logger='theanets'):
+        compiler.stage_jobs(jobs)
+        libraries = [compiler._staged[s].result(timeout=30) for s, _ in jobs]
+    assert [os.path.basename(path) for path in libraries] == [
+        'm0.so', 'm1.so', 'm2.so', 'm3.so']
+    for (_, arguments), library in zip(jobs, libraries):
+        assert open(library).read() == arguments[1]
+    assert compiler.statistics['batch_failures'] == 2
+    assert 'compiling them one by one' in caplog.text
+
+
+def test_discarded_batch_modules_are_removed(compiler):
+    jobs = [job('m{}'.format(i)) for i in range(4)]
+    compiler.stage_jobs(jobs)
+    libraries = [compiler._staged[s].result(timeout=30) for s, _ in jobs]
+    compiler._discard([s for s, _ in jobs])
+    assert not any(os.path.exists(path) for path in libraries)
+    assert os.listdir(compiler._staging_directory()) == []
+
+
+def test_a_batch_discarded_before_it_starts_compiles_nothing(tmp_path):
+    FakeCompiler.calls = []
+    made = _c_compile.ParallelCompiler(fake_backend(tmp_path), jobs=2,
+                                       use_pch=False, batch=True)
+    blocker = threading.Event()
+    made._submit(blocker.wait)                   # keep both workers busy
+    made._submit(blocker.wait)
+    jobs = [job('m{}'.format(i)) for i in range(4)]
+    made.stage_jobs(jobs)
+    made._discard([s for s, _ in jobs])
+    blocker.set()
+    made.close()
+    assert FakeCompiler.calls == []
 
 
 def test_close_removes_the_staging_directory(compiler):
@@ -313,6 +453,9 @@ def test_modules_compile_in_parallel_with_the_header(tmp_path):
     statistics = result['statistics']
     assert statistics['staged'] >= 3
     assert statistics['used'] == statistics['staged']
+    # more modules than jobs: some compiled several per g++ run
+    assert statistics['batches'] >= 1
+    assert statistics['batch_failures'] == 0
     # the header is built once, in the parent of the compile directory
     headers = glob.glob(str(base / 'theanets-pch' / '*' /
                             'theanets_pch.h.gch'))
@@ -334,7 +477,8 @@ def test_one_job_and_no_header_compile_as_the_backend_does(tmp_path):
     assert result['ok'] == [True, True, True]
     assert result['jobs'] == 1
     assert result['statistics'] == dict(staged=0, used=0, pch_builds=0,
-                                        pch_used=0)
+                                        pch_used=0, batches=0,
+                                        batch_failures=0)
     assert not (base / 'theanets-pch').exists()
 
 
@@ -342,30 +486,65 @@ TRAIN = '''
 import json
 import numpy as np
 import theanets
+from theanets import _c_compile
 rng = np.random.RandomState(13)
-x = rng.randn(100, 20).astype('float32')
-y = rng.randint(0, 3, size=100).astype('int32')
-net = theanets.Classifier([20, (32, 'relu'), 3])
-train, valid = next(net.itertrain([x, y], algo='sgd', batch_size=10,
-                                  progress=False))
-print(json.dumps(dict(
-    loss=float(train['loss']),
-    params=[p.get_value().tobytes().hex() for p in net.params],
-    predictions=net.predict(x).tolist())))
+x = rng.randn(64, 20).astype('float32')
+labels = rng.randint(0, 3, size=64).astype('int32')
+targets = rng.randn(64, 2).astype('float32')
+series = rng.randn(16, 5, 4).astype('float32')
+series_labels = rng.randint(0, 3, size=(16, 5)).astype('int32')
+images = rng.randn(16, 8, 8, 1).astype('float32')
+image_labels = rng.randint(0, 3, size=16).astype('int32')
+runs = [
+    (theanets.Classifier([20, (32, 'relu'), 3], rng=1), [x, labels],
+     dict(algo='sgd', momentum=0.9)),
+    (theanets.Regressor([20, (16, 'tanh'), (8, 'sigmoid'), 2], rng=2),
+     [x, targets], dict(algo='rmsprop', weight_l2=1e-3, hidden_dropout=0.2)),
+    (theanets.Autoencoder([20, (10, 'relu'), ('tied', 'linear')], rng=3),
+     [x], dict(algo='adam', input_noise=0.1)),
+    (theanets.recurrent.Classifier([4, (6, 'lstm'), (5, 'gru'), 3], rng=4),
+     [series, series_labels], dict(algo='nag')),
+    (theanets.convolution.Classifier(
+        [(8, 8, 1), dict(form='conv2', size=4, filter_size=(3, 3)),
+         'flat', 3], rng=5), [images, image_labels], dict(algo='sgd')),
+]
+models = []
+for net, data, options in runs:
+    for _ in range(2):
+        train, _ = next(net.itertrain(data, batch_size=8, progress=False,
+                                      **options))
+    outputs = net.predict(data[0])
+    models.append(dict(
+        loss=float(train['loss']),
+        params=[p.get_value().tobytes().hex() for p in net.params],
+        outputs=np.asarray(outputs).tobytes().hex()))
+print(json.dumps(dict(models=models,
+                      statistics=_c_compile.installed().statistics)))
 '''
 
 
 @pytest.mark.slow
 def test_training_is_identical_with_and_without_the_compile_changes(
         tmp_path):
+    """Five kinds of model (dense, dropout and weight decay, tied
+    autoencoder, LSTM and GRU, convolution), each trained two epochs on an
+    empty compile cache: the parameters, losses and predictions are the
+    same to the bit with every compile lever on as with none."""
     fast, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
         tmp_path / 'fast'), env=dict(THEANETS_COMPILE_JOBS='2',
-                                     THEANETS_PCH='1'))
+                                     THEANETS_PCH='1',
+                                     THEANETS_BATCH_COMPILE='1'))
     plain, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
         tmp_path / 'plain'), env=dict(THEANETS_COMPILE_JOBS='1',
                                       THEANETS_PCH='0',
-                                      THEANETS_DEBUG_INFO='1'))
-    assert fast == plain
+                                      THEANETS_DEBUG_INFO='1',
+                                      THEANETS_BATCH_COMPILE='0'))
+    assert fast['statistics']['batches'] > 0
+    assert fast['statistics']['batch_failures'] == 0
+    assert plain['statistics']['staged'] == 0
+    assert len(fast['models']) == 5
+    for lever, none in zip(fast['models'], plain['models']):
+        assert lever == none
 
 
 def test_a_forked_child_compiles_with_its_own_workers(compiler, tmp_path):
