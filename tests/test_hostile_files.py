@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import theanets
-from theanets import saving, serialize
+from theanets import _variables, saving, serialize
 from theanets.exceptions import ModelFileError, MissingModelFileError
 
 
@@ -251,7 +251,7 @@ def _reproducible(model):
         variable.auto_name = 'auto_0'  # a count of variables made so far
         return variable
 
-    saving._replace_variables(model, anonymous)
+    _variables.replace_variables(model, anonymous)
     return model
 
 
