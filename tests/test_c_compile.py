@@ -260,6 +260,8 @@ def test_batches_group_modules_compiled_alike(compiler):
         sorted(s for s, _ in jobs)
     more = [job('m{}'.format(i)) for i in range(9)]
     assert sizes(compiler._batches(more)) == [4, 5]
+    many = [job('m{}'.format(i)) for i in range(_c_compile.MAX_BATCH * 3)]
+    assert sizes(compiler._batches(many)) == [_c_compile.MAX_BATCH] * 3
 
 
 def test_batches_only_with_more_modules_than_jobs(compiler):

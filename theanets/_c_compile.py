@@ -79,6 +79,11 @@ BATCH_PREFIX = 'theanets_batch_'
 
 _MAX_JOBS = 8
 
+#: Modules per batch at most: the saving per module levels off after a
+#: few, while one translation unit's memory and time keep growing and a
+#: big batch leaves the other jobs idle at the end.
+MAX_BATCH = 16
+
 #: Put before a module's own compile arguments: the backend always passes
 #: ``-g``, and the debug information it asks for is about a fifth of a small
 #: module's compile time. ``g++`` generates the same machine code either way;
@@ -404,12 +409,13 @@ class ParallelCompiler(object):
 
         With no more modules than jobs, each module is a group of its own.
         Otherwise modules with the same include block and compile
-        arguments are split into groups of about ``len(jobs) / self.jobs``;
-        the largest groups come first, so that they start first.
+        arguments are split into groups of about ``len(jobs) / self.jobs``
+        (at most :data:`MAX_BATCH`); the largest groups come first, so that
+        they start first.
         """
         if not self.batch or len(jobs) <= self.jobs:
             return [[job] for job in jobs]
-        size = -(-len(jobs) // self.jobs)
+        size = min(-(-len(jobs) // self.jobs), MAX_BATCH)
         similar = {}
         batches = []
         for job in jobs:
