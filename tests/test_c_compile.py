@@ -229,6 +229,22 @@ def test_unity_source_keeps_each_module_apart():
     assert '#pragma pop_macro("SIZE")\nnamespace theanets_module_1 {' in unity
 
 
+def test_unity_source_includes_the_union_of_the_standard_headers():
+    first = module_source('m1', headers=HEADERS + ('<vector>',
+                                                   '<algorithm>'))
+    second = module_source('m2', headers=HEADERS + ('<iostream>',
+                                                    '<time.h>'))
+    assert _c_compile._batch_key(('m1', first, [], [], [], [])) == \
+        _c_compile._batch_key(('m2', second, [], [], [], []))
+    unity = _c_compile.unity_source([first, second])
+    assert unity.startswith(
+        '#include <Python.h>\n#include "helper.h"\n#include <vector>\n'
+        '#include <algorithm>\n#include <iostream>\n#include <time.h>\n'
+        '#pragma')
+    # the second module's code keeps its own line numbers
+    assert 'namespace theanets_module_1 {\n#line 5 "mod.cpp"' in unity
+
+
 @pytest.mark.parametrize('second, message', [
     (module_source('m2', headers=('<Python.h>',)), 'includes'),
     (module_source('m2', body='int x;\n#include <vector>\n'), 'directive'),
@@ -262,6 +278,22 @@ def test_batches_group_modules_compiled_alike(compiler):
     assert sizes(compiler._batches(more)) == [4, 5]
     many = [job('m{}'.format(i)) for i in range(_c_compile.MAX_BATCH * 3)]
     assert sizes(compiler._batches(many)) == [_c_compile.MAX_BATCH] * 3
+
+
+def test_modules_that_link_differently_share_a_batch(compiler):
+    blas = ('m2', module_source('m2'), ['/inc'], ['/blas/lib'], ['blas'],
+            ['-O3', '-Wl,-rpath,/blas/lib', '-DX=1'])
+    other = ('m3', module_source('m3'), ['/inc'], ['/other'], ['m'],
+             ['-O3', '-DX=1', '-lrt'])
+    plain = ('m1', module_source('m1'), ['/inc'], [], [], ['-O3', '-DX=1'])
+    assert (_c_compile._batch_key(blas) == _c_compile._batch_key(plain) ==
+            _c_compile._batch_key(other))
+    assert _c_compile._batch_arguments([plain, blas, other]) == (
+        ['/inc'], ['/blas/lib', '/other'], ['blas', 'm'],
+        ['-O3', '-DX=1', '-Wl,-rpath,/blas/lib', '-lrt'])
+    # a compile argument of its own keeps a module apart
+    optimised = plain[:5] + (['-O2', '-DX=1'],)
+    assert _c_compile._batch_key(optimised) != _c_compile._batch_key(plain)
 
 
 def test_batches_only_with_more_modules_than_jobs(compiler):

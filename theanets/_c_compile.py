@@ -30,19 +30,21 @@ changes how the modules are compiled in three ways:
   the text header instead when it does not match, so the worst case is the
   old compile time. The generated machine code is the same as without it.
 * **Several modules per ``g++`` run.** When a function has more uncached
-  modules than there are jobs, modules that would be compiled with the same
-  command and the same include block are compiled together as one
-  translation unit (one batch per job): the include block once, then each
-  module's code in a namespace of its own, with the macros it defines saved
-  and restored around it and ``#line`` keeping its line numbers. The
-  standard headers' templates, which every module instantiates again, are
-  then compiled once per batch, which roughly halves the ``g++`` time. The
-  batch's library is hard-linked into each module's place under the
-  module's name, so the backend imports every module as it would its own
-  library. A batch that does not compile is compiled again module by
-  module. Each module's code is compiled with the same compiler and flags;
-  only how ``g++`` inlines the helpers modules share can differ, and the
-  trained parameters of the test models are identical either way.
+  modules than there are jobs, modules with the same compile arguments and
+  the same include block are compiled together as one translation unit,
+  one batch per job (at most :data:`MAX_BATCH` modules); what they link,
+  and which of a few standard headers they include, may differ: the batch
+  has the union. The include block comes once, then each module's code in
+  a namespace of its own, with the macros it defines saved and restored
+  around it and ``#line`` keeping its line numbers. The standard headers'
+  templates, which every module instantiates again, are then compiled once
+  per batch, which roughly halves the ``g++`` time. The batch's library is
+  hard-linked into each module's place under the module's name, so the
+  backend imports every module as it would its own library. A batch that
+  does not compile is compiled again module by module. Each module's code
+  is compiled with the same compiler and flags; only how ``g++`` inlines
+  the helpers modules share can differ, and the trained parameters of the
+  test models are identical either way.
 
 Environment variables: ``THEANETS_COMPILE_JOBS`` (modules compiled at once;
 ``1`` compiles one at a time as the backend does; default: the CPUs this
@@ -170,18 +172,33 @@ def _batch_body(src_code):
     return tuple(headers), count + 1, body
 
 
+#: Standard headers a module may include beyond the others of its batch:
+#: they declare only C functions and ``std::`` templates, which code that
+#: does not use them (and no module says ``using namespace std``) cannot
+#: see, so a batch includes the union of its modules' ones.
+STANDARD_HEADERS = frozenset(['<iostream>', '<vector>', '<algorithm>',
+                              '<cmath>', '<time.h>', '<sys/time.h>'])
+
+
+def _own_headers(headers):
+    """A module's include block without :data:`STANDARD_HEADERS`."""
+    return tuple(h for h in headers if h not in STANDARD_HEADERS)
+
+
 def unity_source(sources):
     """One translation unit holding the code of several modules apart.
 
     Parameters
     ----------
     sources : list of str
-        Modules' sources, each starting with the same ``#include`` block.
+        Modules' sources, each starting with an ``#include`` block; the
+        blocks may differ only in :data:`STANDARD_HEADERS`.
 
     Returns
     -------
     str
-        The include block, then each module's code in a namespace of its
+        The modules' include lines (each once, in the order they first
+        appear), then each module's code in a namespace of its
         own (``theanets_module_<n>``), the macros it defines or undefines
         saved before and restored after it, and a ``#line`` directive that
         gives its lines their numbers in the module's own ``mod.cpp``.
@@ -218,10 +235,11 @@ def unity_source(sources):
                              'the modules after it'.format(number))
         headers, first_line, body = split
         if block is None:
-            block = headers
-        elif headers != block:
+            block = list(headers)
+        elif _own_headers(headers) != _own_headers(block):
             raise ValueError('module {} includes {}, not {}'.format(
-                number, list(headers), list(block)))
+                number, list(headers), block))
+        block += [h for h in headers if h not in block]
         macros = sorted({name for directive, name in _DIRECTIVE.findall(body)
                          if directive in ('define', 'undef') and name})
         parts += ['#pragma push_macro("{}")\n'.format(m) for m in macros]
@@ -512,7 +530,6 @@ class ParallelCompiler(object):
 
     def _compile_batch(self, modules):
         """Compile modules' arguments as one library; a link per module."""
-        first = modules[0]
         source = unity_source([arguments[1] for arguments in modules])
         name = BATCH_PREFIX + hashlib.sha256(
             source.encode('utf-8')).hexdigest()[:16]
@@ -520,7 +537,7 @@ class ParallelCompiler(object):
         staging = self._staging_directory()
         location = tempfile.mkdtemp(prefix='batch-', dir=staging)
         try:
-            self._compile(name, source, location, *first[2:],
+            self._compile(name, source, location, *_batch_arguments(modules),
                           py_module=False, hide_symbols=True)
             batch_library = os.path.join(location, name + '.' + extension)
             if not os.path.isfile(batch_library):
@@ -778,15 +795,42 @@ def _signature(module_name, src_code, include_dirs, lib_dirs, libs, preargs,
             bool(hide_symbols))
 
 
+def _links(argument):
+    """Whether a ``g++`` argument is for the linker only (``-L``, ``-l``,
+    ``-Wl,``): such arguments do not change the code compiled."""
+    return argument.startswith(('-Wl,', '-L')) or (
+        argument.startswith('-l') and len(argument) > 2)
+
+
 def _batch_key(arguments):
     """What modules compiled together share, or None for a module that is
-    compiled on its own."""
-    _, src_code, include_dirs, lib_dirs, libs, preargs = arguments
+    compiled on its own: the include block (but for the standard headers
+    of :data:`STANDARD_HEADERS`), the include directories and the compile
+    arguments in order. What they link may differ (the BLAS
+    modules link a BLAS library): the batch links the union."""
+    _, src_code, include_dirs, _, _, preargs = arguments
     split = _batch_body(src_code)
     if split is None:
         return None
-    return (split[0], tuple(include_dirs or ()), tuple(lib_dirs or ()),
-            tuple(libs or ()), tuple(preargs or ()))
+    return (_own_headers(split[0]), tuple(include_dirs or ()),
+            tuple(a for a in preargs or () if not _links(a)))
+
+
+def _batch_arguments(modules):
+    """(include dirs, lib dirs, libs, arguments) of a batch's ``g++`` run:
+    the modules' shared compile arguments, then the union of what they
+    link."""
+    def union(lists):
+        merged = []
+        for items in lists:
+            merged += [item for item in items or () if item not in merged]
+        return merged
+
+    include_dirs, preargs = modules[0][2], modules[0][5] or []
+    compiling = [a for a in preargs if not _links(a)]
+    linking = union([a for a in m[5] or () if _links(a)] for m in modules)
+    return (include_dirs, union(m[3] for m in modules),
+            union(m[4] for m in modules), compiling + linking)
 
 
 def _settle(future, library=None, error=None):
