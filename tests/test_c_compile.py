@@ -276,8 +276,11 @@ def test_batches_group_modules_compiled_alike(compiler):
         sorted(s for s, _ in jobs)
     more = [job('m{}'.format(i)) for i in range(9)]
     assert sizes(compiler._batches(more)) == [4, 5]
-    many = [job('m{}'.format(i)) for i in range(_c_compile.MAX_BATCH * 3)]
-    assert sizes(compiler._batches(many)) == [_c_compile.MAX_BATCH] * 3
+    many = [job('m{}'.format(i)) for i in range(_c_compile.MAX_BATCH * 4)]
+    assert sizes(compiler._batches(many)) == [_c_compile.MAX_BATCH] * 4
+    # three batches' worth on two jobs: four smaller ones, two per job
+    odd = [job('m{}'.format(i)) for i in range(39)]
+    assert sizes(compiler._batches(odd)) == [9, 10, 10, 10]
 
 
 def test_modules_that_link_differently_share_a_batch(compiler):

@@ -444,6 +444,8 @@ class ParallelCompiler(object):
                 similar.setdefault(key, []).append(job)
         for members in similar.values():
             count = -(-len(members) // size)
+            if count > self.jobs:  # capped: keep every job busy to the end
+                count = -(-count // self.jobs) * self.jobs
             batches += [members[len(members) * i // count:
                                 len(members) * (i + 1) // count]
                         for i in range(count)]
