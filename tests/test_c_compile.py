@@ -14,9 +14,10 @@ import types
 
 import pytest
 
-from theanets import _c_compile
+from theanets import _c_batches, _c_compile
 
 from tests.helpers import run_fresh
+from tests.test_c_batches import HEADERS, module_source
 
 
 # -- configuration ------------------------------------------------------------
@@ -58,15 +59,8 @@ def test_debug_info_switch(monkeypatch, value, dropped):
     assert _c_compile.debug_info_dropped() is dropped
 
 
-def test_include_block_stops_at_the_first_other_line():
-    source = ('#include <Python.h>\n\n#include "helper.h"\n'
-              '#define X 1\n#include <math.h>\nint x;\n')
-    assert _c_compile.include_block(source) == ['<Python.h>', '"helper.h"']
-
-
 # -- the compiler with a stand-in backend ------------------------------------
 
-HEADERS = ('<Python.h>', '"helper.h"')
 SOURCE = '#include <Python.h>\n#include "helper.h"\nint module;\n'
 
 
@@ -199,12 +193,6 @@ def test_unused_staged_modules_are_removed(compiler):
 
 # -- several modules per g++ run ---------------------------------------------
 
-def module_source(name, headers=('<Python.h>', '"helper.h"'), body=None):
-    return ''.join('#include {}\n'.format(h) for h in headers) + (
-        body if body is not None else
-        '#define SIZE 2\nint {0}_data[SIZE];\n'.format(name))
-
-
 def job(name, preargs=('-O3',), **source):
     arguments = (name, module_source(name, **source), [], [], [],
                  list(preargs))
@@ -216,44 +204,6 @@ def job(name, preargs=('-O3',), **source):
 def test_batch_switch(monkeypatch, value, enabled):
     monkeypatch.setenv('THEANETS_BATCH_COMPILE', value)
     assert _c_compile.batching_enabled() is enabled
-
-
-def test_unity_source_keeps_each_module_apart():
-    sources = [module_source('m1'), module_source('m2', body='int x;\n')]
-    unity = _c_compile.unity_source(sources)
-    assert unity.startswith('#include <Python.h>\n#include "helper.h"\n'
-                            '#pragma push_macro("SIZE")\n')
-    assert unity.count('#include') == 2
-    assert 'namespace theanets_module_0 {\n#line 3 "mod.cpp"\n#define SIZE' \
-        in unity
-    assert '#pragma pop_macro("SIZE")\nnamespace theanets_module_1 {' in unity
-
-
-def test_unity_source_includes_the_union_of_the_standard_headers():
-    first = module_source('m1', headers=HEADERS + ('<vector>',
-                                                   '<algorithm>'))
-    second = module_source('m2', headers=HEADERS + ('<iostream>',
-                                                    '<time.h>'))
-    assert _c_compile._batch_key(('m1', first, [], [], [], [])) == \
-        _c_compile._batch_key(('m2', second, [], [], [], []))
-    unity = _c_compile.unity_source([first, second])
-    assert unity.startswith(
-        '#include <Python.h>\n#include "helper.h"\n#include <vector>\n'
-        '#include <algorithm>\n#include <iostream>\n#include <time.h>\n'
-        '#pragma')
-    # the second module's code keeps its own line numbers
-    assert 'namespace theanets_module_1 {\n#line 5 "mod.cpp"' in unity
-
-
-@pytest.mark.parametrize('second, message', [
-    (module_source('m2', headers=('<Python.h>',)), 'includes'),
-    (module_source('m2', body='int x;\n#include <vector>\n'), 'directive'),
-    (module_source('m2', body='#pragma GCC optimize("O0")\nint x;\n'),
-     'directive')])
-def test_unity_source_refuses_modules_that_would_change_each_other(
-        second, message):
-    with pytest.raises(ValueError, match=message):
-        _c_compile.unity_source([module_source('m1'), second])
 
 
 def sizes(batches):
@@ -271,32 +221,16 @@ def test_batches_group_modules_compiled_alike(compiler):
     # include blocks; the module with a pragma is compiled alone
     assert sizes(batches) == [1, 2, 3, 5]
     for batch in batches:
-        assert len({_c_compile._batch_key(a) for _, a in batch}) == 1
+        assert len({_c_batches.batch_key(a) for _, a in batch}) == 1
     assert sorted(s for batch in batches for s, _ in batch) == \
         sorted(s for s, _ in jobs)
     more = [job('m{}'.format(i)) for i in range(9)]
     assert sizes(compiler._batches(more)) == [4, 5]
-    many = [job('m{}'.format(i)) for i in range(_c_compile.MAX_BATCH * 4)]
-    assert sizes(compiler._batches(many)) == [_c_compile.MAX_BATCH] * 4
+    many = [job('m{}'.format(i)) for i in range(_c_batches.MAX_BATCH * 4)]
+    assert sizes(compiler._batches(many)) == [_c_batches.MAX_BATCH] * 4
     # three batches' worth on two jobs: four smaller ones, two per job
     odd = [job('m{}'.format(i)) for i in range(39)]
     assert sizes(compiler._batches(odd)) == [9, 10, 10, 10]
-
-
-def test_modules_that_link_differently_share_a_batch(compiler):
-    blas = ('m2', module_source('m2'), ['/inc'], ['/blas/lib'], ['blas'],
-            ['-O3', '-Wl,-rpath,/blas/lib', '-DX=1'])
-    other = ('m3', module_source('m3'), ['/inc'], ['/other'], ['m'],
-             ['-O3', '-DX=1', '-lrt'])
-    plain = ('m1', module_source('m1'), ['/inc'], [], [], ['-O3', '-DX=1'])
-    assert (_c_compile._batch_key(blas) == _c_compile._batch_key(plain) ==
-            _c_compile._batch_key(other))
-    assert _c_compile._batch_arguments([plain, blas, other]) == (
-        ['/inc'], ['/blas/lib', '/other'], ['blas', 'm'],
-        ['-O3', '-DX=1', '-Wl,-rpath,/blas/lib', '-lrt'])
-    # a compile argument of its own keeps a module apart
-    optimised = plain[:5] + (['-O2', '-DX=1'],)
-    assert _c_compile._batch_key(optimised) != _c_compile._batch_key(plain)
 
 
 def test_batches_only_with_more_modules_than_jobs(compiler):

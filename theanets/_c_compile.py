@@ -32,7 +32,8 @@ changes how the modules are compiled in three ways:
 * **Several modules per ``g++`` run.** When a function has more uncached
   modules than there are jobs, modules with the same compile arguments and
   the same include block are compiled together as one translation unit,
-  one batch per job (at most :data:`MAX_BATCH` modules); what they link,
+  one batch per job (at most ``MAX_BATCH`` modules, see
+  :mod:`._c_batches`); what they link,
   and which of a few standard headers they include, may differ: the batch
   has the union. The include block comes once, then each module's code in
   a namespace of its own, with the macros it defines saved and restored
@@ -59,7 +60,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +67,7 @@ import tempfile
 import threading
 import time
 
+from . import _c_batches
 from . import _logging
 
 _logger = _logging.logger
@@ -80,11 +81,6 @@ BATCH_ENV = 'THEANETS_BATCH_COMPILE'
 BATCH_PREFIX = 'theanets_batch_'
 
 _MAX_JOBS = 8
-
-#: Modules per batch at most: the saving per module levels off after a
-#: few, while one translation unit's memory and time keep growing and a
-#: big batch leaves the other jobs idle at the end.
-MAX_BATCH = 16
 
 #: Put before a module's own compile arguments: the backend always passes
 #: ``-g``, and the debug information it asks for is about a fifth of a small
@@ -128,125 +124,6 @@ def batching_enabled():
     ``off`` (one ``g++`` run per module)."""
     value = os.environ.get(BATCH_ENV, '').strip().lower()
     return value not in ('0', 'false', 'no', 'off')
-
-
-def _split_source(src_code):
-    """(the ``#include`` targets at the top of a module, lines they take)."""
-    headers = []
-    lines = src_code.split('\n')
-    count = 0
-    for count, line in enumerate(lines):
-        line = line.strip()
-        if not line:
-            continue
-        if not line.startswith('#include'):
-            break
-        headers.append(line[len('#include'):].strip())
-    else:
-        count = len(lines)
-    return headers, count
-
-
-def include_block(src_code):
-    """The ``#include`` lines at the top of a module's source, in order."""
-    return _split_source(src_code)[0]
-
-
-_DIRECTIVE = re.compile(r'^[ \t]*#[ \t]*(\w+)[ \t]*(\w*)', re.M)
-#: Preprocessor directives a module's code may use inside a batch: the
-#: others (a later ``#include``, a ``#pragma`` that would reach the next
-#: module, ``#line``) keep the module out of batches.
-_BATCHABLE_DIRECTIVES = frozenset(
-    ['define', 'undef', 'if', 'ifdef', 'ifndef', 'elif', 'else', 'endif',
-     'error', 'warning'])
-
-
-def _batch_body(src_code):
-    """(include block, first line of the code, the code), or None when the
-    module's code cannot share a translation unit with others."""
-    headers, count = _split_source(src_code)
-    body = '\n'.join(src_code.split('\n')[count:])
-    for directive, _ in _DIRECTIVE.findall(body):
-        if directive not in _BATCHABLE_DIRECTIVES:
-            return None
-    return tuple(headers), count + 1, body
-
-
-#: Standard headers a module may include beyond the others of its batch:
-#: they declare only C functions and ``std::`` templates, which code that
-#: does not use them (and no module says ``using namespace std``) cannot
-#: see, so a batch includes the union of its modules' ones.
-STANDARD_HEADERS = frozenset(['<iostream>', '<vector>', '<algorithm>',
-                              '<cmath>', '<time.h>', '<sys/time.h>'])
-
-
-def _own_headers(headers):
-    """A module's include block without :data:`STANDARD_HEADERS`."""
-    return tuple(h for h in headers if h not in STANDARD_HEADERS)
-
-
-def unity_source(sources):
-    """One translation unit holding the code of several modules apart.
-
-    Parameters
-    ----------
-    sources : list of str
-        Modules' sources, each starting with an ``#include`` block; the
-        blocks may differ only in :data:`STANDARD_HEADERS`.
-
-    Returns
-    -------
-    str
-        The modules' include lines (each once, in the order they first
-        appear), then each module's code in a namespace of its
-        own (``theanets_module_<n>``), the macros it defines or undefines
-        saved before and restored after it, and a ``#line`` directive that
-        gives its lines their numbers in the module's own ``mod.cpp``.
-
-    Raises
-    ------
-    ValueError
-        When the include blocks differ, or a module's code uses a directive
-        that would reach the modules after it.
-
-    Examples
-    --------
-    >>> print(unity_source(['#include <math.h>\\n#define K 2\\nint k = K;',
-    ...                     '#include <math.h>\\nint k = 3;']))
-    #include <math.h>
-    #pragma push_macro("K")
-    namespace theanets_module_0 {
-    #line 2 "mod.cpp"
-    #define K 2
-    int k = K;
-    }
-    #pragma pop_macro("K")
-    namespace theanets_module_1 {
-    #line 2 "mod.cpp"
-    int k = 3;
-    }
-    <BLANKLINE>
-    """
-    block, parts = None, []
-    for number, source in enumerate(sources):
-        split = _batch_body(source)
-        if split is None:
-            raise ValueError('module {} uses a directive that would reach '
-                             'the modules after it'.format(number))
-        headers, first_line, body = split
-        if block is None:
-            block = list(headers)
-        elif _own_headers(headers) != _own_headers(block):
-            raise ValueError('module {} includes {}, not {}'.format(
-                number, list(headers), block))
-        block += [h for h in headers if h not in block]
-        macros = sorted({name for directive, name in _DIRECTIVE.findall(body)
-                         if directive in ('define', 'undef') and name})
-        parts += ['#pragma push_macro("{}")\n'.format(m) for m in macros]
-        parts.append('namespace theanets_module_{} {{\n#line {} "mod.cpp"\n'
-                     '{}\n}}\n'.format(number, first_line, body))
-        parts += ['#pragma pop_macro("{}")\n'.format(m) for m in macros]
-    return ''.join('#include {}\n'.format(h) for h in block) + ''.join(parts)
 
 
 class Backend(object):
@@ -423,35 +300,12 @@ class ParallelCompiler(object):
         return staged
 
     def _batches(self, jobs):
-        """The jobs in groups, each compiled by one ``g++`` run.
-
-        With no more modules than jobs, each module is a group of its own.
-        Otherwise modules with the same include block and compile
-        arguments are split into groups of about ``len(jobs) / self.jobs``
-        (at most :data:`MAX_BATCH`); the largest groups come first, so that
-        they start first.
-        """
+        """The jobs in groups, each compiled by one ``g++`` run: each
+        module alone without batches or with no more modules than jobs,
+        else as :func:`._c_batches.group` makes them."""
         if not self.batch or len(jobs) <= self.jobs:
             return [[job] for job in jobs]
-        size = min(-(-len(jobs) // self.jobs), MAX_BATCH)
-        similar = {}
-        batches = []
-        for job in jobs:
-            key = _batch_key(job[1])
-            if key is None:
-                batches.append([job])
-            else:
-                similar.setdefault(key, []).append(job)
-        for members in similar.values():
-            count = -(-len(members) // size)
-            if count > self.jobs:  # capped: keep every job busy to the end
-                count = -(-count // self.jobs) * self.jobs
-            batches += [members[len(members) * i // count:
-                                len(members) * (i + 1) // count]
-                        for i in range(count)]
-        batches.sort(key=lambda batch: -sum(len(arguments[1])
-                                            for _, arguments in batch))
-        return batches
+        return _c_batches.group(jobs, self.jobs)
 
     def _module_job(self, node, cache):
         """(signature, compile arguments) of a node's uncached module."""
@@ -532,14 +386,16 @@ class ParallelCompiler(object):
 
     def _compile_batch(self, modules):
         """Compile modules' arguments as one library; a link per module."""
-        source = unity_source([arguments[1] for arguments in modules])
+        source = _c_batches.unity_source(
+            [arguments[1] for arguments in modules])
         name = BATCH_PREFIX + hashlib.sha256(
             source.encode('utf-8')).hexdigest()[:16]
         extension = self.backend.cmodule.get_lib_extension()
         staging = self._staging_directory()
         location = tempfile.mkdtemp(prefix='batch-', dir=staging)
         try:
-            self._compile(name, source, location, *_batch_arguments(modules),
+            self._compile(name, source, location,
+                          *_c_batches.batch_arguments(modules),
                           py_module=False, hide_symbols=True)
             batch_library = os.path.join(location, name + '.' + extension)
             if not os.path.isfile(batch_library):
@@ -699,7 +555,7 @@ class ParallelCompiler(object):
         if not self.use_pch or self.backend.config('remove_gxx_opt'):
             return None
         headers = list(self.pch_headers)
-        if include_block(src_code)[:len(headers)] != headers:
+        if _c_batches.include_block(src_code)[:len(headers)] != headers:
             return None
         include_dirs = [d for d in (include_dirs or []) if d]
         include_dirs += self.backend.cmodule.std_include_dirs()
@@ -795,44 +651,6 @@ def _signature(module_name, src_code, include_dirs, lib_dirs, libs, preargs,
     return (module_name, digest, tuple(include_dirs or ()),
             tuple(lib_dirs or ()), tuple(libs or ()), tuple(preargs or ()),
             bool(hide_symbols))
-
-
-def _links(argument):
-    """Whether a ``g++`` argument is for the linker only (``-L``, ``-l``,
-    ``-Wl,``): such arguments do not change the code compiled."""
-    return argument.startswith(('-Wl,', '-L')) or (
-        argument.startswith('-l') and len(argument) > 2)
-
-
-def _batch_key(arguments):
-    """What modules compiled together share, or None for a module that is
-    compiled on its own: the include block (but for the standard headers
-    of :data:`STANDARD_HEADERS`), the include directories and the compile
-    arguments in order. What they link may differ (the BLAS
-    modules link a BLAS library): the batch links the union."""
-    _, src_code, include_dirs, _, _, preargs = arguments
-    split = _batch_body(src_code)
-    if split is None:
-        return None
-    return (_own_headers(split[0]), tuple(include_dirs or ()),
-            tuple(a for a in preargs or () if not _links(a)))
-
-
-def _batch_arguments(modules):
-    """(include dirs, lib dirs, libs, arguments) of a batch's ``g++`` run:
-    the modules' shared compile arguments, then the union of what they
-    link."""
-    def union(lists):
-        merged = []
-        for items in lists:
-            merged += [item for item in items or () if item not in merged]
-        return merged
-
-    include_dirs, preargs = modules[0][2], modules[0][5] or []
-    compiling = [a for a in preargs if not _links(a)]
-    linking = union([a for a in m[5] or () if _links(a)] for m in modules)
-    return (include_dirs, union(m[3] for m in modules),
-            union(m[4] for m in modules), compiling + linking)
 
 
 def _settle(future, library=None, error=None):
