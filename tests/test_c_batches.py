@@ -51,6 +51,8 @@ def test_unity_source_includes_the_union_of_the_standard_headers():
     (module_source('m2', headers=('<Python.h>',)), 'includes'),
     (module_source('m2', body='int x;\n#include <vector>\n'), 'directive'),
     (module_source('m2', body='#pragma GCC optimize("O0")\nint x;\n'),
+     'directive'),
+    (module_source('m2', body='using namespace std;\nint x;\n'),
      'directive')])
 def test_unity_source_refuses_modules_that_would_change_each_other(
         second, message):

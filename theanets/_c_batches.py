@@ -16,6 +16,7 @@ import re
 #: big batch leaves the other jobs idle at the end.
 MAX_BATCH = 16
 
+
 def _split_source(src_code):
     """(the ``#include`` targets at the top of a module, lines they take)."""
     headers = []
@@ -47,6 +48,11 @@ _BATCHABLE_DIRECTIVES = frozenset(
      'error', 'warning'])
 
 
+#: ``using namespace`` in a module's code would let the standard headers
+#: other modules of its batch include reach its unqualified names.
+_USING_NAMESPACE = re.compile(r'\busing\s+namespace\b')
+
+
 def _batch_body(src_code):
     """(include block, first line of the code, the code), or None when the
     module's code cannot share a translation unit with others."""
@@ -55,13 +61,15 @@ def _batch_body(src_code):
     for directive, _ in _DIRECTIVE.findall(body):
         if directive not in _BATCHABLE_DIRECTIVES:
             return None
+    if _USING_NAMESPACE.search(body):
+        return None
     return tuple(headers), count + 1, body
 
 
 #: Standard headers a module may include beyond the others of its batch:
 #: they declare only C functions and ``std::`` templates, which code that
-#: does not use them (and no module says ``using namespace std``) cannot
-#: see, so a batch includes the union of its modules' ones.
+#: does not use them cannot see (a module saying ``using namespace`` is
+#: compiled alone), so a batch includes the union of its modules' ones.
 STANDARD_HEADERS = frozenset(['<iostream>', '<vector>', '<algorithm>',
                               '<cmath>', '<time.h>', '<sys/time.h>'])
 
@@ -93,7 +101,7 @@ def unity_source(sources):
     ------
     ValueError
         When the include blocks differ, or a module's code uses a directive
-        that would reach the modules after it.
+        that would reach the modules after it or says ``using namespace``.
 
     Examples
     --------
@@ -117,8 +125,9 @@ def unity_source(sources):
     for number, source in enumerate(sources):
         split = _batch_body(source)
         if split is None:
-            raise ValueError('module {} uses a directive that would reach '
-                             'the modules after it'.format(number))
+            raise ValueError('module {} uses a directive (or ``using '
+                             'namespace``) that would reach the modules '
+                             'around it'.format(number))
         headers, first_line, body = split
         if block is None:
             block = list(headers)
