@@ -500,16 +500,23 @@ def test_training_is_identical_with_and_without_the_compile_changes(
     """Five kinds of model (dense, dropout and weight decay, tied
     autoencoder, LSTM and GRU, convolution), each trained two epochs on an
     empty compile cache: the parameters, losses and predictions are the
-    same to the bit with every compile lever on as with none."""
-    fast, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
-        tmp_path / 'fast'), env=dict(THEANETS_COMPILE_JOBS='2',
-                                     THEANETS_PCH='1',
-                                     THEANETS_BATCH_COMPILE='1'))
+    same to the bit with every compile lever on as with none, and again
+    when a later process reads the optimised graphs back."""
+    levers = dict(THEANETS_COMPILE_JOBS='2', THEANETS_PCH='1',
+                  THEANETS_BATCH_COMPILE='1', THEANETS_GRAPH_CACHE='1')
+    fast_flags = 'base_compiledir={}'.format(tmp_path / 'fast')
+    fast, _ = run_fresh(TRAIN, tmp_path, flags=fast_flags, env=levers)
     plain, _ = run_fresh(TRAIN, tmp_path, flags='base_compiledir={}'.format(
         tmp_path / 'plain'), env=dict(THEANETS_COMPILE_JOBS='1',
                                       THEANETS_PCH='0',
                                       THEANETS_DEBUG_INFO='1',
-                                      THEANETS_BATCH_COMPILE='0'))
+                                      THEANETS_BATCH_COMPILE='0',
+                                      THEANETS_GRAPH_CACHE='0'))
+    warm, _ = run_fresh(TRAIN.replace('_c_compile', '_graph_cache'),
+                        tmp_path, flags=fast_flags, env=levers)
+    assert warm['statistics']['hits'] > 0
+    assert warm['statistics'].get('misses', 0) == 0
+    assert warm['models'] == fast['models']
     assert fast['statistics']['batches'] > 0
     assert fast['statistics']['batch_failures'] == 0
     assert plain['statistics']['staged'] == 0

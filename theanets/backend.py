@@ -523,6 +523,7 @@ def setup():
                          theano.config.compiledir, theano.config.cxx,
                          theano.config.gcc.cxxflags)
     _speed_up_compiles('theano')
+    _reuse_optimised_graphs('theano')
     _serialize_compiles(theano)
     route_downhill_logging()
     _state.update(theano=theano, blas=blas, flags=dict(chosen))
@@ -553,6 +554,7 @@ def _setup_pytensor():
                              pytensor.config.compiledir, pytensor.config.cxx,
                              pytensor.config.gcc__cxxflags)
         _speed_up_compiles('pytensor')
+        _reuse_optimised_graphs('pytensor')
         _serialize_compiles(theano)
         _theano_env.patch_collections()
         import downhill
@@ -652,6 +654,51 @@ def _speed_up_compiles(backend):
     compiler = _c_compile.install(pieces)
     tensor = importlib.import_module(backend + '.tensor')
     compiler.prepare_header(_sample_clinker(pieces, tensor))
+
+
+def _reuse_optimised_graphs(backend):
+    """Serve the graph optimizer from theanets' cache of optimised graphs
+    (see :mod:`._graph_cache`)."""
+    from . import _graph_cache
+    if backend == 'theano':
+        import theano
+        from theano import configparser
+        from theano.compile import mode
+        from theano.gof import destroyhandler, fg, graph, optdb
+        pieces = _graph_cache.Backend(
+            'theano ' + theano.__version__, mode.Mode, graph.Variable,
+            graph.Constant, graph.Apply, fg.FunctionGraph,
+            destroyhandler.DestroyHandler, optdb.Query,
+            lambda inputs, outputs, memo: graph.clone_get_equiv(
+                inputs, outputs, memo=memo),
+            lambda fgraph, index, variable, reason: fgraph.change_input(
+                'output', index, variable, reason=reason),
+            lambda: [(flag.fullname, flag.__get__(True, None))
+                     for flag in configparser._config_var_list],
+            lambda: theano.config.compiledir)
+    else:
+        import pytensor
+        from pytensor.compile import mode
+        from pytensor.graph import basic, destroyhandler, fg
+        from pytensor.graph.rewriting import db
+
+        def set_output(fgraph, index, variable, reason):
+            node, position = fgraph.get_output_client(index)
+            fgraph.change_node_input(node, position, variable, reason=reason)
+
+        def config_items():
+            config = pytensor.config
+            return [(flag, getattr(config, flag))
+                    for flag in config._config_var_dict]
+
+        pieces = _graph_cache.Backend(
+            'pytensor ' + pytensor.__version__, mode.Mode, basic.Variable,
+            basic.Constant, basic.Apply, fg.FunctionGraph,
+            destroyhandler.DestroyHandler, db.RewriteDatabaseQuery,
+            lambda inputs, outputs, memo: basic.clone_get_equiv(
+                inputs, outputs, memo=memo),
+            set_output, config_items, lambda: pytensor.config.compiledir)
+    _graph_cache.install(pieces)
 
 
 def _sample_clinker(pieces, tensor):
