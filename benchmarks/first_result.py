@@ -12,9 +12,10 @@ Python 3.11, PyTensor on 3.12+) and times four phases:
 
 By default it does this against one new compile directory: first **cold**
 (the directory is empty, so every C module is compiled, as on a fresh
-install) and then **warm** (later processes find every module cached), the
-warm runs with theanets' compile-cache index and without it
-(``THEANETS_CACHE_INDEX=off``).
+install) and then **warm** (later processes find every module cached). The
+warm runs of each round alternate: everything on, without theanets'
+compile-cache index (``THEANETS_CACHE_INDEX=off``) and without its cache of
+optimised graphs (``THEANETS_GRAPH_CACHE=0``).
 
 Before the first run the script compiles theanets' modules to bytecode
 (as ``pip install`` does), so that no child pays for compiling them
@@ -67,8 +68,9 @@ accuracy = float((net.predict(x) == y).mean())
 t4 = time.perf_counter()
 used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
                                             resource.RUSAGE_CHILDREN)]
-from theanets import _compile_cache, backend
+from theanets import _compile_cache, _graph_cache, backend
 cache = _compile_cache.module_cache()
+graphs = _graph_cache.installed().statistics
 import hashlib
 digest = hashlib.sha256(b''.join(
     p.get_value().tobytes() for p in net.params)).hexdigest()[:12]
@@ -78,6 +80,7 @@ json.dump(dict(imports=t1 - t0, build=t2 - t1, first_epoch=t3 - t2,
                loss=float(train['loss']), accuracy=accuracy, digest=digest,
                backend=backend.name(), compiled=cache.stats[2],
                keys_read=len(cache.loaded_key_pkl),
+               graphs_read=graphs['hits'],
                rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                / 1024.0), sys.stdout)
 '''
@@ -106,23 +109,33 @@ REFERENCE = dict(cold=23.1, warm=6.2)
 TARGETS = dict(cold=0.25 * REFERENCE['cold'], warm=0.5)
 
 
-def child_env(index=True):
+#: The warm variants: label, totals' name and the environment they set.
+WARM_VARIANTS = (
+    ('warm', 'warm', {}),
+    ('warm, no index', 'unindexed', dict(THEANETS_CACHE_INDEX='off')),
+    ('warm, no graphs', 'ungraphed', dict(THEANETS_GRAPH_CACHE='0')),
+)
+
+
+def child_env(**settings):
+    """The environment of a child: theanets' levers on but for
+    ``settings``."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
-    if index:
-        env.pop('THEANETS_CACHE_INDEX', None)
-    else:
-        env['THEANETS_CACHE_INDEX'] = 'off'
+    for _, _, variant in WARM_VARIANTS:
+        for name in variant:
+            env.pop(name, None)
+    env.update(settings)
     return env
 
 
-def run_child(index=True):
+def run_child(**settings):
     """Run the timed script in a new interpreter; return its timings."""
     wall = time.perf_counter()
     out = subprocess.run([sys.executable, '-c', CHILD], check=True,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         env=child_env(index), universal_newlines=True,
+                         env=child_env(**settings), universal_newlines=True,
                          cwd=ROOT).stdout
     timings = json.loads(out)
     timings['process'] = time.perf_counter() - wall
@@ -131,10 +144,12 @@ def run_child(index=True):
 
 def report(label, timings):
     print('{:<14} {}   CPU {:5.2f} s  process {:5.2f} s  compiled {:3d}  '
-          'key files read {:5d}  peak RSS {:4.0f} MB'.format(label, '  '.join(
+          'key files read {:5d}  graphs read {:2d}  peak RSS {:4.0f} MB'
+          .format(label, '  '.join(
               '{} {:5.2f} s'.format(phase, timings[phase])
               for phase in PHASES), timings['cpu'], timings['process'],
-              timings['compiled'], timings['keys_read'], timings['rss_mb']))
+              timings['compiled'], timings['keys_read'],
+              timings['graphs_read'], timings['rss_mb']))
     sys.stdout.flush()
 
 
@@ -181,7 +196,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     set_threads(args.threads)
     compile_bytecode()
-    totals = dict(cold=[], warm=[], unindexed=[])
+    totals = dict(cold=[], **{name: [] for _, name, _ in WARM_VARIANTS})
     large = args.build_cache or args.large_cache
     if not args.warm_only:
         base = use_cold_theano_cache()
@@ -208,28 +223,25 @@ def main(argv=None):
         folder, modules = compile_directory()
         print('compile directory: {} ({} modules)'.format(folder, modules))
     for _ in range(args.runs):
-        warm = run_child()
-        report('warm', warm)
-        totals['warm'].append(warm['total'])
-        plain = run_child(index=False)
-        report('warm, no index', plain)
-        totals['unindexed'].append(plain['total'])
+        for label, name, settings in WARM_VARIANTS:
+            warm = run_child(**settings)
+            report(label, warm)
+            totals[name].append(warm['total'])
     print()
     print('backend {}, {} modules in the cache{}'.format(
         warm['backend'], modules, ' (large)' if large else ''))
-    for kind, label in (('cold', 'cold'), ('warm', 'warm'),
-                        ('unindexed', 'warm, no index')):
+    kinds = [('cold', 'cold')] + [(name, label)
+                                  for label, name, _ in WARM_VARIANTS]
+    for kind, label in kinds:
         if totals[kind]:
             best = min(totals[kind])
-            target = TARGETS['warm' if kind == 'unindexed' else kind]
+            reference = 'cold' if kind == 'cold' else 'warm'
             print('{}: {:.2f} s to the first prediction (median {:.2f}); '
                   'theanets 0.8: {:.1f} s ({:.2f}x); target <= {:.1f} s: {}'
                   .format(label, best, sorted(totals[kind])[
-                      len(totals[kind]) // 2],
-                      REFERENCE['warm' if kind == 'unindexed' else kind],
-                      best / REFERENCE['warm' if kind == 'unindexed'
-                                       else kind], target,
-                      'met' if best <= target else 'NOT met'))
+                      len(totals[kind]) // 2], REFERENCE[reference],
+                      best / REFERENCE[reference], TARGETS[reference],
+                      'met' if best <= TARGETS[reference] else 'NOT met'))
 
 
 if __name__ == '__main__':

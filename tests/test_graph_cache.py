@@ -321,3 +321,14 @@ def test_training_is_identical_with_the_graphs_read_back(tmp_path):
     assert read['statistics']['hits'] > 0
     assert read['statistics'].get('misses', 0) == 0
     assert off['digest'] == stored['digest'] == read['digest']
+
+
+def test_a_directory_that_cannot_be_written_leaves_the_optimizer_alone(
+        cache, tmp_path, monkeypatch):
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a directory')
+    monkeypatch.setattr(cache, '_directory', str(blocker / 'graphs'))
+    function = scaled_tanh()
+    assert cache.statistics['unwritable'] == 1
+    values = np.zeros((1, 2), dtype=function.maker.fgraph.inputs[0].dtype)
+    np.testing.assert_array_equal(function(values), [[1, 1]])
