@@ -332,3 +332,20 @@ def test_a_directory_that_cannot_be_written_leaves_the_optimizer_alone(
     assert cache.statistics['unwritable'] == 1
     values = np.zeros((1, 2), dtype=function.maker.fgraph.inputs[0].dtype)
     np.testing.assert_array_equal(function(values), [[1, 1]])
+
+
+def test_outputs_read_back_are_copies_as_the_backend_makes_them(cache):
+    """The backend's copies of aliased outputs are added after the graph is
+    read back, as after the optimizer."""
+    def functions():
+        x = TT.matrix('x')
+        return (theano.function([x], [x * 2, x * 2]),
+                theano.function([x], x))
+
+    functions()
+    twice, identity = functions()
+    assert cache.statistics['hits'] == 2
+    values = np.ones((2, 2), dtype=twice.maker.fgraph.inputs[0].dtype)
+    first, second = twice(values)
+    assert not np.shares_memory(first, second)
+    assert not np.shares_memory(identity(values), values)

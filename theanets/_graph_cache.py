@@ -29,6 +29,9 @@ runs; so does a graph whose operations cannot be pickled. Modes other than
 the backend's plain ``Mode`` (``DebugMode``, ``NanGuardMode``,
 ``MonitorMode``) and an optimizer given as an object rather than a query are
 never served from the cache. ``THEANETS_GRAPH_CACHE=0`` turns the cache off.
+
+The entries are pickles, read with the same trust as the rest of the
+compile directory, whose modules the backend loads as machine code.
 """
 
 import collections
