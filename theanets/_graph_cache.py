@@ -275,9 +275,12 @@ class GraphCache(object):
     def _environment_key(self):
         if self._environment is None:
             import numpy
-            from . import __version__
+            # the package's __init__ may still be running (or, in a bare
+            # copy of the package, absent)
+            version = getattr(sys.modules.get(__package__), '__version__',
+                              None)
             self._environment = repr((
-                FORMAT, __version__, self.backend.name, numpy.__version__,
+                FORMAT, version, self.backend.name, numpy.__version__,
                 sys.version, platform.machine())).encode()
         return self._environment
 
