@@ -23,9 +23,9 @@ optimizer of the backend's plain compile modes so that
   to a temporary file and renamed, so a reader never sees half a file.
 
 The graphs live in ``theanets-graphs/`` in the backend's compile directory
-(at most :data:`MAX_ENTRIES` files; the oldest go first). An entry that
-cannot be read, or no longer fits the graph, is removed and the optimizer
-runs; so does a graph whose operations cannot be pickled. Modes other than
+(at most :data:`MAX_ENTRIES` files; the least recently used go first). An
+entry that cannot be read, or no longer fits the graph, is removed and the
+optimizer runs; so does a graph whose operations cannot be pickled. Modes other than
 the backend's plain ``Mode`` (``DebugMode``, ``NanGuardMode``,
 ``MonitorMode``) and an optimizer given as an object rather than a query are
 never served from the cache. ``THEANETS_GRAPH_CACHE=0`` turns the cache off.
@@ -319,14 +319,11 @@ class GraphCache(object):
             self._discard(path, 'cannot be read ({})'.format(error))
             return False
         try:
-            applied = self._apply(stored, fgraph)
+            if not self._apply(stored, fgraph):
+                self._discard(path, 'does not fit the graph')
+                return False
         except Exception as error:
-            applied = False
-            reason = 'does not fit the graph ({})'.format(error)
-        else:
-            reason = 'does not fit the graph'
-        if not applied:
-            self._discard(path, reason)
+            self._discard(path, 'does not fit the graph ({})'.format(error))
             return False
         self.statistics['hits'] += 1
         try:
