@@ -25,8 +25,8 @@ optimizer of the backend's plain compile modes so that
 The graphs live in ``theanets-graphs/`` in the backend's compile directory
 (at most :data:`MAX_ENTRIES` files; the least recently used go first). An
 entry that cannot be read, or no longer fits the graph, is removed and the
-optimizer runs; so does a graph whose operations cannot be pickled. Modes other than
-the backend's plain ``Mode`` (``DebugMode``, ``NanGuardMode``,
+optimizer runs; so does a graph whose operations cannot be pickled. Modes
+other than the backend's plain ``Mode`` (``DebugMode``, ``NanGuardMode``,
 ``MonitorMode``) and an optimizer given as an object rather than a query are
 never served from the cache. ``THEANETS_GRAPH_CACHE=0`` turns the cache off.
 
