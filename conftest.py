@@ -24,6 +24,11 @@ if importlib.util.find_spec('distributed') is None:
 if importlib.util.find_spec('pytensor') is None:
     # the PyTensor backend's convolution and pooling import PyTensor itself
     collect_ignore.append('theanets/_pytensor_nnet.py')
+if (importlib.util.find_spec('jax') is None
+        or theanets.backend.name() != 'pytensor'):
+    # JAX's implementations of theanets' Ops import JAX and PyTensor's
+    # dispatch (and the Theano backend has no JAX linker)
+    collect_ignore.append('theanets/_pytensor_jax_recurrent.py')
 
 
 @pytest.fixture(autouse=True)

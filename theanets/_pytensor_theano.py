@@ -618,6 +618,9 @@ def install():
             'THEANETS_BACKEND to use Theano, or import theanets before '
             'theano'.format(getattr(current, '__file__', '?')))
     pytensor = _import_pytensor()
+    from pytensor.link.jax.linker import JAXLinker
+    from . import _pytensor_jax
+    _pytensor_jax.install(JAXLinker)
     modules = _build_modules(pytensor)
     sys.modules.update(modules)
     for name, module in modules.items():

@@ -179,7 +179,7 @@ class Autoencoder(graph.Network):
                 shape = validation.shape_of(candidate)
         z = validation.check_array('z', z, outputs[key], shape)
         with self._call_lock:
-            return fn(z)[0]
+            return util.as_ndarray(fn(z)[0])
 
 
 class Regressor(graph.Network):

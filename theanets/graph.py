@@ -589,11 +589,9 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
                     break
                 chunks.append(part)
         if chunks:
-            results = [np.concatenate([c[j] for c in chunks])
-                       for j in range(len(chunks[0]))]
-        else:
-            results = fn(*arrays)
-        return results
+            return [np.concatenate([c[j] for c in chunks])
+                    for j in range(len(chunks[0]))]
+        return [util.as_ndarray(r) for r in fn(*arrays)]
 
     def _compute_one(self, x, name, **kwargs):
         """Validate ``x`` and compute the single output ``name``."""

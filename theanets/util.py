@@ -379,3 +379,18 @@ def model_class(path):
 def model_classes():
     """A copy of the model registry: ``{'module.Class': class}``."""
     return dict(_MODELS)
+
+
+def as_ndarray(value):
+    """``value`` as an ndarray if it is another library's array (PyTensor's
+    JAX linker returns JAX's); ndarrays and sparse matrices unchanged.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> type(as_ndarray(scipy.sparse.eye(2, format='csr'))).__name__
+    'csr_matrix'
+    >>> as_ndarray(np.float32(1.5))
+    array(1.5, dtype=float32)
+    """
+    return np.asarray(value) if hasattr(value, '__array__') else value
