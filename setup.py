@@ -150,6 +150,11 @@ PYTENSOR = on_pytensor('numpy>=2', 'scipy>=1.13', 'pytensor>=3.3',
 # import). See theanets/_theano_env.py, PYTENSOR_MINIMUM.
 PYTENSOR_EXTRA = ['pytensor>=3.3']
 
+# PyTensor's JAX linker (PYTENSOR_FLAGS=mode=JAX): theanets' graphs compiled
+# by jax.jit, for the processor or, with a CUDA jaxlib (pip install
+# "jax[cuda12]"), a GPU. Theano has no JAX linker.
+JAX = on_pytensor('jax>=0.11')
+
 TQDM = 'tqdm>=4.60'
 # Extras pin, on Python 3.11, the releases that still support numpy 1.23;
 # on 3.12+ (numpy 2) any recent release.
@@ -202,12 +207,14 @@ setuptools.setup(
         'notebook': NOTEBOOK + WIDGETS + [TQDM] + PLOT,
         'onnx': ONNX,
         'dask': DASK,
+        'jax': JAX,
         'docs': ['sphinx>=7'] + SKLEARN,
         # pandas lets scikit-learn's estimator checks test DataFrame input.
         # wheel: the packaging test builds a wheel without build isolation,
         # which setuptools < 70.1 cannot do without it.
         'test': (['pytest>=7', 'hypothesis', TQDM, 'sphinx>=7', 'wheel'] +
-                 SKLEARN + PANDAS + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME),
+                 SKLEARN + PANDAS + PLOT + NOTEBOOK + ONNX + ONNXRUNTIME +
+                 JAX),
         # Peers for the side-by-side benchmarks; never part of the core install.
         'bench': ['torch==2.13.0'] + SKLEARN,
     },

@@ -106,6 +106,10 @@ def test_wheel_requires_one_backend_per_python(wheel):
             in requires)
     assert 'pandas<2.3; {} and extra == "test"'.format(theano) in requires
     assert 'pytensor>=3.3; extra == "pytensor"' in requires
+    # JAX: for PyTensor's JAX linker only, so on 3.12+ only
+    for extra in ('jax', 'test'):
+        assert ('jax>=0.11; {} and extra == "{}"'.format(pytensor, extra)
+                in requires), requires
 
 
 # ----------------------------------------------------------------------
