@@ -74,7 +74,8 @@ def bench_theanets(x, y, xtest, epochs, learning_rate, repeats):
         train, _ = next(it)
         times.append(time.perf_counter() - t)
     best, median = best_and_median(len(x), times)
-    net.predict_proba(xtest[:BATCH])  # compile the feed-forward function
+    # compile the feed-forward function (under JAX: for the chunks' shapes)
+    net.predict_proba(xtest)
     predict = _time_calls(lambda: net.predict_proba(xtest), repeats)
     accuracy = float((net.predict(xtest) == _labels(xtest)).mean())
     return dict(train=best, train_median=median, loss=float(train['loss']),
