@@ -287,7 +287,9 @@ def _conv_fits(x, w, op):
                for k in range(2))
 
 
-def _conv_output(x, w, op):
+def _empty_conv_output(x, w, op):
+    """The convolution's output where the filters do not fit: zero rows or
+    columns."""
     import jax.numpy as jnp
     shape = [max(0, (x.shape[1 + k] + 2 * op.padding[k] - w.shape[2 + k])
                  // op.stride[k] + 1) for k in range(2)]
@@ -299,7 +301,7 @@ def _conv2d(op, node):
 
     def conv2d(x, w, b):
         if not _conv_fits(x, w, op):
-            return _conv_output(x, w, op)
+            return _empty_conv_output(x, w, op)
         return convolve(x, w) + b
     return conv2d
 
@@ -323,8 +325,10 @@ def _conv2d_grad_weights(op, node):
     convolve = _convolution(op)
 
     def conv2d_grad_weights(x, w, gpre):
-        # the bias gradient summed in double precision, as the C kernel
-        gb = gpre.sum(axis=(0, 1, 2), dtype='float64').astype(w.dtype)
+        # the bias gradient summed in double precision (as the C kernel)
+        # where JAX has it
+        wide = jnp.float64 if jax.config.jax_enable_x64 else gpre.dtype
+        gb = gpre.sum(axis=(0, 1, 2), dtype=wide).astype(w.dtype)
         if not _conv_fits(x, w, op):
             return jnp.zeros_like(w), gb
         _, pullback = jax.vjp(lambda value: convolve(x, value), w)
