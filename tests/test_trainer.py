@@ -576,6 +576,22 @@ def test_unsupervised_pretraining(logs, inputs):
                                                     'out']
 
 
+def test_unsupervised_pretraining_refuses_targets_before_compiling(
+        inputs, monkeypatch):
+    """Its autoencoder reads the inputs alone: labels given with them are
+    a clear error, not a backend one from a compiled function."""
+    net = feedforward.Classifier(CLF_LAYERS)
+    labels = np.zeros(len(inputs), 'int32')
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError('theano.function must not be called')
+
+    monkeypatch.setattr(theano, 'function', no_compiling)
+    with pytest.raises(util.DataError,
+                       match=r"train: expected 1 arrays.*\['in'\], got 2"):
+        net.train([inputs, labels], algo='pretrain', max_updates=1)
+
+
 def test_unsupervised_pretraining_needs_a_hidden_layer():
     net = feedforward.Regressor([NUM_INPUTS, NUM_OUTPUTS])
     pairs = trainer.UnsupervisedPretrainer('sgd', net).itertrain(None)

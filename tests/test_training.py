@@ -41,7 +41,9 @@ def test_trainer_selection(tiny, monkeypatch, algo, cls, args, inputs,
         return FakeTrainer(1)
 
     monkeypatch.setattr(trainer, cls, fake)
-    tiny.train([inputs, outputs], algo=algo, subalgo='adam')
+    # the unsupervised pretrainer's autoencoder reads the inputs alone
+    data = [inputs] if cls == 'UnsupervisedPretrainer' else [inputs, outputs]
+    tiny.train(data, algo=algo, subalgo='adam')
     assert made == [args + (tiny,)]
 
 

@@ -535,8 +535,8 @@ def prepare_datasets(network, train, valid, opts, full):
     opts : :class:`theanets.options.TrainingOptions`
         The options of the call (``iteration_size``, ``train_batches``,
         ``valid_batches``, ``axis``).
-    full : bool
-        Whether the data hold all the network's variables (see
+    full : bool or 'inputs'
+        Which of the network's variables the data hold (see
         :class:`validation.DatasetCheck`).
 
     Returns

@@ -275,8 +275,10 @@ def build_trainer(network, algo, subalgo):
     """Return ``(trainer, full_check, direct)`` for an ``algo`` argument.
 
     ``full_check`` is True for the trainers that read data for all the
-    network's variables (inputs, targets, weights); the sample and
-    unsupervised trainers read inputs only. ``direct`` is True for a
+    network's variables (inputs, targets, weights), ``'inputs'`` for the
+    unsupervised pretrainer (whose autoencoder reads exactly the inputs) and
+    False for the sample trainer (the first and last arrays of whatever it
+    is given). ``direct`` is True for a
     trainer that optimises ``network`` itself, rather than networks made
     from its layers (the pretrainers) or through a trainer object of the
     caller's.
@@ -289,7 +291,8 @@ def build_trainer(network, algo, subalgo):
     if name.startswith('layer') or name.startswith('sup'):
         return trainers.SupervisedPretrainer(subalgo, network), True, False
     if name.startswith('pre') or name.startswith('unsup'):
-        return trainers.UnsupervisedPretrainer(subalgo, network), False, False
+        return (trainers.UnsupervisedPretrainer(subalgo, network), 'inputs',
+                False)
     return trainers.DownhillTrainer(name, network), True, True
 
 
@@ -353,7 +356,7 @@ def _iterate(network, feedback, opts, train, valid, subalgo, save_every,
             '{!r} trainer does not train this model directly'.format(
                 opts.algo))
 
-    if full_check:
+    if full_check is True:
         # Report configuration problems (e.g. a regularizer that cannot
         # apply) before data problems; the graph is cached for training.
         network.loss(**opts.for_network())

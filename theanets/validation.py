@@ -516,10 +516,12 @@ class DatasetCheck(object):
     ----------
     network : :class:`theanets.Network`
         The model the data are for.
-    full : bool
+    full : bool or 'inputs'
         If True, the data hold one array per variable of the network
-        (inputs, targets, weights); otherwise only inputs, in order (the
-        sample and unsupervised trainers read nothing else).
+        (inputs, targets, weights); if ``'inputs'``, one per input (the
+        unsupervised pretrainer's autoencoder reads nothing else); if
+        False, the leading inputs, in order, are checked (the sample
+        trainer reads the first and last arrays).
 
     Examples
     --------
@@ -536,7 +538,8 @@ class DatasetCheck(object):
 
     def __init__(self, network, full):
         self.full = full
-        self.variables = list(network.variables if full else network.inputs)
+        self.variables = list(network.variables if full is True
+                              else network.inputs)
         self.shapes = dict(target_shapes(network))
         self.shapes.update(_input_shapes(network))
         self.classes = num_classes(network)
