@@ -233,6 +233,21 @@ def test_fused_recurrent_layers_train_as_under_the_c_linker(layer):
         lambda: theanets.recurrent.Classifier([3, layer, 3], rng=14), [x, y])
 
 
+def test_dropout_draws_binomial_masks(jax_mode):
+    """PyTensor's JAX translation has no binomial draws without NumPyro;
+    theanets gives it JAX's."""
+    net = theanets.Regressor([5, (200, 'linear'), 2], rng=15)
+    x = np.ones((50, 5), 'float32')
+    hidden = net.feed_forward(x, hidden_dropout=0.3)['hid1:out']
+    kept = net.feed_forward(x)['hid1:out'] != 0
+    dropped = (hidden == 0) & kept
+    assert abs(dropped.sum() / kept.sum() - 0.3) < 0.03
+    rng = np.random.RandomState(16)
+    y = rng.randn(50, 2).astype('float32')
+    loss = train(net, [x, y], hidden_dropout=0.5)['loss']
+    assert np.isfinite(loss)
+
+
 def test_predictions_are_ndarrays(jax_mode):
     net = theanets.Regressor([3, 2], rng=12)
     x = np.ones((4, 3), 'float32')

@@ -116,7 +116,29 @@ def register():
                            + _pytensor_jax_recurrent.implementations())
         for op_class, implement in implementations:
             jax_funcify.register(op_class)(_dispatcher(implement))
+        _register_binomial()
         _registered.append(True)
+
+
+def _register_binomial():
+    """Give PyTensor's JAX translation binomial draws (dropout's masks)
+    where it has none (it uses NumPyro's when NumPyro is installed)."""
+    import jax
+    from pytensor.link.jax.dispatch import random
+    from pytensor.tensor.random.basic import BinomialRV
+    if random.numpyro_available:
+        return
+
+    @random.jax_sample_fn.register(BinomialRV)
+    def binomial(op, node):
+        def sample(key, size, dtype, n, p):
+            if size is None:
+                size = jax.numpy.broadcast_shapes(jax.numpy.shape(n),
+                                                  jax.numpy.shape(p))
+            draws = jax.random.binomial(key, n, p, shape=size,
+                                        dtype=jax.numpy.asarray(p).dtype)
+            return draws.astype(dtype)
+        return sample
 
 
 def _dispatcher(implement):
