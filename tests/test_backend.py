@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(
            'Theano 1.0.5 (its flags, .theanorc, C scan and import hook)')
 
 INFO_KEYS = {'backend', 'version', 'blas', 'ldflags', 'floatX', 'linker',
-             'flags_set', 'scan'}
+             'mode', 'flags_set', 'scan'}
 
 INFO_SCRIPT = '''
 import json, logging, os, sys

@@ -248,6 +248,10 @@ def test_dropout_draws_binomial_masks(jax_mode):
     assert np.isfinite(loss)
 
 
+def test_info_names_the_mode(jax_mode):
+    assert backend.info()['mode'] == 'JAX'
+
+
 def test_predictions_are_ndarrays(jax_mode):
     net = theanets.Regressor([3, 2], rng=12)
     x = np.ones((4, 3), 'float32')

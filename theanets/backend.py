@@ -793,8 +793,9 @@ def info():
     dict
         ``backend`` (``'theano'`` or ``'pytensor'``), ``version`` (of that
         backend), ``blas`` (description of the linked BLAS, or None),
-        ``ldflags``, ``floatX``, ``linker``, ``flags_set`` (the flags
-        theanets chose) and ``scan`` (``'python'`` or ``'c'``; asking builds
+        ``ldflags``, ``floatX``, ``linker``, ``mode`` (the compile mode:
+        ``'Mode'`` by default, ``'JAX'`` where PyTensor compiles through
+        JAX), ``flags_set`` (the flags theanets chose) and ``scan`` (``'python'`` or ``'c'``; asking builds
         Theano's C scan extension if Theano has not needed it yet).
 
     Examples
@@ -814,6 +815,7 @@ def info():
             'ldflags': pytensor.config.blas__ldflags,
             'floatX': pytensor.config.floatX,
             'linker': pytensor.config.linker,
+            'mode': str(pytensor.config.mode),
             'flags_set': dict(_state['flags']),
             'scan': _pytensor_scan_loop(),
         }
@@ -824,6 +826,7 @@ def info():
         'ldflags': theano.config.blas.ldflags,
         'floatX': theano.config.floatX,
         'linker': theano.config.linker,
+        'mode': str(theano.config.mode),
         'flags_set': dict(_state['flags']),
         'scan': ('python' if sys.modules.get(_SCAN_EXTENSION, 0) is None
                  else 'c'),
