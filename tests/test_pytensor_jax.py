@@ -6,10 +6,12 @@ compared with their NumPy ``perform`` (strides, padding, overlapping
 windows, ties, filters that do not fit); whole models (a classifier, a
 convolutional classifier, a recurrent model running on ``scan``) train
 under JAX to the parameters the C linker gives, to float32 rounding, and
-return ndarrays; a process that never uses the JAX linker does not import
-JAX.
+return ndarrays; dropout draws its masks; the models saved by theanets 0.8
+reproduce their outputs; a process that never uses the JAX linker does not
+import JAX.
 """
 
+import os
 import subprocess
 import sys
 
@@ -27,6 +29,7 @@ jax = pytest.importorskip('jax')
 
 from theanets.backend import theano, TT  # noqa: E402
 from theanets import _pytensor_jax, ops  # noqa: E402
+from tests.helpers import LEGACY_MODELS  # noqa: E402
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -246,6 +249,22 @@ def test_dropout_draws_binomial_masks(jax_mode):
     y = rng.randn(50, 2).astype('float32')
     loss = train(net, [x, y], hidden_dropout=0.5)['loss']
     assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize('name, model', [
+    ('classifier_tanh', 'Classifier'), ('regressor_relu', 'Regressor'),
+    ('autoencoder_tied', 'Autoencoder')])
+def test_legacy_models_reproduce_their_outputs(jax_mode, name, model):
+    """Models saved by theanets 0.8, run through JAX."""
+    path = os.path.join(LEGACY_MODELS, name)
+    expected = np.load(path + '.npz')
+    net = getattr(theanets, model).load(path + '.pkl.gz')
+    np.testing.assert_allclose(net.predict(expected['x']),
+                               expected['predict'], rtol=1e-5, atol=1e-6)
+    if 'predict_proba' in expected:
+        np.testing.assert_allclose(net.predict_proba(expected['x']),
+                                   expected['predict_proba'], rtol=1e-5,
+                                   atol=1e-6)
 
 
 def test_info_names_the_mode(jax_mode):
