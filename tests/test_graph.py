@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from theanets import (
-    feedforward, graph, layers, losses, recurrent, regularizers, util)
+    backend, feedforward, graph, layers, losses, recurrent, regularizers,
+    util)
 
 from tests.helpers import NUM_INPUTS, NUM_OUTPUTS
 
@@ -256,6 +257,24 @@ def test_large_inputs_are_computed_in_chunks(regressor, monkeypatch, inputs):
                                    atol=1e-6)
     np.testing.assert_allclose(regressor.predict(inputs), whole['out:out'],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_shape_specialising_linkers_get_power_of_two_chunks(
+        regressor, monkeypatch, inputs):
+    """Under PyTensor's JAX linker every new number of rows compiles the
+    function again: chunks are padded to powers of two, results cut back."""
+    whole = regressor.feed_forward(inputs)
+    calls = _count_rows_per_call(regressor, monkeypatch)
+    monkeypatch.setattr(backend, 'compiles_per_shape', lambda: True)
+    monkeypatch.setattr(regressor, 'predict_chunk_size', 16)
+    for rows in (1, 3, 5, 16, len(inputs)):
+        got = regressor.feed_forward(inputs[:rows])
+        for name in whole:
+            assert got[name].shape[0] == rows
+            np.testing.assert_allclose(got[name], whole[name][:rows],
+                                       rtol=1e-5, atol=1e-6)
+    assert calls == [1, 4, 8, 16] + [16] * 4
+    assert len(inputs) == 64
 
 
 def test_regularized_predictions_are_not_chunked(regressor, monkeypatch,

@@ -267,6 +267,35 @@ def test_legacy_models_reproduce_their_outputs(jax_mode, name, model):
                                    atol=1e-6)
 
 
+def test_predictions_on_many_row_counts_compile_a_few_functions():
+    """JAX compiles per input shape; theanets pads prediction chunks to
+    powers of two (and cuts the results as ndarrays)."""
+    net = theanets.Regressor([3, 4, 2], rng=17)
+    x = np.random.RandomState(18).randn(40, 3).astype('float32')
+    expected = net.predict(x)
+    compiles = []
+
+    def count(event, seconds, **kwargs):
+        if event.endswith('backend_compile_duration'):
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(count)
+    before = theano.config.mode
+    theano.config.mode = 'JAX'
+    try:
+        net.predict(x[:1])
+        del compiles[:]
+        for rows in range(1, 34):
+            np.testing.assert_allclose(net.predict(x[:rows]),
+                                       expected[:rows], rtol=1e-5,
+                                       atol=1e-6)
+    finally:
+        theano.config.mode = before
+        jax.monitoring.unregister_event_duration_listener(count)
+    # 2, 4, ..., 64 rows: six shapes (not 33)
+    assert len(compiles) <= 8
+
+
 def test_info_names_the_mode(jax_mode):
     assert backend.info()['mode'] == 'JAX'
 

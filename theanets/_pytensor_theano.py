@@ -602,6 +602,14 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 _FINDER = _AliasFinder()
 
 
+def compiles_per_shape():
+    """Whether PyTensor compiles through JAX by default (``mode=JAX`` or
+    ``linker=jax``), whose functions are specialised to their inputs'
+    shapes. Reads the flags only: it runs at every prediction."""
+    config = sys.modules['pytensor'].config
+    return str(config.mode).upper() == 'JAX' or config.linker == 'jax'
+
+
 def install():
     """Import PyTensor and make ``theano`` and its modules resolve to it.
 

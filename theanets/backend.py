@@ -785,6 +785,21 @@ def intermediates_kept(enabled=True):
         _keeping.active = previous
 
 
+def compiles_per_shape():
+    """Whether the functions theanets compiles are specialised to the
+    shapes of their inputs, each new shape compiling again: under
+    PyTensor's JAX linker (``mode=JAX`` or ``linker=jax``).
+
+    Examples
+    --------
+    >>> compiles_per_shape() in (True, False)
+    True
+    """
+    if name() != 'pytensor':
+        return False
+    from . import _pytensor_theano
+    return _pytensor_theano.compiles_per_shape()
+
 def info():
     """Describe the backend theanets is running with.
 

@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 
+from . import backend
 from . import layers
 from . import regularizers
 from . import saving
@@ -31,6 +32,24 @@ from .exceptions import DataError  # noqa: F401  (graph.DataError, as before)
 
 __all__ = ['Network']
 
+
+def _call_rows(fn, arrays, pad):
+    """``fn``'s outputs for ``arrays`` (one chunk of rows), or None if an
+    output has no example axis. With ``pad``, the rows are first padded
+    with zeros to the next power of two and the outputs cut back."""
+    rows = arrays[0].shape[0]
+    length = 1 << max(rows - 1, 0).bit_length() if pad else rows
+    if length != rows:
+        arrays = [np.concatenate(
+            [a, np.zeros((length - rows, ) + a.shape[1:], a.dtype)])
+            for a in arrays]
+    outputs = fn(*arrays)
+    if any(np.shape(r)[:1] != (length, ) for r in outputs):
+        return None
+    if length == rows:
+        return outputs
+    # cut as ndarrays: slicing JAX's arrays compiles a slice per length
+    return [util.as_ndarray(r)[:rows] for r in outputs]
 
 class LRUCache(collections.OrderedDict):
     """A dict that keeps only its ``maxsize`` most recently used entries.
@@ -576,22 +595,30 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         return [results[j] for j in picked]
 
     def _call_in_chunks(self, fn, arrays, whole):
-        """Call ``fn`` on ``arrays``, chunk by chunk unless ``whole``."""
+        """Call ``fn`` on ``arrays``, chunk by chunk unless ``whole``.
+
+        Where compiled functions are specialised to their inputs' shapes
+        (PyTensor's JAX linker), chunks of ndarrays are padded to a power
+        of two rows, so that predictions on any number of rows compile a
+        few functions, not one per row count."""
         rows = arrays[0].shape[0]
         size = self.predict_chunk_size
+        pad = (backend.compiles_per_shape()
+               and all(isinstance(a, np.ndarray) for a in arrays))
+        if whole or (rows <= size and not pad):
+            return [util.as_ndarray(r) for r in fn(*arrays)]
         chunks = []
-        if not whole and rows > size:
-            for start in range(0, rows, size):
-                part = fn(*[a[start:start + size] for a in arrays])
-                if any(np.shape(r)[:1] != (min(size, rows - start), )
-                       for r in part):
-                    chunks = []  # an output without an example axis
-                    break
-                chunks.append(part)
-        if chunks:
-            return [np.concatenate([c[j] for c in chunks])
-                    for j in range(len(chunks[0]))]
-        return [util.as_ndarray(r) for r in fn(*arrays)]
+        for start in range(0, rows, size):
+            part = _call_rows(fn, [a[start:start + size] for a in arrays],
+                              pad)
+            if part is None:
+                # an output without an example axis
+                return [util.as_ndarray(r) for r in fn(*arrays)]
+            chunks.append(part)
+        if len(chunks) == 1:
+            return [util.as_ndarray(r) for r in chunks[0]]
+        return [np.concatenate([c[j] for c in chunks])
+                for j in range(len(chunks[0]))]
 
     def _compute_one(self, x, name, **kwargs):
         """Validate ``x`` and compute the single output ``name``."""
