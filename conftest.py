@@ -28,7 +28,8 @@ if (importlib.util.find_spec('jax') is None
         or theanets.backend.name() != 'pytensor'):
     # JAX's implementations of theanets' Ops import JAX and PyTensor's
     # dispatch (and the Theano backend has no JAX linker)
-    collect_ignore.append('theanets/_pytensor_jax_recurrent.py')
+    collect_ignore.extend(['theanets/ops/_jax_conv.py',
+                           'theanets/ops/_jax_recurrent.py'])
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests of theanets/_pytensor_jax_recurrent.py: the fused RNN, LSTM and GRU
+"""Tests of theanets/ops/_jax_recurrent.py: the fused RNN, LSTM and GRU
 Ops under PyTensor's JAX linker.
 
 Each Op compiled with ``mode='JAX'`` is compared with its own NumPy
@@ -23,7 +23,8 @@ if backend.name() != 'pytensor':
 jax = pytest.importorskip('jax')
 
 from theanets.backend import theano, TT  # noqa: E402
-from theanets import _pytensor_jax, _pytensor_jax_recurrent  # noqa: E402
+from theanets import _pytensor_jax  # noqa: E402
+from theanets.ops import _jax_recurrent  # noqa: E402
 from theanets import ops, recurrent  # noqa: E402
 from theanets.ops import _base, _gru, _lstm, _rnn  # noqa: E402
 
@@ -209,7 +210,7 @@ def translated():
     test runs (the registered implementations, spied on)."""
     from pytensor.link.jax.dispatch import jax_funcify
     seen, originals = [], {}
-    for op_class, _ in _pytensor_jax_recurrent.implementations():
+    for op_class, _ in _jax_recurrent.implementations():
         originals[op_class] = original = jax_funcify.dispatch(op_class)
 
         def spy(op, node=None, original=original, **kwargs):

@@ -18,13 +18,14 @@ fails on the graphs theanets builds:
   ``zeros``, ``arange`` (the classifier losses' one-hot mask), ``split``
   (the GRU's gradient) and ``scan``'s buffers fail.
 
-:func:`register` mends both: each of theanets' Ops gets a JAX function that
-computes what its NumPy ``perform`` computes (recurrences with
-``lax.scan``, in :mod:`theanets._pytensor_jax_recurrent`; convolution with
-``lax.conv_general_dilated`` and pooling with ``lax.reduce_window`` here),
-integer scalars and vectors computed from concrete values are computed
-while JAX traces (:func:`_shape_values_eagerly`), and ``arange`` and
-``split`` take such values. The compiled functions run their matrix
+:func:`register` mends both: the Ops get JAX functions that compute what
+their NumPy ``perform`` computes (given by :mod:`theanets.ops` through
+:func:`extend`: recurrences with ``lax.scan``, convolution with
+``lax.conv_general_dilated``, pooling with ``lax.reduce_window``), integer
+scalars and vectors computed from concrete values are computed while JAX
+traces (:func:`_shape_values_eagerly`), and ``arange`` and ``split`` take
+such values; binomial draws (dropout) get a JAX implementation where
+PyTensor has none without NumPyro. The compiled functions run their matrix
 products and convolutions at full float32 precision unless the user chose
 another (:func:`products_precision`). JAX's 64-bit types are left as
 PyTensor sets them: on only for ``floatX=float64``, so the few float64
@@ -36,7 +37,8 @@ JAX, and so does theanets: :func:`install` makes the linker call
 :func:`register` first, so neither JAX nor its dispatch is imported by a
 process that never uses the JAX linker.
 
-Only :mod:`theanets._pytensor_theano` imports this module.
+Only :mod:`theanets._pytensor_theano` (which installs the hook) and
+:func:`theanets.backend.extend_jax` import this module.
 """
 
 import functools
@@ -48,6 +50,9 @@ _lock = threading.Lock()
 
 #: Whether :func:`register` has run in this process.
 _registered = []
+
+#: The providers added by :func:`extend`.
+_extensions = []
 
 
 def install(linker_class):
@@ -110,14 +115,30 @@ def register():
             return
         from pytensor.graph.fg import AbstractFunctionGraph
         from pytensor.link.jax.dispatch import jax_funcify
-        from . import _pytensor_jax_recurrent
         jax_funcify.register(AbstractFunctionGraph)(_function_graph)
-        implementations = (_implementations()
-                           + _pytensor_jax_recurrent.implementations())
-        for op_class, implement in implementations:
-            jax_funcify.register(op_class)(_dispatcher(implement))
         _register_binomial()
+        for provider in [_implementations] + _extensions:
+            _register_implementations(provider)
         _registered.append(True)
+
+
+def extend(provider):
+    """Add JAX implementations of more Ops: ``provider()`` returns
+    ``[(op_class, implement), ...]``, where ``implement(op, node)`` returns
+    the JAX function of a node (of its input arrays, returning its output
+    array or a tuple of them). It is called when the JAX linker first
+    translates a graph (at once if it has), so it may import JAX.
+    :mod:`theanets.ops` gives its Ops' implementations this way."""
+    with _lock:
+        _extensions.append(provider)
+        if _registered:
+            _register_implementations(provider)
+
+
+def _register_implementations(provider):
+    from pytensor.link.jax.dispatch import jax_funcify
+    for op_class, implement in provider():
+        jax_funcify.register(op_class)(_dispatcher(implement))
 
 
 def _register_binomial():
@@ -227,13 +248,7 @@ def _implementations():
     returns the JAX function of one node."""
     from pytensor.tensor.basic import ARange, Split
     from pytensor.tensor.extra_ops import CpuContiguous
-    from . import ops
-    return [(ARange, _arange), (Split, _split), (CpuContiguous, _identity),
-            (ops.Conv2dForward, _conv2d), (ops.Conv2dGradInput,
-                                           _conv2d_grad_input),
-            (ops.Conv2dGradWeights, _conv2d_grad_weights),
-            (ops.MaxPool2d, _max_pool2d),
-            (ops.MaxPool2dGrad, _max_pool2d_grad)]
+    return [(ARange, _arange), (Split, _split), (CpuContiguous, _identity)]
 
 
 def _arange(op, node):
@@ -287,113 +302,3 @@ def _split(op, node):
 def _identity(op, node):
     """``CpuContiguous``: a JAX array has no memory layout to fix."""
     return lambda x: x
-
-
-def _convolution(op):
-    """The channels-last convolution ``(x, w) -> x * w`` (true, flipped
-    kernel, no bias) of a convolution Op's stride and padding."""
-    from jax import lax
-    padding = [(p, p) for p in op.padding]
-
-    def convolve(x, w):
-        return lax.conv_general_dilated(
-            x, w[:, :, ::-1, ::-1], window_strides=op.stride,
-            padding=padding, dimension_numbers=('NHWC', 'OIHW', 'NHWC'))
-    return convolve
-
-
-def _conv_fits(x, w, op):
-    """Whether the filters fit the padded input along both axes (else
-    the convolution has no output position, as in the NumPy code)."""
-    return all(x.shape[1 + k] + 2 * op.padding[k] >= w.shape[2 + k]
-               for k in range(2))
-
-
-def _empty_conv_output(x, w, op):
-    """The convolution's output where the filters do not fit: zero rows or
-    columns."""
-    import jax.numpy as jnp
-    shape = [max(0, (x.shape[1 + k] + 2 * op.padding[k] - w.shape[2 + k])
-                 // op.stride[k] + 1) for k in range(2)]
-    return jnp.zeros((x.shape[0], shape[0], shape[1], w.shape[0]), x.dtype)
-
-
-def _conv2d(op, node):
-    convolve = _convolution(op)
-
-    def conv2d(x, w, b):
-        if not _conv_fits(x, w, op):
-            return _empty_conv_output(x, w, op)
-        return convolve(x, w) + b
-    return conv2d
-
-
-def _conv2d_grad_input(op, node):
-    import jax
-    import jax.numpy as jnp
-    convolve = _convolution(op)
-
-    def conv2d_grad_input(x, w, gpre):
-        if not _conv_fits(x, w, op):
-            return jnp.zeros_like(x)
-        _, pullback = jax.vjp(lambda value: convolve(value, w), x)
-        return pullback(gpre)[0]
-    return conv2d_grad_input
-
-
-def _conv2d_grad_weights(op, node):
-    import jax
-    import jax.numpy as jnp
-    convolve = _convolution(op)
-
-    def conv2d_grad_weights(x, w, gpre):
-        # the bias gradient summed in double precision (as the C kernel)
-        # where JAX has it
-        wide = jnp.float64 if jax.config.jax_enable_x64 else gpre.dtype
-        gb = gpre.sum(axis=(0, 1, 2), dtype=wide).astype(w.dtype)
-        if not _conv_fits(x, w, op):
-            return jnp.zeros_like(w), gb
-        _, pullback = jax.vjp(lambda value: convolve(x, value), w)
-        return pullback(gpre)[0], gb
-    return conv2d_grad_weights
-
-
-def _pool_windows(op, pooled_shape):
-    """The strided slices of ``x`` holding each window offset's element of
-    every pooling window, as ``(rows, columns)`` pairs."""
-    (a0, a1), (s0, s1), (wo, ho) = op.window, op.stride, pooled_shape
-    return [(slice(a, a + s0 * (wo - 1) + 1, s0),
-             slice(b, b + s1 * (ho - 1) + 1, s1))
-            for a in range(a0) for b in range(a1)]
-
-
-def _max_pool2d(op, node):
-    import jax.numpy as jnp
-    from jax import lax
-
-    def max_pool2d(x):
-        shape = [max(0, (x.shape[1 + k] - op.window[k]) // op.stride[k] + 1)
-                 for k in range(2)]
-        if 0 in shape:
-            return jnp.zeros((x.shape[0], shape[0], shape[1], x.shape[3]),
-                             x.dtype)
-        return lax.reduce_window(
-            x, jnp.array(-jnp.inf, x.dtype), lax.max,
-            (1, ) + op.window + (1, ), (1, ) + op.stride + (1, ), 'VALID')
-    return max_pool2d
-
-
-def _max_pool2d_grad(op, node):
-    import jax.numpy as jnp
-
-    def max_pool2d_grad(x, y, gy):
-        # every element equal to its window's maximum gets the window's
-        # gradient (all of them on ties), as Theano's MaxPoolGrad
-        gx = jnp.zeros_like(x)
-        if 0 in y.shape[1:3]:
-            return gx
-        for rows, columns in _pool_windows(op, y.shape[1:3]):
-            part = x[:, rows, columns]
-            gx = gx.at[:, rows, columns].add(jnp.where(part == y, gy, 0))
-        return gx
-    return max_pool2d_grad

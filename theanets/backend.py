@@ -785,6 +785,19 @@ def intermediates_kept(enabled=True):
         _keeping.active = previous
 
 
+def extend_jax(provider):
+    """Give PyTensor's JAX linker implementations of more Ops (see
+    :func:`theanets._pytensor_jax.extend`); nothing on Theano, which has no
+    JAX linker.
+
+    Examples
+    --------
+    >>> extend_jax(lambda: [])
+    """
+    if name() == 'pytensor':
+        from . import _pytensor_jax
+        _pytensor_jax.extend(provider)
+
 def compiles_per_shape():
     """Whether the functions theanets compiles are specialised to the
     shapes of their inputs, each new shape compiling again: under

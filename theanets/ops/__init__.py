@@ -88,7 +88,9 @@ accumulated in the same loop (in double precision across time steps) instead
 of by a separate reduction.
 
 All the Ops have a NumPy ``perform`` (used when Theano runs without a C
-compiler, and as the reference in the tests). The C code links the BLAS
+compiler, and as the reference in the tests), and JAX implementations that
+compute the same (``_jax_recurrent.py``, ``_jax_conv.py``), for PyTensor's
+JAX linker (``PYTENSOR_FLAGS=mode=JAX``). The C code links the BLAS
 that Theano uses; without one it falls back on Theano's NumPy-based
 ``gemm``.
 
@@ -112,6 +114,7 @@ they use the Ops under the same conditions.
 
 import os
 
+from .. import backend
 from . import _base
 from ._gru import GRUForward, GRUGrad, gru
 from ._lstm import LSTMForward, LSTMGrad, lstm_forward, lstm_grad, lstm
@@ -127,6 +130,15 @@ __all__ = ['LSTMForward', 'LSTMGrad', 'lstm_forward', 'lstm_grad', 'lstm',
            'fused_activation', 'Conv2dForward', 'Conv2dGradInput',
            'Conv2dGradWeights', 'MaxPool2d', 'MaxPool2dGrad', 'conv2d',
            'max_pool2d', 'CONV_ENV', 'conv_ops_enabled', 'conv_ops_apply']
+
+def _jax_implementations():
+    """The JAX implementations of these Ops, for PyTensor's JAX linker
+    (imported only when it links a graph)."""
+    from . import _jax_conv, _jax_recurrent
+    return _jax_conv.implementations() + _jax_recurrent.implementations()
+
+
+backend.extend_jax(_jax_implementations)
 
 #: Environment variable read by :func:`fused_lstm_enabled`: ``scan`` makes
 #: the LSTM layer use ``theano.scan`` instead of the fused Ops.

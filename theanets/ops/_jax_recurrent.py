@@ -24,15 +24,16 @@ compiled function (full float32 unless the user chose another). An empty
 sequence (``T == 0``) gives empty outputs and zero gradients, as the C
 kernels do (NumPy's backward reference fails on it).
 
-:mod:`theanets._pytensor_jax` registers :func:`implementations` with
-PyTensor's ``jax_funcify``.
+:mod:`theanets.ops` hands :func:`implementations` to
+:func:`theanets._pytensor_jax.extend`; nothing imports this module unless
+PyTensor links a graph through JAX.
 """
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .ops import _gru, _lstm, _rnn
+from . import _gru, _lstm, _rnn
 
 #: Each activation kind's function g(p) and derivative from p and g(p), as
 #: in :data:`theanets.ops._base.NUMPY_ACTIVATIONS`.
