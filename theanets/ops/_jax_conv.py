@@ -44,27 +44,19 @@ def _convolution(op):
     return convolve
 
 
-def _conv_fits(x, w, op):
-    """Whether the filters fit the padded input along both axes (else
-    the convolution has no output position, as in the NumPy code)."""
-    return all(x.shape[1 + k] + 2 * op.padding[k] >= w.shape[2 + k]
-               for k in range(2))
-
-
-def _empty_conv_output(x, w, op):
-    """The convolution's output where the filters do not fit: zero rows or
-    columns."""
-    shape = [max(0, (x.shape[1 + k] + 2 * op.padding[k] - w.shape[2 + k])
-                 // op.stride[k] + 1) for k in range(2)]
-    return jnp.zeros((x.shape[0], shape[0], shape[1], w.shape[0]), x.dtype)
+def _output_shape(x, w, op):
+    """The output's spatial shape, 0 along an axis the filters do not fit
+    (the NumPy code's geometry)."""
+    return _conv._geometry(x, w, op.stride, op.padding)[0]
 
 
 def _conv2d(op, node):
     convolve = _convolution(op)
 
     def conv2d(x, w, b):
-        if not _conv_fits(x, w, op):
-            return _empty_conv_output(x, w, op)
+        shape = _output_shape(x, w, op)
+        if 0 in shape:
+            return jnp.zeros(x.shape[:1] + shape + w.shape[:1], x.dtype)
         return convolve(x, w) + b
     return conv2d
 
@@ -73,7 +65,7 @@ def _conv2d_grad_input(op, node):
     convolve = _convolution(op)
 
     def conv2d_grad_input(x, w, gpre):
-        if not _conv_fits(x, w, op):
+        if 0 in _output_shape(x, w, op):
             return jnp.zeros_like(x)
         _, pullback = jax.vjp(lambda value: convolve(value, w), x)
         return pullback(gpre)[0]
@@ -88,30 +80,19 @@ def _conv2d_grad_weights(op, node):
         # where JAX has it
         wide = jnp.float64 if jax.config.jax_enable_x64 else gpre.dtype
         gb = gpre.sum(axis=(0, 1, 2), dtype=wide).astype(w.dtype)
-        if not _conv_fits(x, w, op):
+        if 0 in _output_shape(x, w, op):
             return jnp.zeros_like(w), gb
         _, pullback = jax.vjp(lambda value: convolve(x, value), w)
         return pullback(gpre)[0], gb
     return conv2d_grad_weights
 
 
-def _pool_windows(op, pooled_shape):
-    """The strided slices of ``x`` holding each window offset's element of
-    every pooling window, as ``(rows, columns)`` pairs."""
-    (a0, a1), (s0, s1), (wo, ho) = op.window, op.stride, pooled_shape
-    return [(slice(a, a + s0 * (wo - 1) + 1, s0),
-             slice(b, b + s1 * (ho - 1) + 1, s1))
-            for a in range(a0) for b in range(a1)]
-
-
 def _max_pool2d(op, node):
 
     def max_pool2d(x):
-        shape = [max(0, (x.shape[1 + k] - op.window[k]) // op.stride[k] + 1)
-                 for k in range(2)]
+        shape = _conv._pool_shape(x, op.window, op.stride)
         if 0 in shape:
-            return jnp.zeros((x.shape[0], shape[0], shape[1], x.shape[3]),
-                             x.dtype)
+            return jnp.zeros(x.shape[:1] + shape + x.shape[3:], x.dtype)
         return lax.reduce_window(
             x, jnp.array(-jnp.inf, x.dtype), lax.max,
             (1, ) + op.window + (1, ), (1, ) + op.stride + (1, ), 'VALID')
@@ -126,7 +107,8 @@ def _max_pool2d_grad(op, node):
         gx = jnp.zeros_like(x)
         if 0 in y.shape[1:3]:
             return gx
-        for rows, columns in _pool_windows(op, y.shape[1:3]):
+        for rows, columns in _conv._pool_views(x, op.window, op.stride,
+                                               y.shape[1:3]):
             part = x[:, rows, columns]
             gx = gx.at[:, rows, columns].add(jnp.where(part == y, gy, 0))
         return gx
