@@ -601,19 +601,23 @@ class Network(summary.SummaryMixin, saving.SavingMixin,
         (PyTensor's JAX linker), chunks of ndarrays are padded to a power
         of two rows, so that predictions on any number of rows compile a
         few functions, not one per row count."""
+        def at_once():
+            return [util.as_ndarray(r) for r in fn(*arrays)]
+
+        if whole:
+            return at_once()
         rows = arrays[0].shape[0]
         size = self.predict_chunk_size
         pad = (backend.compiles_per_shape()
                and all(isinstance(a, np.ndarray) for a in arrays))
-        if whole or (rows <= size and not pad):
-            return [util.as_ndarray(r) for r in fn(*arrays)]
+        if rows <= size and not pad:
+            return at_once()
         chunks = []
         for start in range(0, rows, size):
             part = _call_rows(fn, [a[start:start + size] for a in arrays],
                               pad)
             if part is None:
-                # an output without an example axis
-                return [util.as_ndarray(r) for r in fn(*arrays)]
+                return at_once()  # an output without an example axis
             chunks.append(part)
         if len(chunks) == 1:
             return [util.as_ndarray(r) for r in chunks[0]]
