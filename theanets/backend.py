@@ -823,8 +823,9 @@ def info():
         backend), ``blas`` (description of the linked BLAS, or None),
         ``ldflags``, ``floatX``, ``linker``, ``mode`` (the compile mode:
         ``'Mode'`` by default, ``'JAX'`` where PyTensor compiles through
-        JAX), ``flags_set`` (the flags theanets chose) and ``scan`` (``'python'`` or ``'c'``; asking builds
-        Theano's C scan extension if Theano has not needed it yet).
+        JAX), ``flags_set`` (the flags theanets chose) and ``scan``
+        (``'python'`` or ``'c'``; asking builds Theano's C scan extension
+        if Theano has not needed it yet).
 
     Examples
     --------
